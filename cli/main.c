@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/* dmsim: git-style dispatch to the subcommands of cli/cli.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "replay", dm_cmd_replay,
+	  "replay a trace against the models and verify its reads" },
+	{ "convert", dm_cmd_convert,
+	  "convert a trace between the text and binary encodings" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dmsim COMMAND [ARGS]   (dmsim COMMAND --help)\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		fprintf(f, "  %-14s %s\n", subcommands[i].name,
+			subcommands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return DM_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return DM_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("dmsim %s\n", DMSIM_VERSION);
+		return DM_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "dmsim: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return DM_EXIT_USAGE;
+}
