@@ -22,7 +22,12 @@ struct opt {
 static const char *const profile_names[] = { "datasheet", "kvm", "qemu",
 					     NULL };
 static const char *const chipset_names[] = { "pc", "q35", NULL };
-static const char *const pit_flavor_names[] = { "datasheet", "kvm", NULL };
+static const char *const pit_flavor_names[] = { "datasheet", "kvm", "qemu",
+						NULL };
+static const char *const ioapic_flavor_names[] = { "datasheet", "kvm",
+						   "qemu", NULL };
+static const char *const pic_flavor_names[] = { "datasheet", "kvm", "qemu",
+						NULL };
 
 #define OFF(member) offsetof(struct dm_config, member)
 
@@ -43,9 +48,10 @@ static const struct opt options[] = {
 	{ "pit_hz", OPT_U64, OFF(pit_hz), 1, 1000000000, NULL,
 	  { 1193182, 1193181, 1193182 },
 	  "8254 input clock (14.31818 MHz / 12; KVM uses 1193181)" },
-	{ "pit", OPT_ENUM, OFF(pit_flavor), 0, 1, pit_flavor_names,
-	  { DM_PIT_DATASHEET, DM_PIT_KVM, DM_PIT_KVM },
-	  "8254 arithmetic: datasheet CLK edges, or KVM i8254.c's formulas" },
+	{ "pit", OPT_ENUM, OFF(pit_flavor), 0, 2, pit_flavor_names,
+	  { DM_PIT_DATASHEET, DM_PIT_KVM, DM_PIT_QEMU },
+	  "8254 arithmetic: datasheet CLK edges, KVM i8254.c or QEMU "
+	  "i8254.c" },
 	{ "pit_min_period_us", OPT_U32, OFF(pit_min_period_us), 0, 1000000,
 	  NULL, { 0, 200, 0 },
 	  "kvm PIT: lower clamp on periodic counter-0 interrupts (KVM "
@@ -63,6 +69,20 @@ static const struct opt options[] = {
 	  "LAPIC timer bus clock (KVM: 1 GHz)" },
 	{ "tsc_hz", OPT_U64, OFF(tsc_hz), 1, 100000000000ULL, NULL,
 	  { 2000000000, 2000000000, 2000000000 }, "TSC rate" },
+	{ "ioapic_version", OPT_U32, OFF(ioapic_version), 0x11, 0x20, NULL,
+	  { 0x20, 0x11, 0x20 },
+	  "IOAPIC VER bits 7:0: 0x11 (82093AA, no EOI register) or 0x20 "
+	  "(ICH, EOI register at 0x40); KVM reports 0x11, QEMU 0x20" },
+	{ "ioapic", OPT_ENUM, OFF(ioapic_flavor), 0, 2, ioapic_flavor_names,
+	  { DM_IOAPIC_DATASHEET, DM_IOAPIC_KVM, DM_IOAPIC_QEMU },
+	  "IOAPIC corner cases: datasheet (82093AA/ICH), KVM ioapic.c or "
+	  "QEMU ioapic.c (polarity, undefined indices, access sizes, "
+	  "re-service, EOI throttle, reset)" },
+	{ "pic", OPT_ENUM, OFF(pic_flavor), 0, 2, pic_flavor_names,
+	  { DM_PIC_DATASHEET, DM_PIC_KVM, DM_PIC_QEMU },
+	  "8259A corner cases: datasheet (8259A + PIIX ELCR), KVM i8259.c or "
+	  "QEMU i8259.c (edge latch, ICW1 resets, SNGL, LTIM, special mask, "
+	  "poll, cascade, wide accesses)" },
 };
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
@@ -174,7 +194,7 @@ int dm_config_parse(struct dm_config *cfg, const char *text,
 		size_t len;
 		const char *eq;
 		const struct opt *o;
-		uint64_t v;
+		uint64_t v = 0;
 
 		while (*p == ' ' || *p == '\t')
 			p++;

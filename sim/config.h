@@ -35,6 +35,21 @@ enum dm_chipset {
 enum dm_pit_flavor {
 	DM_PIT_DATASHEET, /* CLK-edge exact 82C54, BCD, NULL COUNT, gates */
 	DM_PIT_KVM,	  /* arch/x86/kvm/i8254.c */
+	DM_PIT_QEMU,	  /* hw/timer/i8254.c (QEMU's own, kernel-irqchip=off) */
+};
+
+/* Whose corner cases the IOAPIC follows (docs/devices/ioapic.md). */
+enum dm_ioapic_flavor {
+	DM_IOAPIC_DATASHEET, /* 82093AA / ICH IOxAPIC */
+	DM_IOAPIC_KVM,	     /* arch/x86/kvm/ioapic.c */
+	DM_IOAPIC_QEMU,	     /* hw/intc/ioapic.c */
+};
+
+/* Whose corner cases the 8259A pair follows (docs/devices/pic.md). */
+enum dm_pic_flavor {
+	DM_PIC_DATASHEET, /* Intel 8259A with the PIIX/ICH ELCR */
+	DM_PIC_KVM,	  /* arch/x86/kvm/i8259.c */
+	DM_PIC_QEMU,	  /* hw/intc/i8259.c */
 };
 
 struct dm_config {
@@ -49,6 +64,9 @@ struct dm_config {
 	uint64_t hpet_hz;
 	uint64_t lapic_hz;
 	uint64_t tsc_hz;
+	uint32_t ioapic_version; /* 0x11 (82093AA) or 0x20 (ICH) */
+	uint32_t ioapic_flavor;	 /* enum dm_ioapic_flavor */
+	uint32_t pic_flavor;	 /* enum dm_pic_flavor */
 };
 
 /* Fills cfg with the defaults of a profile. */

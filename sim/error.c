@@ -23,16 +23,19 @@ int dm_errorf(struct dm_error *err, const char *fmt, ...)
 
 int dm_error_prefix(struct dm_error *err, const char *fmt, ...)
 {
-	char prefix[256];
 	char old[sizeof(err->msg)];
 	va_list ap;
+	int n;
 
 	if (!err)
 		return -1;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	va_start(ap, fmt);
+	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	/* Long messages are cut; the prefix (where) is kept first. */
+	if (n >= 0 && (size_t)n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %.*s",
+			 (int)(sizeof(err->msg) - (size_t)n), old);
 	return -1;
 }

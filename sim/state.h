@@ -63,47 +63,47 @@ struct dm_state_desc {
 	void (*post_load)(void *state);
 };
 
-#define DM_MEMBER_SIZE(type, member) sizeof(((type *)0)->member)
-#define DM_ELEMS(type, member) \
-	(DM_MEMBER_SIZE(type, member) / DM_MEMBER_SIZE(type, member[0]))
+#define DM_MEMBER_SIZE(st, member) sizeof(((st *)0)->member)
+#define DM_ELEMS(st, member) \
+	(DM_MEMBER_SIZE(st, member) / DM_MEMBER_SIZE(st, member[0]))
 
 /* Declarators.  MAX is the largest legal value of each element. */
-#define DM_SCALAR(ft, type, member, fid, maxval, fl)                     \
+#define DM_SCALAR(ft, st, member, fid, maxval, fl)                     \
 	{ .name = #member, .id = (fid), .type = (ft), .flags = (fl),      \
-	  .count = 1, .offset = offsetof(type, member),                  \
-	  .stride = DM_MEMBER_SIZE(type, member), .max = (maxval) }
-#define DM_ARRAY(ft, type, member, fid, maxval, fl)                      \
+	  .count = 1, .offset = offsetof(st, member),                  \
+	  .stride = DM_MEMBER_SIZE(st, member), .max = (maxval) }
+#define DM_ARRAY(ft, st, member, fid, maxval, fl)                      \
 	{ .name = #member, .id = (fid), .type = (ft), .flags = (fl),      \
-	  .count = DM_ELEMS(type, member), .offset = offsetof(type, member), \
-	  .stride = DM_MEMBER_SIZE(type, member[0]), .max = (maxval) }
-#define DM_BOOL(type, member, fid) \
-	DM_SCALAR(DM_FT_BOOL, type, member, fid, 1, 0)
-#define DM_U8(type, member, fid, maxval) \
-	DM_SCALAR(DM_FT_U8, type, member, fid, maxval, 0)
-#define DM_U16(type, member, fid, maxval) \
-	DM_SCALAR(DM_FT_U16, type, member, fid, maxval, 0)
-#define DM_U32(type, member, fid, maxval) \
-	DM_SCALAR(DM_FT_U32, type, member, fid, maxval, 0)
-#define DM_U64(type, member, fid, maxval) \
-	DM_SCALAR(DM_FT_U64, type, member, fid, maxval, 0)
-#define DM_X8(type, member, fid) \
-	DM_SCALAR(DM_FT_U8, type, member, fid, UINT8_MAX, DM_FF_HEX)
-#define DM_X16(type, member, fid) \
-	DM_SCALAR(DM_FT_U16, type, member, fid, UINT16_MAX, DM_FF_HEX)
-#define DM_X32(type, member, fid) \
-	DM_SCALAR(DM_FT_U32, type, member, fid, UINT32_MAX, DM_FF_HEX)
-#define DM_X64(type, member, fid) \
-	DM_SCALAR(DM_FT_U64, type, member, fid, UINT64_MAX, DM_FF_HEX)
-#define DM_TIMER(type, member, fid) \
-	DM_SCALAR(DM_FT_TIMER, type, member, fid, UINT64_MAX, 0)
-#define DM_STRUCTS(type, member, fid, subdesc)                            \
+	  .count = DM_ELEMS(st, member), .offset = offsetof(st, member), \
+	  .stride = DM_MEMBER_SIZE(st, member[0]), .max = (maxval) }
+#define DM_BOOL(st, member, fid) \
+	DM_SCALAR(DM_FT_BOOL, st, member, fid, 1, 0)
+#define DM_U8(st, member, fid, maxval) \
+	DM_SCALAR(DM_FT_U8, st, member, fid, maxval, 0)
+#define DM_U16(st, member, fid, maxval) \
+	DM_SCALAR(DM_FT_U16, st, member, fid, maxval, 0)
+#define DM_U32(st, member, fid, maxval) \
+	DM_SCALAR(DM_FT_U32, st, member, fid, maxval, 0)
+#define DM_U64(st, member, fid, maxval) \
+	DM_SCALAR(DM_FT_U64, st, member, fid, maxval, 0)
+#define DM_X8(st, member, fid) \
+	DM_SCALAR(DM_FT_U8, st, member, fid, UINT8_MAX, DM_FF_HEX)
+#define DM_X16(st, member, fid) \
+	DM_SCALAR(DM_FT_U16, st, member, fid, UINT16_MAX, DM_FF_HEX)
+#define DM_X32(st, member, fid) \
+	DM_SCALAR(DM_FT_U32, st, member, fid, UINT32_MAX, DM_FF_HEX)
+#define DM_X64(st, member, fid) \
+	DM_SCALAR(DM_FT_U64, st, member, fid, UINT64_MAX, DM_FF_HEX)
+#define DM_TIMER(st, member, fid) \
+	DM_SCALAR(DM_FT_TIMER, st, member, fid, UINT64_MAX, 0)
+#define DM_STRUCTS(st, member, fid, subdesc)                            \
 	{ .name = #member, .id = (fid), .type = DM_FT_STRUCT,             \
-	  .count = DM_ELEMS(type, member), .offset = offsetof(type, member), \
-	  .stride = DM_MEMBER_SIZE(type, member[0]), .max = 0,             \
+	  .count = DM_ELEMS(st, member), .offset = offsetof(st, member), \
+	  .stride = DM_MEMBER_SIZE(st, member[0]), .max = 0,             \
 	  .sub = &(subdesc) }
 
-#define DM_STATE_DESC(sname, ver, type, table, ...)                       \
-	{ .name = (sname), .version = (ver), .size = sizeof(type),        \
+#define DM_STATE_DESC(sname, ver, st, table, ...)                       \
+	{ .name = (sname), .version = (ver), .size = sizeof(st),        \
 	  .fields = (table),                                               \
 	  .nfields = sizeof(table) / sizeof((table)[0]), __VA_ARGS__ }
 

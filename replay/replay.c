@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+#include "replay/replay.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static int step_access(struct dm_machine *m, const struct dm_event *ev,
+		       struct dm_outcome *out, struct dm_error *err)
+{
+	bool write = ev->op == DM_OP_PIO_W || ev->op == DM_OP_MMIO_W ||
+		     ev->op == DM_OP_MSR_W;
+	uint64_t value = ev->value;
+	enum dm_access r;
+
+	switch (ev->op) {
+	case DM_OP_PIO_R:
+	case DM_OP_PIO_W:
+		r = dm_machine_pio(m, ev->time, ev->cpu, (uint16_t)ev->addr,
+				   ev->size, write, &value);
+		break;
+	case DM_OP_MMIO_R:
+	case DM_OP_MMIO_W:
+		r = dm_machine_mmio(m, ev->time, ev->cpu, ev->addr, ev->size,
+				    write, &value);
+		break;
+	default:
+		r = dm_machine_msr(m, ev->time, ev->cpu, (uint32_t)ev->addr,
+				   write, &value);
+		break;
+	}
+	if (r == DM_ACCESS_INVALID)
+		return dm_errorf(err, "cpu%u %s 0x%" PRIx64
+				      " size %u: the machine has no such vcpu "
+				      "or access size",
+				 ev->cpu, dm_op_name(ev->op), ev->addr,
+				 ev->size);
+	if (r == DM_ACCESS_GP) {
+		/* The trace records no fault, so a #GP is a divergence. */
+		out->fault = true;
+		out->mismatch = true;
+		return 0;
+	}
+	if (!write) {
+		out->actual = value;
+		out->has_actual = true;
+		out->mismatch = (ev->flags & DM_EV_VALUE) && value != ev->value;
+	}
+	return 0;
+}
+
+int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
+		   struct dm_outcome *out, struct dm_error *err)
+{
+	int vector;
+
+	*out = (struct dm_outcome){ 0 };
+	switch (ev->op) {
+	case DM_OP_IRQ:
+		return dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr,
+					  ev->value != 0, err);
+	case DM_OP_MSI:
+		return dm_machine_msi(m, ev->time, ev->addr,
+				      (uint32_t)ev->value, err);
+	case DM_OP_INTACK:
+		vector = dm_machine_intack(m, ev->time, ev->cpu, err);
+		out->has_actual = true;
+		out->actual = (uint64_t)(int64_t)vector;
+		out->mismatch = (ev->flags & DM_EV_VALUE) &&
+				(vector < 0 || (uint64_t)vector != ev->value);
+		return 0;
+	case DM_OP_MARK:
+		dm_machine_advance(m, ev->time);
+		return 0;
+	case DM_OP_HASH:
+		dm_machine_advance(m, ev->time);
+		out->has_actual = true;
+		out->actual = dm_machine_hash(m);
+		out->mismatch = (ev->flags & DM_EV_VALUE) &&
+				out->actual != ev->value;
+		return 0;
+	default:
+		return step_access(m, ev, out, err);
+	}
+}
+
+const struct dm_device *dm_replay_device_for(const struct dm_machine *m,
+					     const struct dm_event *ev)
+{
+	if (ev->op == DM_OP_PIO_R || ev->op == DM_OP_PIO_W) {
+		for (unsigned i = 0; i < m->npio; i++) {
+			const struct dm_io_region *r = &m->pio[i];
+
+			if (ev->addr - r->base >= r->len)
+				continue;
+			for (unsigned d = 0; d < m->ndevices; d++)
+				if (m->devices[d].state == r->opaque)
+					return &m->devices[d];
+		}
+		return NULL;
+	}
+	return dm_machine_device(m, "machine");
+}
+
+/* ---- the report ------------------------------------------------------ */
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+struct dump_ctx {
+	FILE *f;
+	bool json;
+	bool first;
+};
+
+static int dump_leaf(const struct dm_leaf *leaf, void *opaque)
+{
+	struct dump_ctx *ctx = opaque;
+	char val[32];
+
+	dm_leaf_format(leaf, val, sizeof(val));
+	if (ctx->json) {
+		fputs(ctx->first ? "" : ",", ctx->f);
+		json_string(ctx->f, leaf->path);
+		fputc(':', ctx->f);
+		json_string(ctx->f, val);
+	} else {
+		fprintf(ctx->f, "    %s = %s\n", leaf->path, val);
+	}
+	ctx->first = false;
+	return 0;
+}
+
+static void format_expected(const struct dm_event *ev,
+			    const struct dm_outcome *o, char *exp, size_t ne,
+			    char *act, size_t na)
+{
+	snprintf(exp, ne, "0x%" PRIx64, ev->value);
+	if (o->fault)
+		snprintf(exp, ne, "the access to complete");
+	if (o->fault)
+		snprintf(act, na, "#GP");
+	else if (ev->op == DM_OP_INTACK && (int64_t)o->actual < 0)
+		snprintf(act, na, "no interrupt");
+	else
+		snprintf(act, na, "0x%" PRIx64, o->actual);
+}
+
+static void report_divergence(const struct dm_replay_opts *opts,
+			      const struct dm_machine *m, uint64_t index,
+			      const struct dm_event *ev,
+			      const struct dm_outcome *o, uint64_t nth)
+{
+	const struct dm_device *dev = dm_replay_device_for(m, ev);
+	char line[512], exp[64], act[64];
+	bool full = nth <= opts->max_reported;
+	struct dump_ctx ctx = { opts->out, opts->json, true };
+
+	dm_event_format(ev, line, sizeof(line));
+	format_expected(ev, o, exp, sizeof(exp), act, sizeof(act));
+	if (opts->json) {
+		fprintf(opts->out,
+			"%s\n    {\"event\":%" PRIu64 ",\"time_ns\":%" PRIu64
+			",\"access\":",
+			nth > 1 ? "," : "", index, ev->time);
+		json_string(opts->out, line);
+		fputs(",\"expected\":", opts->out);
+		json_string(opts->out, exp);
+		fputs(",\"actual\":", opts->out);
+		json_string(opts->out, act);
+		if (dev && full) {
+			fputs(",\"device\":", opts->out);
+			json_string(opts->out, dev->name);
+			fputs(",\"state\":{", opts->out);
+			dm_state_walk(dev->desc, dev->state, dump_leaf, &ctx);
+			fputc('}', opts->out);
+		}
+		fputc('}', opts->out);
+		return;
+	}
+	fprintf(opts->out,
+		"divergence at event %" PRIu64 " (t=%" PRIu64 " ns): %s\n"
+		"  expected %s, got %s\n",
+		index, ev->time, line, exp, act);
+	if (dev && full) {
+		fprintf(opts->out, "  %s state:\n", dev->name);
+		dm_state_walk(dev->desc, dev->state, dump_leaf, &ctx);
+	}
+}
+
+static void count_event(struct dm_replay_stats *s, const struct dm_event *ev)
+{
+	s->events++;
+	switch (ev->op) {
+	case DM_OP_PIO_R:
+	case DM_OP_MMIO_R:
+	case DM_OP_MSR_R:
+		if (ev->flags & DM_EV_VALUE)
+			s->reads_checked++;
+		else
+			s->reads_recorded++;
+		break;
+	case DM_OP_PIO_W:
+	case DM_OP_MMIO_W:
+	case DM_OP_MSR_W:
+		s->writes++;
+		break;
+	case DM_OP_IRQ:
+	case DM_OP_MSI:
+		s->irqs++;
+		break;
+	case DM_OP_INTACK:
+		s->intacks++;
+		break;
+	case DM_OP_MARK:
+		s->marks++;
+		break;
+	default:
+		if (ev->flags & DM_EV_VALUE)
+			s->hashes_checked++;
+		break;
+	}
+}
+
+static void report_header(const struct dm_replay_opts *opts,
+			  const char *path, const char *encoding,
+			  const char *config)
+{
+	if (!opts->json)
+		return;
+	fputs("{\"trace\":", opts->out);
+	json_string(opts->out, path);
+	fputs(",\"encoding\":", opts->out);
+	json_string(opts->out, encoding);
+	fputs(",\"machine\":", opts->out);
+	json_string(opts->out, config);
+	fputs(",\"divergences\":[", opts->out);
+}
+
+static void report_summary(const struct dm_replay_opts *opts,
+			   const char *path, const char *encoding,
+			   const char *config, const struct dm_replay_stats *s,
+			   const struct dm_machine *m)
+{
+	uint64_t hash = dm_machine_hash(m);
+
+	if (opts->json) {
+		fprintf(opts->out,
+			"%s],\"divergence_count\":%" PRIu64
+			",\"events\":%" PRIu64 ",\"reads_checked\":%" PRIu64
+			",\"reads_recorded\":%" PRIu64 ",\"writes\":%" PRIu64
+			",\"irqs\":%" PRIu64 ",\"intacks\":%" PRIu64
+			",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
+			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
+			",\"state_hash\":\"0x%016" PRIx64 "\"}\n",
+			s->divergences ? "\n  " : "", s->divergences,
+			s->events, s->reads_checked, s->reads_recorded,
+			s->writes, s->irqs, s->intacks, s->marks,
+			s->hashes_checked, s->faults, m->ms.now, hash);
+		return;
+	}
+	fprintf(opts->out,
+		"trace:       %s (%s)\n"
+		"machine:     %s\n"
+		"events:      %" PRIu64 " (%" PRIu64 " reads checked, %" PRIu64
+		" recorded, %" PRIu64 " writes, %" PRIu64 " irq/msi, %" PRIu64
+		" intack, %" PRIu64 " hash checks)\n"
+		"divergences: %" PRIu64 "\n"
+		"final time:  %" PRIu64 " ns\n"
+		"state hash:  0x%016" PRIx64 "\n",
+		path, encoding, config, s->events, s->reads_checked,
+		s->reads_recorded, s->writes, s->irqs, s->intacks,
+		s->hashes_checked, s->divergences, m->ms.now, hash);
+}
+
+static int build_machine(struct dm_trace_reader *r,
+			 const struct dm_replay_opts *opts,
+			 struct dm_machine **m, char *config, size_t cap,
+			 struct dm_error *err)
+{
+	struct dm_config cfg;
+
+	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
+	if (dm_config_parse(&cfg, dm_trace_config(r), err))
+		return dm_error_prefix(err, "machine line");
+	if (opts->machine_opts &&
+	    dm_config_parse(&cfg, opts->machine_opts, err))
+		return dm_error_prefix(err, "--machine");
+	dm_config_format(&cfg, config, cap);
+	return dm_machine_create(m, &cfg, err);
+}
+
+static void show_progress(FILE *f, uint64_t events, uint64_t divergences)
+{
+	fprintf(f, "\rreplaying: %" PRIu64 " events, %" PRIu64 " divergences",
+		events, divergences);
+	fflush(f);
+}
+
+int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
+		   struct dm_replay_stats *stats, struct dm_error *err)
+{
+	struct dm_trace_reader *r;
+	struct dm_machine *m = NULL;
+	struct dm_event ev;
+	struct dm_outcome o;
+	char config[1024];
+	const char *encoding;
+	int rc = 0, more;
+
+	*stats = (struct dm_replay_stats){ 0 };
+	if (dm_trace_open(&r, path, err))
+		return 2;
+	encoding = dm_trace_encoding(r) == DM_TRACE_TEXT ? "text" : "binary";
+	if (build_machine(r, opts, &m, config, sizeof(config), err)) {
+		dm_trace_close(r);
+		return 2;
+	}
+	report_header(opts, path, encoding, config);
+	while ((more = dm_trace_next(r, &ev, err)) == 1) {
+		if (dm_replay_step(m, &ev, &o, err)) {
+			dm_error_prefix(err, "%s: event %" PRIu64, path,
+					stats->events);
+			rc = 2;
+			break;
+		}
+		count_event(stats, &ev);
+		stats->faults += o.fault;
+		if (o.mismatch)
+			report_divergence(opts, m, stats->events - 1, &ev, &o,
+					  ++stats->divergences);
+		if (opts->progress && !(stats->events & 0xfffff))
+			show_progress(opts->progress, stats->events,
+				      stats->divergences);
+	}
+	if (opts->progress && stats->events > 0xfffff)
+		fputc('\n', opts->progress);
+	if (more < 0)
+		rc = 2;
+	if (rc == 2 && opts->json) {
+		/* Keep stdout one valid JSON object even on bad input. */
+		fputs("],\"error\":", opts->out);
+		json_string(opts->out, err->msg);
+		fputs("}\n", opts->out);
+	}
+	if (rc == 0) {
+		report_summary(opts, path, encoding, config, stats, m);
+		rc = stats->divergences ? 1 : 0;
+	}
+	dm_machine_destroy(m);
+	dm_trace_close(r);
+	return rc;
+}
