@@ -16,6 +16,8 @@ static const struct subcommand subcommands[] = {
 	  "replay a trace against the models and verify its reads" },
 	{ "convert", dm_cmd_convert,
 	  "convert a trace between the text and binary encodings" },
+	{ "options", dm_cmd_options,
+	  "list the machine options and each profile's defaults" },
 };
 
 static void usage(FILE *f)

@@ -28,6 +28,12 @@ static const char *const ioapic_flavor_names[] = { "datasheet", "kvm",
 						   "qemu", NULL };
 static const char *const pic_flavor_names[] = { "datasheet", "kvm", "qemu",
 						NULL };
+static const char *const hpet_flavor_names[] = { "datasheet", "qemu", NULL };
+static const char *const rtc_flavor_names[] = { "datasheet", "qemu", NULL };
+static const char *const pmtimer_flavor_names[] = { "datasheet", "qemu",
+						       NULL };
+static const char *const lapic_flavor_names[] = { "datasheet", "kvm", NULL };
+static const char *const lapic_lowest_names[] = { "apr", "hash", NULL };
 
 #define OFF(member) offsetof(struct dm_config, member)
 
@@ -61,14 +67,85 @@ static const struct opt options[] = {
 	  "acknowledged (KVM reinject mode)" },
 	{ "pmtimer_hz", OPT_U64, OFF(pmtimer_hz), 1, 1000000000, NULL,
 	  { 3579545, 3579545, 3579545 }, "ACPI PM timer clock" },
+	{ "pmtimer", OPT_ENUM, OFF(pmtimer_flavor), 0, 1, pmtimer_flavor_names,
+	  { DM_PMTIMER_DATASHEET, DM_PMTIMER_QEMU, DM_PMTIMER_QEMU },
+	  "ACPI PM1 block corners: datasheet (ACPI, PIIX4/ICH9) or QEMU "
+	  "hw/acpi/core.c (SCI without SCI_EN, TMR_STS set at reset, "
+	  "all PM1_EN/PM1_CNT bits stored); KVM guests use QEMU's" },
+	{ "pmtimer_32bit", OPT_BOOL, OFF(pmtimer_32bit), 0, 1, NULL,
+	  { 0, 0, 0 },
+	  "PM_TMR is 32 bits wide (FADT TMR_VAL_EXT); QEMU's is 24" },
+	{ "pmbase", OPT_U32, OFF(pmbase), 0, 0xfff4, NULL, { 0, 0, 0 },
+	  "I/O base of the PM1/PM_TMR block; 0 = chipset default (pc 0xb000, "
+	  "q35 0x600)" },
+	{ "rtc", OPT_ENUM, OFF(rtc_flavor), 0, 1, rtc_flavor_names,
+	  { DM_RTC_DATASHEET, DM_RTC_QEMU, DM_RTC_QEMU },
+	  "MC146818 RTC corners: datasheet (MC146818A) or QEMU "
+	  "hw/rtc/mc146818rtc.c (periodic only with PIE, instant update, "
+	  "reset, century byte); KVM guests use QEMU's" },
+	{ "rtc_epoch", OPT_U64, OFF(rtc_epoch), 0, 253402300799ULL, NULL,
+	  { 946684800, 946684800, 946684800 },
+	  "RTC date and time at virtual time 0, in unix seconds (default "
+	  "2000-01-01T00:00:00Z)" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },
+	{ "hpet_timers", OPT_U32, OFF(hpet_timers), 3, 32, NULL, { 3, 3, 3 },
+	  "number of HPET timers (QEMU property timers)" },
+	{ "hpet", OPT_ENUM, OFF(hpet_flavor), 0, 1, hpet_flavor_names,
+	  { DM_HPET_DATASHEET, DM_HPET_QEMU, DM_HPET_QEMU },
+	  "HPET corner cases: IA-PC HPET 1.0a, or QEMU hw/timer/hpet.c (KVM "
+	  "guests use QEMU's HPET)" },
+	{ "hpet_route_cap", OPT_U32, OFF(hpet_route_cap), 0, 0xffffffff, NULL,
+	  { 0, 0, 0 },
+	  "HPET Tn_INT_ROUTE_CAP; 0 = by chipset: q35 0x00ff0104, pc "
+	  "0x00ff0004 (qemu flavour: 0x4 as QEMU)" },
+	{ "hpet_fsb", OPT_BOOL, OFF(hpet_fsb), 0, 1, NULL, { 1, 0, 0 },
+	  "HPET timers can deliver FSB (MSI) messages (QEMU: msi=off)" },
 	{ "lapic_hz", OPT_U64, OFF(lapic_hz), 1, 1000000000000ULL, NULL,
 	  { 1000000000, 1000000000, 1000000000 },
 	  "LAPIC timer bus clock (KVM: 1 GHz)" },
 	{ "tsc_hz", OPT_U64, OFF(tsc_hz), 1, 100000000000ULL, NULL,
 	  { 2000000000, 2000000000, 2000000000 }, "TSC rate" },
+	{ "lapic", OPT_ENUM, OFF(lapic_flavor), 0, 1, lapic_flavor_names,
+	  { DM_LAPIC_DATASHEET, DM_LAPIC_KVM, DM_LAPIC_DATASHEET },
+	  "LAPIC corner cases: datasheet (SDM) or KVM lapic.c (timer "
+	  "arithmetic, LVT bits 12/14, level-0 Fixed, hardware disable, "
+	  "x2APIC EOI, ExtINT messages, broadcast quirk); qemu uses the "
+	  "datasheet model" },
+	{ "lapic_lvts", OPT_U32, OFF(lapic_lvts), 6, 7, NULL, { 6, 6, 6 },
+	  "LAPIC LVT entries: 6, or 7 with LVT CMCI (KVM: MCG_CAP.CMCI_P)" },
+	{ "lapic_min_period_us", OPT_U32, OFF(lapic_min_period_us), 0, 1000000,
+	  NULL, { 0, 200, 0 },
+	  "lapic=kvm: lower clamp on periodic LAPIC timers (KVM "
+	  "min_timer_period_us)" },
+	{ "lapic_lowest", OPT_ENUM, OFF(lapic_lowest), 0, 1, lapic_lowest_names,
+	  { DM_LAPIC_LOWEST_APR, DM_LAPIC_LOWEST_HASH, DM_LAPIC_LOWEST_APR },
+	  "lowest-priority arbitration: apr (focus, lowest APR, lowest ID) or "
+	  "hash (KVM vector hashing)" },
+	{ "lapic_maxphyaddr", OPT_U32, OFF(lapic_maxphyaddr), 36, 52, NULL,
+	  { 40, 40, 40 },
+	  "MAXPHYADDR: IA32_APIC_BASE bits from here up are reserved" },
+	{ "lapic_x2apic", OPT_BOOL, OFF(lapic_x2apic), 0, 1, NULL, { 1, 1, 1 },
+	  "CPUID reports x2APIC, so IA32_APIC_BASE.EXTD is writable" },
+	{ "lapic_directed_eoi", OPT_BOOL, OFF(lapic_directed_eoi), 0, 1, NULL,
+	  { 0, 0, 0 },
+	  "LAPIC VER[24]: SVR[12] suppresses the EOI broadcast (KVM: only "
+	  "x2APIC guests with a split irqchip)" },
+	{ "lapic_esr", OPT_BOOL, OFF(lapic_esr), 0, 1, NULL, { 1, 0, 1 },
+	  "LAPIC records errors in the ESR (KVM never does)" },
+	{ "lapic_apr_zero", OPT_BOOL, OFF(lapic_apr_zero), 0, 1, NULL,
+	  { 0, 1, 0 }, "LAPIC APR reads 0 (KVM)" },
+	{ "lapic_lint0_reenabled", OPT_BOOL, OFF(lapic_lint0_reenabled), 0, 1,
+	  NULL, { 0, 1, 0 },
+	  "KVM_X86_QUIRK_LINT0_REENABLED: the BSP's LVT0 is 0x700 (ExtINT, "
+	  "unmasked) after RESET and INIT" },
+	{ "lapic_bsp_writable", OPT_BOOL, OFF(lapic_bsp_writable), 0, 1, NULL,
+	  { 0, 1, 0 }, "the guest may change IA32_APIC_BASE.BSP (KVM)" },
+	{ "lapic_ap_init_first", OPT_BOOL, OFF(lapic_ap_init_first), 0, 1, NULL,
+	  { 0, 1, 0 },
+	  "APs power up needing an INIT before a SIPI is honoured (KVM "
+	  "KVM_MP_STATE_UNINITIALIZED)" },
 	{ "ioapic_version", OPT_U32, OFF(ioapic_version), 0x11, 0x20, NULL,
 	  { 0x20, 0x11, 0x20 },
 	  "IOAPIC VER bits 7:0: 0x11 (82093AA, no EOI register) or 0x20 "

@@ -52,6 +52,36 @@ enum dm_pic_flavor {
 	DM_PIC_QEMU,	  /* hw/intc/i8259.c */
 };
 
+/* Whose HPET a machine has (docs/devices/hpet.md); KVM has none: QEMU's. */
+enum dm_hpet_flavor {
+	DM_HPET_DATASHEET, /* IA-PC HPET 1.0a */
+	DM_HPET_QEMU,	   /* hw/timer/hpet.c */
+};
+
+/* Whose LAPIC arithmetic and access corners apply (docs/devices/lapic.md). */
+enum dm_lapic_flavor {
+	DM_LAPIC_DATASHEET, /* Intel SDM vol. 3 ch. 11 */
+	DM_LAPIC_KVM,	    /* arch/x86/kvm/lapic.c */
+};
+
+/* How a lowest-priority message picks its one destination. */
+enum dm_lapic_lowest {
+	DM_LAPIC_LOWEST_APR,  /* focus, then lowest APR, then lowest APIC ID */
+	DM_LAPIC_LOWEST_HASH, /* KVM vector hashing: (vector mod k)-th */
+};
+
+/* Whose MC146818 RTC corners apply (docs/devices/rtc.md); KVM has none. */
+enum dm_rtc_flavor {
+	DM_RTC_DATASHEET, /* Motorola MC146818A */
+	DM_RTC_QEMU,	  /* hw/rtc/mc146818rtc.c */
+};
+
+/* Whose ACPI PM1/PM timer corners apply (docs/devices/pmtimer.md). */
+enum dm_pmtimer_flavor {
+	DM_PMTIMER_DATASHEET, /* ACPI 4.8, PIIX4/ICH9 */
+	DM_PMTIMER_QEMU,      /* hw/acpi/core.c */
+};
+
 struct dm_config {
 	uint32_t profile; /* enum dm_profile */
 	uint32_t chipset; /* enum dm_chipset */
@@ -61,9 +91,30 @@ struct dm_config {
 	uint32_t pit_min_period_us; /* KVM min_timer_period_us clamp */
 	bool pit_reinject;	    /* KVM reinject mode for counter 0 */
 	uint64_t pmtimer_hz;
+	uint32_t pmtimer_flavor; /* enum dm_pmtimer_flavor */
+	bool pmtimer_32bit;	 /* TMR_VAL_EXT: 32-bit PM_TMR */
+	uint32_t pmbase;	 /* PM1/PM_TMR block; 0 = chipset default */
+	uint32_t rtc_flavor;	 /* enum dm_rtc_flavor */
+	uint64_t rtc_epoch;	 /* unix seconds shown at virtual time 0 */
 	uint64_t hpet_hz;
+	uint32_t hpet_timers;	 /* 3..32 */
+	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */
+	uint32_t hpet_route_cap; /* Tn_INT_ROUTE_CAP; 0 = chipset default */
+	bool hpet_fsb;		 /* Tn_FSB_INT_DEL_CAP */
 	uint64_t lapic_hz;
 	uint64_t tsc_hz;
+	uint32_t lapic_flavor;	      /* enum dm_lapic_flavor */
+	uint32_t lapic_lvts;	      /* 6, or 7 with CMCI */
+	uint32_t lapic_min_period_us; /* KVM periodic-timer clamp */
+	uint32_t lapic_lowest;	      /* enum dm_lapic_lowest */
+	uint32_t lapic_maxphyaddr;    /* IA32_APIC_BASE reserved bits */
+	bool lapic_x2apic;	      /* CPUID.01H:ECX[21] */
+	bool lapic_directed_eoi;      /* VER[24]: SVR[12] writable */
+	bool lapic_esr;		      /* errors are recorded in the ESR */
+	bool lapic_apr_zero;	      /* APR reads 0 (KVM) */
+	bool lapic_lint0_reenabled;   /* KVM quirk: BSP LVT0 = 0x700 */
+	bool lapic_bsp_writable;      /* guest may change APIC_BASE[8] */
+	bool lapic_ap_init_first;     /* APs need INIT before SIPI */
 	uint32_t ioapic_version; /* 0x11 (82093AA) or 0x20 (ICH) */
 	uint32_t ioapic_flavor;	 /* enum dm_ioapic_flavor */
 	uint32_t pic_flavor;	 /* enum dm_pic_flavor */
