@@ -59,10 +59,13 @@ int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 		return dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr,
 					  ev->value != 0, err);
 	case DM_OP_MSI:
-		return dm_machine_msi(m, ev->time, ev->addr,
-				      (uint32_t)ev->value, err);
+		dm_machine_msi(m, ev->time, ev->addr, (uint32_t)ev->value);
+		return 0;
 	case DM_OP_INTACK:
-		vector = dm_machine_intack(m, ev->time, ev->cpu, err);
+		if (ev->cpu >= m->cfg.vcpus)
+			return dm_errorf(err, "cpu%u: the machine has %u vcpus",
+					 ev->cpu, m->cfg.vcpus);
+		vector = dm_machine_intack(m, ev->time, ev->cpu);
 		out->has_actual = true;
 		out->actual = (uint64_t)(int64_t)vector;
 		out->mismatch = (ev->flags & DM_EV_VALUE) &&
@@ -86,19 +89,22 @@ int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 const struct dm_device *dm_replay_device_for(const struct dm_machine *m,
 					     const struct dm_event *ev)
 {
-	if (ev->op == DM_OP_PIO_R || ev->op == DM_OP_PIO_W) {
-		for (unsigned i = 0; i < m->npio; i++) {
-			const struct dm_io_region *r = &m->pio[i];
-
-			if (ev->addr - r->base >= r->len)
-				continue;
-			for (unsigned d = 0; d < m->ndevices; d++)
-				if (m->devices[d].state == r->opaque)
-					return &m->devices[d];
-		}
+	switch (ev->op) {
+	case DM_OP_PIO_R:
+	case DM_OP_PIO_W:
+		return dm_machine_device_at(m, ev->cpu, false, ev->addr);
+	case DM_OP_MMIO_R:
+	case DM_OP_MMIO_W:
+		return dm_machine_device_at(m, ev->cpu, true, ev->addr);
+	case DM_OP_MSR_R:
+	case DM_OP_MSR_W:
+	case DM_OP_INTACK:
+		if (ev->cpu < m->cfg.vcpus)
+			return &m->devices[DM_FIXED_DEVICES + ev->cpu];
 		return NULL;
+	default:
+		return dm_machine_device(m, "machine");
 	}
-	return dm_machine_device(m, "machine");
 }
 
 /* ---- the report ------------------------------------------------------ */

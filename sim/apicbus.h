@@ -69,4 +69,27 @@ static inline struct dm_apic_msg dm_msi_decode(uint64_t addr, uint32_t data)
 	return m;
 }
 
+struct dm_lapic;
+struct dm_config;
+
+/*
+ * The bus that routes messages to the LAPICs (sim/apicbus.c): destination
+ * matching, shorthands, lowest-priority arbitration.  Stateless: nothing to
+ * checkpoint.  Wire every LAPIC's "bus" sink and the IOAPIC/MSI sinks to
+ * { dm_apicbus_deliver, &bus }.
+ */
+struct dm_apicbus {
+	struct dm_lapic *lapics; /* indexed by vcpu number */
+	unsigned n;
+	uint8_t flavor; /* enum dm_lapic_flavor */
+	uint8_t lowest; /* enum dm_lapic_lowest */
+};
+
+void dm_apicbus_init(struct dm_apicbus *bus, const struct dm_config *cfg,
+		     struct dm_lapic *lapics, unsigned n);
+
+/* A dm_apic_sink deliver function; returns the number of LAPICs that
+ * accepted the message. */
+int dm_apicbus_deliver(void *opaque, uint64_t now, const struct dm_apic_msg *m);
+
 #endif

@@ -110,9 +110,9 @@ static const struct opt options[] = {
 	{ "lapic", OPT_ENUM, OFF(lapic_flavor), 0, 1, lapic_flavor_names,
 	  { DM_LAPIC_DATASHEET, DM_LAPIC_KVM, DM_LAPIC_DATASHEET },
 	  "LAPIC corner cases: datasheet (SDM) or KVM lapic.c (timer "
-	  "arithmetic, LVT bits 12/14, level-0 Fixed, hardware disable, "
-	  "x2APIC EOI, ExtINT messages, broadcast quirk); qemu uses the "
-	  "datasheet model" },
+	  "arithmetic, LVT write masks, spurious and illegal vectors, "
+	  "hardware disable, x2APIC EOI, ExtINT messages, edge EOIs, "
+	  "destination quirks); qemu uses the datasheet model" },
 	{ "lapic_lvts", OPT_U32, OFF(lapic_lvts), 6, 7, NULL, { 6, 6, 6 },
 	  "LAPIC LVT entries: 6, or 7 with LVT CMCI (KVM: MCG_CAP.CMCI_P)" },
 	{ "lapic_min_period_us", OPT_U32, OFF(lapic_min_period_us), 0, 1000000,

@@ -5,6 +5,7 @@
  */
 #include "sim/machine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -13,6 +14,12 @@ static const struct dm_field machine_fields[] = {
 	DM_U64(struct dm_machine_state, now, 1, UINT64_MAX),
 	DM_ARRAY(DM_FT_U32, struct dm_machine_state, isa_src, 2,
 		 (1u << DM_SRC_COUNT) - 1, DM_FF_HEX),
+	DM_ARRAY(DM_FT_U32, struct dm_machine_state, pin_src, 3,
+		 (1u << DM_SRC_COUNT) - 1, DM_FF_HEX),
+	DM_X16(struct dm_machine_state, pic_in, 4),
+	DM_SCALAR(DM_FT_U32, struct dm_machine_state, pin_in, 5,
+		  (1ULL << DM_GSIS) - 1, DM_FF_HEX),
+	DM_BOOL(struct dm_machine_state, hpet_legacy, 6),
 };
 
 const struct dm_state_desc dm_machine_state_desc =
@@ -20,26 +27,168 @@ const struct dm_state_desc dm_machine_state_desc =
 
 /* ---- interrupt lines ------------------------------------------------- */
 
-static void isa_line_set(struct dm_machine *m, unsigned irq,
-			 enum dm_irq_source src, int level)
+/* Sources the HPET's legacy replacement disconnects from an ISA IRQ. */
+static uint32_t legacy_gated(const struct dm_machine *m, unsigned irq)
 {
-	uint32_t bit = 1u << src;
-
-	if (level)
-		m->ms.isa_src[irq] |= bit;
-	else
-		m->ms.isa_src[irq] &= ~bit;
+	if (!m->ms.hpet_legacy)
+		return 0;
+	if (irq == 0)
+		return 1u << DM_SRC_PIT;
+	if (irq == 8)
+		return 1u << DM_SRC_RTC;
+	return 0;
 }
 
 bool dm_machine_isa_level(const struct dm_machine *m, unsigned irq)
 {
-	return irq < DM_ISA_IRQS && m->ms.isa_src[irq] != 0;
+	return irq < DM_ISA_IRQS &&
+	       (m->ms.isa_src[irq] & ~legacy_gated(m, irq)) != 0;
 }
 
-static void pit_out0(void *opaque, uint64_t now, unsigned irq, int level)
+/* The ISA IRQ wired to an IOAPIC pin (-1: none): IRQ0 -> pin 2. */
+static int isa_of_pin(unsigned pin)
 {
-	(void)now;
-	isa_line_set(opaque, irq, DM_SRC_PIT, level);
+	if (pin == 2)
+		return 0;
+	if (pin == 0 || pin >= DM_ISA_IRQS)
+		return -1;
+	return (int)pin;
+}
+
+static bool pin_level(const struct dm_machine *m, unsigned pin)
+{
+	int irq = isa_of_pin(pin);
+
+	return m->ms.pin_src[pin] != 0 ||
+	       (irq >= 0 && dm_machine_isa_level(m, (unsigned)irq));
+}
+
+/*
+ * Drives the interrupt controllers' inputs to the levels the line sources
+ * now give, changed inputs only, so no controller sees a repeated edge.
+ */
+static void drive_inputs(struct dm_machine *m, uint64_t now)
+{
+	for (unsigned irq = 0; irq < DM_ISA_IRQS; irq++) {
+		bool level = dm_machine_isa_level(m, irq);
+
+		if (level == ((m->ms.pic_in >> irq) & 1))
+			continue;
+		m->ms.pic_in ^= (uint16_t)(1u << irq);
+		dm_pic_set_irq(&m->pic, now, irq, level);
+	}
+	for (unsigned pin = 0; pin < DM_GSIS; pin++) {
+		bool level = pin_level(m, pin);
+
+		if (level == ((m->ms.pin_in >> pin) & 1))
+			continue;
+		m->ms.pin_in ^= 1u << pin;
+		dm_ioapic_set_irq(&m->ioapic, now, pin, level);
+	}
+}
+
+static void set_source(uint32_t *src, enum dm_irq_source who, int level)
+{
+	if (level)
+		*src |= 1u << who;
+	else
+		*src &= ~(1u << who);
+}
+
+static void isa_source(struct dm_machine *m, uint64_t now, unsigned irq,
+		       enum dm_irq_source who, int level)
+{
+	set_source(&m->ms.isa_src[irq], who, level);
+	drive_inputs(m, now);
+}
+
+static void pit_out0(void *m, uint64_t now, unsigned irq, int level)
+{
+	isa_source(m, now, irq, DM_SRC_PIT, level);
+}
+
+static void rtc_irq8(void *m, uint64_t now, unsigned irq, int level)
+{
+	isa_source(m, now, irq, DM_SRC_RTC, level);
+}
+
+static void pm_sci(void *m, uint64_t now, unsigned irq, int level)
+{
+	isa_source(m, now, irq, DM_SRC_SCI, level);
+}
+
+static void hpet_isa(void *m, uint64_t now, unsigned irq, int level)
+{
+	if (irq < DM_ISA_IRQS)
+		isa_source(m, now, irq, DM_SRC_HPET, level);
+}
+
+static void hpet_pin(void *opaque, uint64_t now, unsigned pin, int level)
+{
+	struct dm_machine *m = opaque;
+
+	/* INT_ROUTE beyond the IOAPIC's pins reaches nothing. */
+	if (pin >= DM_GSIS)
+		return;
+	set_source(&m->ms.pin_src[pin], DM_SRC_HPET, level);
+	drive_inputs(m, now);
+}
+
+static void hpet_legacy(void *opaque, uint64_t now, unsigned pin, int level)
+{
+	struct dm_machine *m = opaque;
+
+	(void)pin;
+	m->ms.hpet_legacy = level;
+	drive_inputs(m, now);
+}
+
+/* 8259 INTR -> LINT0 of the bootstrap vcpu (virtual wire mode A). */
+static void pic_intr(void *opaque, uint64_t now, unsigned pin, int level)
+{
+	struct dm_machine *m = opaque;
+
+	(void)pin;
+	dm_lapic_set_lint(&m->lapics[0], now, 0, level);
+}
+
+static int pic_inta(void *opaque, uint64_t now)
+{
+	struct dm_machine *m = opaque;
+
+	return dm_pic_intack(&m->pic, now);
+}
+
+static void lapic_eoi(void *opaque, uint64_t now, uint8_t vector)
+{
+	struct dm_machine *m = opaque;
+
+	dm_ioapic_eoi(&m->ioapic, now, vector);
+}
+
+/* KVM reports edge EOIs to its IOAPIC too (its PIT reinject hears them). */
+static void lapic_eoi_edge(void *opaque, uint64_t now, uint8_t vector)
+{
+	struct dm_machine *m = opaque;
+
+	dm_ioapic_eoi_edge(&m->ioapic, now, vector);
+}
+
+/* KVM's PIT reinject listens for IRQ0 through the 8259 and pin 2. */
+static void pic_acked(void *opaque, uint64_t now, unsigned irq)
+{
+	struct dm_machine *m = opaque;
+
+	if (irq == 0)
+		dm_pit_irq0_acked(&m->pit, now, 0);
+}
+
+static void ioapic_acked(void *opaque, uint64_t now, unsigned pin)
+{
+	struct dm_machine *m = opaque;
+
+	if (pin == 2)
+		dm_pit_irq0_acked(&m->pit, now, 0);
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -50,29 +199,112 @@ static void add_device(struct dm_machine *m, const char *name,
 	m->devices[m->ndevices++] = (struct dm_device){ name, desc, state };
 }
 
+static void map(struct dm_io_region *r, unsigned *n, uint64_t base,
+		uint64_t len, dm_io_read_fn rd, dm_io_write_fn wr, void *opaque)
+{
+	r[(*n)++] = (struct dm_io_region){ base, len, rd, wr, opaque };
+}
+
 static void map_pio(struct dm_machine *m, uint64_t base, uint64_t len,
 		    dm_io_read_fn rd, dm_io_write_fn wr, void *opaque)
 {
-	m->pio[m->npio++] = (struct dm_io_region){ base, len, rd, wr, opaque };
+	map(m->pio, &m->npio, base, len, rd, wr, opaque);
+}
+
+static void wire_lapics(struct dm_machine *m)
+{
+	struct dm_apic_sink bus = { dm_apicbus_deliver, &m->bus };
+
+	for (unsigned i = 0; i < m->cfg.vcpus; i++) {
+		struct dm_lapic *l = &m->lapics[i];
+
+		dm_lapic_init(l, &m->cfg, &m->q, i, i == 0);
+		l->bus = bus;
+		l->eoi_out = (struct dm_lapic_eoi_out){
+			.eoi = lapic_eoi, .eoi_edge = lapic_eoi_edge, .opaque = m
+		};
+		l->extint_ack = pic_inta;
+		l->extint_opaque = m;
+		snprintf(m->lapic_names[i], sizeof(m->lapic_names[i]),
+			 "lapic%u", i);
+	}
+	dm_apicbus_init(&m->bus, &m->cfg, m->lapics, m->cfg.vcpus);
+	m->ioapic.bus = bus;
+}
+
+static int build(struct dm_machine *m, struct dm_error *err)
+{
+	const struct dm_config *cfg = &m->cfg;
+	struct dm_irq_line irq0 = { pit_out0, m, 0 };
+	struct dm_irq_line irq8 = { rtc_irq8, m, 8 };
+	struct dm_irq_line sci = { pm_sci, m, 9 };
+	struct dm_hpet_outputs hpet = {
+		.ioapic = { hpet_pin, m },
+		.isa = { hpet_isa, m },
+		.msi = { dm_apicbus_deliver, &m->bus },
+		.legacy = { hpet_legacy, m, 0 },
+	};
+	uint16_t pmbase = dm_pmtimer_base(cfg);
+
+	m->lapics = calloc(cfg->vcpus, sizeof(*m->lapics));
+	if (!m->lapics)
+		return dm_errorf(err, "out of memory for %u LAPICs",
+				 cfg->vcpus);
+	dm_eventq_init(&m->q);
+	if (dm_ioapic_init(&m->ioapic, cfg, &m->q, err))
+		return -1;
+	m->ioapic.acked = (struct dm_irq_ack){ ioapic_acked, m };
+	dm_pit_init(&m->pit, cfg, &m->q, &irq0);
+	dm_pic_init(&m->pic, cfg);
+	m->pic.intr_line = (struct dm_irq_line){ pic_intr, m, 0 };
+	m->pic.acked = (struct dm_irq_ack){ pic_acked, m };
+	dm_hpet_init(&m->hpet, cfg, &m->q, &hpet);
+	dm_rtc_init(&m->rtc, cfg, &m->q, &irq8);
+	dm_pmtimer_init(&m->pmtimer, cfg, &m->q, &sci);
+	wire_lapics(m);
+
+	add_device(m, "machine", &dm_machine_state_desc, &m->ms);
+	add_device(m, "pit", &dm_pit_state_desc, &m->pit);
+	add_device(m, "pic", &dm_pic_state_desc, &m->pic);
+	add_device(m, "ioapic", &dm_ioapic_state_desc, &m->ioapic);
+	add_device(m, "hpet", &dm_hpet_state_desc, &m->hpet);
+	add_device(m, "rtc", &dm_rtc_state_desc, &m->rtc);
+	add_device(m, "pmtimer", &dm_pmtimer_state_desc, &m->pmtimer);
+	for (unsigned i = 0; i < cfg->vcpus; i++)
+		add_device(m, m->lapic_names[i], &dm_lapic_state_desc,
+			   &m->lapics[i]);
+
+	map_pio(m, 0x40, 4, dm_pit_read, dm_pit_write, &m->pit);
+	map_pio(m, 0x61, 1, dm_pit_port61_read, dm_pit_port61_write, &m->pit);
+	map_pio(m, DM_PIC_MASTER_BASE, DM_PIC_REGION_LEN, dm_pic_master_read,
+		dm_pic_master_write, &m->pic);
+	map_pio(m, DM_PIC_SLAVE_BASE, DM_PIC_REGION_LEN, dm_pic_slave_read,
+		dm_pic_slave_write, &m->pic);
+	map_pio(m, DM_PIC_ELCR_BASE, DM_PIC_REGION_LEN, dm_pic_elcr_read,
+		dm_pic_elcr_write, &m->pic);
+	map_pio(m, DM_RTC_BASE, DM_RTC_LEN, dm_rtc_read, dm_rtc_write,
+		&m->rtc);
+	map_pio(m, pmbase, DM_PMTIMER_LEN, dm_pmtimer_read, dm_pmtimer_write,
+		&m->pmtimer);
+	map(m->mmio, &m->nmmio, DM_IOAPIC_BASE, DM_IOAPIC_SIZE,
+	    dm_ioapic_read, dm_ioapic_write, &m->ioapic);
+	map(m->mmio, &m->nmmio, DM_HPET_BASE, dm_hpet_mmio_len(&m->hpet),
+	    dm_hpet_read, dm_hpet_write, &m->hpet);
+	return 0;
 }
 
 int dm_machine_create(struct dm_machine **out, const struct dm_config *cfg,
 		      struct dm_error *err)
 {
 	struct dm_machine *m = calloc(1, sizeof(*m));
-	struct dm_irq_line irq0 = { pit_out0, m, 0 };
 
 	if (!m)
 		return dm_errorf(err, "out of memory creating the machine");
 	m->cfg = *cfg;
-	dm_eventq_init(&m->q);
-	dm_pit_init(&m->pit, cfg, &m->q, &irq0);
-
-	add_device(m, "machine", &dm_machine_state_desc, &m->ms);
-	add_device(m, "pit", &dm_pit_state_desc, &m->pit);
-
-	map_pio(m, 0x40, 4, dm_pit_read, dm_pit_write, &m->pit);
-	map_pio(m, 0x61, 1, dm_pit_port61_read, dm_pit_port61_write, &m->pit);
+	if (build(m, err)) {
+		dm_machine_destroy(m);
+		return -1;
+	}
 	*out = m;
 	return 0;
 }
@@ -82,6 +314,7 @@ void dm_machine_destroy(struct dm_machine *m)
 	if (!m)
 		return;
 	dm_eventq_destroy(&m->q);
+	free(m->lapics);
 	free(m);
 }
 
@@ -115,40 +348,63 @@ static bool valid_size(unsigned size, unsigned max)
 	return size && size <= max && !(size & (size - 1));
 }
 
+/* A read or write through a region; unclaimed reads float high. */
+static void region_access(struct dm_machine *m, const struct dm_io_region *r,
+			  uint64_t addr, unsigned size, bool write,
+			  uint64_t *value)
+{
+	if (write) {
+		if (r)
+			r->write(r->opaque, m->ms.now, addr - r->base, size,
+				 *value & all_ones(size));
+		return;
+	}
+	*value = r ? r->read(r->opaque, m->ms.now, addr - r->base, size) &
+			     all_ones(size)
+		   : all_ones(size);
+}
+
 enum dm_access dm_machine_pio(struct dm_machine *m, uint64_t now,
 			      uint32_t cpu, uint16_t port, unsigned size,
 			      bool write, uint64_t *value)
 {
-	const struct dm_io_region *r;
-
 	if (cpu >= m->cfg.vcpus || !valid_size(size, 4))
 		return DM_ACCESS_INVALID;
 	dm_machine_advance(m, now);
-	r = find_region(m->pio, m->npio, port);
-	if (write) {
-		if (r)
-			r->write(r->opaque, m->ms.now, port - r->base, size,
-				 *value & all_ones(size));
-		return DM_ACCESS_OK;
-	}
-	/* Nothing drives an unclaimed ISA port: the bus floats high. */
-	*value = r ? r->read(r->opaque, m->ms.now, port - r->base, size) &
-			     all_ones(size)
-		   : all_ones(size);
+	region_access(m, find_region(m->pio, m->npio, port), port, size,
+		      write, value);
 	return DM_ACCESS_OK;
+}
+
+/* A vcpu's own xAPIC page hides whatever else is at that address. */
+static const struct dm_io_region *mmio_region(struct dm_machine *m,
+					      uint32_t cpu, uint64_t addr,
+					      struct dm_io_region *lapic)
+{
+	struct dm_lapic *l = &m->lapics[cpu];
+
+	if (dm_lapic_mmio_enabled(l) &&
+	    addr - dm_lapic_mmio_base(l) < DM_LAPIC_MMIO_SIZE) {
+		*lapic = (struct dm_io_region){
+			dm_lapic_mmio_base(l), DM_LAPIC_MMIO_SIZE,
+			dm_lapic_mmio_read, dm_lapic_mmio_write, l
+		};
+		return lapic;
+	}
+	return find_region(m->mmio, m->nmmio, addr);
 }
 
 enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now,
 			       uint32_t cpu, uint64_t addr, unsigned size,
 			       bool write, uint64_t *value)
 {
+	struct dm_io_region lapic;
+
 	if (cpu >= m->cfg.vcpus || !valid_size(size, 8))
 		return DM_ACCESS_INVALID;
 	dm_machine_advance(m, now);
-	(void)addr;
-	/* No MMIO device claims the address: reads return all ones. */
-	if (!write)
-		*value = all_ones(size);
+	region_access(m, mmio_region(m, cpu, addr, &lapic), addr, size, write,
+		      value);
 	return DM_ACCESS_OK;
 }
 
@@ -156,44 +412,77 @@ enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now,
 			      uint32_t cpu, uint32_t index, bool write,
 			      uint64_t *value)
 {
-	(void)index;
-	(void)write;
-	(void)value;
+	struct dm_lapic *l;
+	int rc;
+
 	if (cpu >= m->cfg.vcpus)
 		return DM_ACCESS_INVALID;
 	dm_machine_advance(m, now);
+	l = &m->lapics[cpu];
+	rc = write ? dm_lapic_msr_write(l, m->ms.now, index, *value)
+		   : dm_lapic_msr_read(l, m->ms.now, index, value);
 	/* An MSR no model implements faults, as on a CPU without it. */
-	return DM_ACCESS_GP;
+	return rc == DM_MSR_OK ? DM_ACCESS_OK : DM_ACCESS_GP;
 }
 
 int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 		       int level, struct dm_error *err)
 {
-	if (gsi >= DM_ISA_IRQS)
-		return dm_errorf(err, "GSI %u is not wired in this machine",
-				 gsi);
+	if (gsi >= DM_GSIS)
+		return dm_errorf(err, "GSI %u is not wired in this machine "
+				      "(0-%u)",
+				 gsi, DM_GSIS - 1);
 	dm_machine_advance(m, now);
-	isa_line_set(m, gsi, DM_SRC_DEV, level);
+	if (gsi == 2)
+		return 0;
+	if (gsi < DM_ISA_IRQS)
+		set_source(&m->ms.isa_src[gsi], DM_SRC_DEV, level);
+	else
+		set_source(&m->ms.pin_src[gsi], DM_SRC_DEV, level);
+	drive_inputs(m, m->ms.now);
 	return 0;
 }
 
 int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,
-		   uint32_t data, struct dm_error *err)
+		   uint32_t data)
 {
+	struct dm_apic_msg msg = dm_msi_decode(addr, data);
+
 	dm_machine_advance(m, now);
-	return dm_errorf(err,
-			 "MSI 0x%llx/0x%x: this machine has no local APIC to "
-			 "receive it",
-			 (unsigned long long)addr, data);
+	return dm_apicbus_deliver(&m->bus, m->ms.now, &msg);
 }
 
-int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu,
-		      struct dm_error *err)
+/* The 8259 answers this vcpu's INTA cycles: LINT0 is an unmasked ExtINT,
+ * or the APIC is off and LINT0 is plain INTR (SDM 11.4.3). */
+static bool pic_serves_inta(const struct dm_machine *m, uint32_t cpu)
 {
+	const struct dm_lapic *l = &m->lapics[cpu];
+	uint32_t lvt0 = l->lvt[DM_LVT_LINT0];
+
+	if (cpu != 0)
+		return false;
+	return !dm_lapic_hw_enabled(l) ||
+	       (!(lvt0 & (1u << 16)) &&
+		((lvt0 >> 8) & 7) == DM_DELIVERY_EXTINT);
+}
+
+int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu)
+{
+	int v;
+
+	if (cpu >= m->cfg.vcpus)
+		return -1;
 	dm_machine_advance(m, now);
-	dm_errorf(err, "cpu%u: no interrupt controller delivers to this vcpu",
-		  cpu);
-	return -1;
+	v = dm_lapic_intack(&m->lapics[cpu], m->ms.now);
+	/*
+	 * The trace says the vcpu ran an INTA cycle.  With nothing left in
+	 * the LAPIC, a cycle can still have been started by an 8259 request
+	 * that vanished before INTA: the 8259 then answers spurious IR7
+	 * (8259A "Interrupt Sequence"), which is how a spurious IRQ7 looks.
+	 */
+	if (v < 0 && pic_serves_inta(m, cpu))
+		v = dm_pic_intack(&m->pic, m->ms.now);
+	return v;
 }
 
 /* ---- state ----------------------------------------------------------- */
@@ -203,6 +492,23 @@ const struct dm_device *dm_machine_device(const struct dm_machine *m,
 {
 	for (unsigned i = 0; i < m->ndevices; i++)
 		if (!strcmp(m->devices[i].name, name))
+			return &m->devices[i];
+	return NULL;
+}
+
+const struct dm_device *dm_machine_device_at(const struct dm_machine *m,
+					     uint32_t cpu, bool mmio,
+					     uint64_t addr)
+{
+	const struct dm_io_region *r;
+	struct dm_io_region lapic;
+
+	if (cpu >= m->cfg.vcpus)
+		return NULL;
+	r = mmio ? mmio_region((struct dm_machine *)m, cpu, addr, &lapic)
+		 : find_region(m->pio, m->npio, addr);
+	for (unsigned i = 0; r && i < m->ndevices; i++)
+		if (m->devices[i].state == r->opaque)
 			return &m->devices[i];
 	return NULL;
 }

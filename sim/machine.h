@@ -1,12 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The machine: the PC board that owns the device models, wires their IRQ
- * lines, dispatches port, MMIO and MSR accesses, and runs the event queue
- * in virtual time.  One machine runs on one thread; every entry point takes
- * the virtual time of the access, which must never go backwards.
+ * lines (SPEC-NOTES 8), dispatches port, MMIO and MSR accesses, and runs
+ * the event queue in virtual time.  One machine runs on one thread; every
+ * entry point takes the virtual time of the access, which never goes
+ * backwards (an earlier time is taken as the machine's current time).
  *
- * Checkpoints (dm_machine_save/dm_machine_load) hold the machine's own
- * state (time, line levels) and every device's canonical state, in a fixed
+ * Interrupt lines.  Several sources may drive one line; its level is the
+ * OR of them (as KVM ORs irq source ids).  ISA IRQ n reaches 8259 input n
+ * and IOAPIC pin n, except IRQ0, which reaches pin 2 (the MADT interrupt
+ * source override); IRQ2 is the cascade.  IOAPIC pins 16-23 have no ISA
+ * IRQ.  While the HPET's legacy replacement is on, the PIT's OUT0 and the
+ * RTC are disconnected from IRQ0 and IRQ8.  The 8259's INTR goes to LINT0
+ * of vcpu 0; every LAPIC's EOI of a level vector is broadcast to the
+ * IOAPIC.
+ *
+ * Checkpoints (dm_machine_save/dm_machine_restore) hold the machine's own
+ * state (time, line sources) and every device's canonical state, in a fixed
  * device order; docs/state-format.md specifies the layout.
  */
 #ifndef DM_MACHINE_H
@@ -16,7 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/hpet.h"
+#include "models/ioapic.h"
+#include "models/lapic.h"
+#include "models/pic.h"
 #include "models/pit.h"
+#include "models/pmtimer.h"
+#include "models/rtc.h"
+#include "sim/apicbus.h"
 #include "sim/config.h"
 #include "sim/error.h"
 #include "sim/io.h"
@@ -24,12 +41,18 @@
 #include "sim/timer.h"
 
 #define DM_ISA_IRQS 16
-#define DM_MAX_DEVICES 8
-#define DM_MAX_REGIONS 16
+#define DM_GSIS DM_IOAPIC_PINS
+#define DM_MAX_VCPUS 256
+#define DM_FIXED_DEVICES 7 /* machine, pit, pic, ioapic, hpet, rtc, pmtimer */
+#define DM_MAX_DEVICES (DM_FIXED_DEVICES + DM_MAX_VCPUS)
+#define DM_MAX_REGIONS 8
 
-/* Who drives a shared interrupt line; a line's level is the OR of them. */
+/* Who drives a shared interrupt line. */
 enum dm_irq_source {
 	DM_SRC_PIT,
+	DM_SRC_RTC,
+	DM_SRC_SCI,
+	DM_SRC_HPET,
 	DM_SRC_DEV, /* "dev irq" trace events: devices outside the model set */
 	DM_SRC_COUNT,
 };
@@ -50,6 +73,10 @@ struct dm_device {
 struct dm_machine_state {
 	uint64_t now;
 	uint32_t isa_src[DM_ISA_IRQS]; /* bit per enum dm_irq_source */
+	uint32_t pin_src[DM_GSIS];     /* sources wired to a pin directly */
+	uint16_t pic_in;	       /* levels last driven into the 8259s */
+	uint32_t pin_in;	       /* ... and into the IOAPIC pins */
+	bool hpet_legacy;	       /* HPET LEG_RT_CNF owns IRQ0 and IRQ8 */
 };
 
 struct dm_machine {
@@ -57,11 +84,21 @@ struct dm_machine {
 	struct dm_machine_state ms;
 	struct dm_eventq q;
 	struct dm_pit pit;
+	struct dm_pic pic;
+	struct dm_ioapic ioapic;
+	struct dm_hpet hpet;
+	struct dm_rtc rtc;
+	struct dm_pmtimer pmtimer;
+	struct dm_apicbus bus;
+	struct dm_lapic *lapics; /* cfg.vcpus of them */
 
 	struct dm_device devices[DM_MAX_DEVICES];
+	char lapic_names[DM_MAX_VCPUS][16];
 	unsigned ndevices;
 	struct dm_io_region pio[DM_MAX_REGIONS];
 	unsigned npio;
+	struct dm_io_region mmio[DM_MAX_REGIONS];
+	unsigned nmmio;
 };
 
 extern const struct dm_state_desc dm_machine_state_desc;
@@ -84,17 +121,22 @@ enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now,
 enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now,
 			      uint32_t cpu, uint32_t index, bool write,
 			      uint64_t *value);
-/* A device outside the model set drives GSI gsi (see docs/trace-format.md). */
+/*
+ * A device outside the model set drives GSI gsi: 0-15 are ISA IRQs (IRQ0
+ * reaches IOAPIC pin 2; GSI 2, the cascade, is routed nowhere, as in
+ * QEMU's KVM routing table), 16-23 IOAPIC pins.
+ */
 int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 		       int level, struct dm_error *err);
+/* A device outside the model set writes an MSI; returns the number of
+ * LAPICs that accepted it. */
 int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,
-		   uint32_t data, struct dm_error *err);
+		   uint32_t data);
 /* The vcpu accepts an interrupt; returns its vector, or -1 if none is
- * pending (err says why). */
-int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu,
-		      struct dm_error *err);
+ * pending. */
+int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu);
 
-/* Level of ISA IRQ line irq as the interrupt controllers see it. */
+/* Level of ISA IRQ line irq as the 8259s see it. */
 bool dm_machine_isa_level(const struct dm_machine *m, unsigned irq);
 
 /* State hash of the whole machine: XXH3-64 over the device hashes. */
@@ -108,5 +150,10 @@ int dm_machine_restore(struct dm_machine **m, const struct dm_config *cfg,
 
 const struct dm_device *dm_machine_device(const struct dm_machine *m,
 					  const char *name);
+
+/* The device whose registers an access reaches (NULL if none). */
+const struct dm_device *dm_machine_device_at(const struct dm_machine *m,
+					     uint32_t cpu, bool mmio,
+					     uint64_t addr);
 
 #endif

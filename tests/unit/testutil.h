@@ -13,11 +13,10 @@
 int dm_test_main(Suite *s);
 
 /*
- * Round-trips a state through its canonical encoding into a copy of
- * "fresh" (a just-initialised object of the same kind, with live wiring)
- * and asserts that the copy encodes to the same bytes.  The copy then
- * replaces state, so the test continues on the restored object: a field
- * missing from the table shows up as a behaviour change afterwards.
+ * Round-trips a state through its canonical encoding into "fresh" (a
+ * just-initialised object of the same kind, with live wiring) and asserts
+ * that fresh then encodes to the same bytes.  Tests continue on fresh, so a
+ * field missing from the table shows up as a behaviour change afterwards.
  */
 void dm_test_roundtrip(const struct dm_state_desc *desc, void *state,
 		       void *fresh);

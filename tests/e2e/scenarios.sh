@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every scenario trace under tests/traces replays with zero divergences,
+# from its text form and from its binary form.  Traces whose name contains
+# "wrong" carry deliberate errors and must exit 1; codec_* fixtures belong
+# to the codec tests.
+# usage: scenarios.sh DMSIM TRACES_DIR
+set -euo pipefail
+dmsim=$1
+traces=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+for t in "$traces"/*.txt; do
+	name=$(basename "$t" .txt)
+	case "$name" in codec_*) continue ;; esac
+	want=0
+	case "$name" in *wrong*) want=1 ;; esac
+	"$dmsim" convert "$t" "$tmp/$name.dmt"
+	for f in "$t" "$tmp/$name.dmt"; do
+		rc=0
+		"$dmsim" replay "$f" >"$tmp/out" 2>&1 || rc=$?
+		if [ "$rc" -ne "$want" ]; then
+			cat "$tmp/out" >&2
+			echo "FAIL: $f exited $rc, want $want" >&2
+			exit 1
+		fi
+	done
+	n=$((n + 1))
+done
+[ "$n" -ge 5 ] || { echo "FAIL: only $n scenario traces found" >&2; exit 1; }
+echo "scenarios e2e: $n traces replayed as expected"
