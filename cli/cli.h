@@ -12,5 +12,6 @@ enum { DM_EXIT_OK = 0, DM_EXIT_FAIL = 1, DM_EXIT_USAGE = 2 };
 int dm_cmd_replay(int argc, char **argv);
 int dm_cmd_convert(int argc, char **argv);
 int dm_cmd_options(int argc, char **argv);
+int dm_cmd_migrate_check(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "replay", dm_cmd_replay,
 	  "replay a trace against the models and verify its reads" },
+	{ "migrate-check", dm_cmd_migrate_check,
+	  "prove that a checkpoint at any event restores to identical "
+	  "behaviour" },
 	{ "convert", dm_cmd_convert,
 	  "convert a trace between the text and binary encodings" },
 	{ "options", dm_cmd_options,

@@ -291,6 +291,17 @@ static void report_summary(const struct dm_replay_opts *opts,
 		s->hashes_checked, s->divergences, m->ms.now, hash);
 }
 
+int dm_replay_config(struct dm_trace_reader *r, const char *machine_opts,
+		     struct dm_config *cfg, struct dm_error *err)
+{
+	dm_config_defaults(cfg, DM_PROFILE_DATASHEET);
+	if (dm_config_parse(cfg, dm_trace_config(r), err))
+		return dm_error_prefix(err, "machine line");
+	if (machine_opts && dm_config_parse(cfg, machine_opts, err))
+		return dm_error_prefix(err, "--machine");
+	return 0;
+}
+
 static int build_machine(struct dm_trace_reader *r,
 			 const struct dm_replay_opts *opts,
 			 struct dm_machine **m, char *config, size_t cap,
@@ -298,12 +309,8 @@ static int build_machine(struct dm_trace_reader *r,
 {
 	struct dm_config cfg;
 
-	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
-	if (dm_config_parse(&cfg, dm_trace_config(r), err))
-		return dm_error_prefix(err, "machine line");
-	if (opts->machine_opts &&
-	    dm_config_parse(&cfg, opts->machine_opts, err))
-		return dm_error_prefix(err, "--machine");
+	if (dm_replay_config(r, opts->machine_opts, &cfg, err))
+		return -1;
 	dm_config_format(&cfg, config, cap);
 	return dm_machine_create(m, &cfg, err);
 }

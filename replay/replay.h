@@ -50,6 +50,11 @@ int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 const struct dm_device *dm_replay_device_for(const struct dm_machine *m,
 					     const struct dm_event *ev);
 
+/* The machine configuration of a trace: the datasheet defaults, then the
+ * trace's machine line, then machine_opts (may be NULL). */
+int dm_replay_config(struct dm_trace_reader *r, const char *machine_opts,
+		     struct dm_config *cfg, struct dm_error *err);
+
 struct dm_replay_opts {
 	const char *machine_opts; /* applied after the trace's machine line */
 	bool json;

@@ -580,8 +580,8 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 	return buf;
 }
 
-static int load_checkpoint(struct dm_machine *m, const uint8_t *buf,
-			   size_t len, struct dm_error *err)
+int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
+		    struct dm_error *err)
 {
 	size_t off = 8;
 	unsigned count;
@@ -633,7 +633,7 @@ int dm_machine_restore(struct dm_machine **out, const struct dm_config *cfg,
 
 	if (dm_machine_create(&m, cfg, err))
 		return -1;
-	if (load_checkpoint(m, buf, len, err)) {
+	if (dm_machine_load(m, buf, len, err)) {
 		dm_machine_destroy(m);
 		return -1;
 	}

@@ -2,7 +2,8 @@
 # Every scenario trace under tests/traces replays with zero divergences,
 # from its text form and from its binary form.  Traces whose name contains
 # "wrong" carry deliberate errors and must exit 1; codec_* fixtures belong
-# to the codec tests.
+# to the codec tests.  Each also passes the migration check at every
+# event boundary.
 # usage: scenarios.sh DMSIM TRACES_DIR
 set -euo pipefail
 dmsim=$1
@@ -25,6 +26,14 @@ for t in "$traces"/*.txt; do
 			exit 1
 		fi
 	done
+	# A checkpoint at every event boundary restores to identical
+	# behaviour, whatever the trace's expected values say.
+	if ! "$dmsim" migrate-check "$t" >"$tmp/out" 2>&1; then
+		cat "$tmp/out" >&2
+		echo "FAIL: migrate-check $t" >&2
+		exit 1
+	fi
+	grep -q ': identical$' "$tmp/out" || { cat "$tmp/out" >&2; exit 1; }
 	n=$((n + 1))
 done
 [ "$n" -ge 5 ] || { echo "FAIL: only $n scenario traces found" >&2; exit 1; }

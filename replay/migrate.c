@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+#include "replay/migrate.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "replay/replay.h"
+
+struct twin {
+	const struct dm_config *cfg;
+	const struct dm_migrate_opts *opts;
+	struct dm_machine *ref;
+	struct dm_machine *mig;
+	struct dm_migrate_result *res;
+};
+
+static int build(struct twin *t, struct dm_machine **m, struct dm_error *err)
+{
+	if (dm_machine_create(m, t->cfg, err))
+		return -1;
+	if (t->opts->adjust)
+		t->opts->adjust(*m);
+	return 0;
+}
+
+static bool migrate_before(const struct dm_migrate_opts *opts, uint64_t i)
+{
+	if (opts->every && i % opts->every == 0)
+		return true;
+	for (size_t k = 0; k < opts->nat; k++)
+		if (opts->at[k] == i)
+			return true;
+	return false;
+}
+
+/* Saves the twin, destroys it, and rebuilds it from the checkpoint alone. */
+static int migrate(struct twin *t, struct dm_error *err)
+{
+	struct dm_machine *fresh;
+	size_t len;
+	uint8_t *ck = dm_machine_save(t->mig, &len);
+	int rc;
+
+	if (!ck)
+		return dm_errorf(err, "out of memory saving a checkpoint");
+	dm_machine_destroy(t->mig);
+	t->mig = NULL;
+	rc = build(t, &fresh, err);
+	if (!rc) {
+		rc = dm_machine_load(fresh, ck, len, err);
+		if (rc)
+			dm_machine_destroy(fresh);
+		else
+			t->mig = fresh;
+	}
+	free(ck);
+	t->res->migrations++;
+	t->res->bytes_saved += len;
+	return rc;
+}
+
+static bool same(const struct dm_outcome *a, const struct dm_outcome *b)
+{
+	return a->has_actual == b->has_actual && a->fault == b->fault &&
+	       (!a->has_actual || a->actual == b->actual);
+}
+
+struct diff_ctx {
+	FILE *f;
+	const char *device;
+};
+
+static void print_diff(const struct dm_leaf *a, uint64_t b_value, void *opaque)
+{
+	struct diff_ctx *ctx = opaque;
+	struct dm_leaf b = *a;
+	char va[32], vb[32];
+
+	b.value = b_value;
+	dm_leaf_format(a, va, sizeof(va));
+	dm_leaf_format(&b, vb, sizeof(vb));
+	fprintf(ctx->f, "    %s.%s: reference %s, migrated %s\n", ctx->device,
+		a->path, va, vb);
+}
+
+static void report_divergence(const struct twin *t, const struct dm_event *ev,
+			      const struct dm_outcome *a,
+			      const struct dm_outcome *b)
+{
+	FILE *f = t->opts->out;
+	char line[512];
+
+	if (!f)
+		return;
+	dm_event_format(ev, line, sizeof(line));
+	if (t->opts->json) {
+		fprintf(f,
+			"{\"identical\":false,\"event\":%" PRIu64
+			",\"time_ns\":%" PRIu64 ",\"migration\":%" PRIu64
+			",\"reference\":\"0x%" PRIx64 "\",\"migrated\":\"0x%" PRIx64
+			"\",\"migrations\":%" PRIu64 "}\n",
+			t->res->event, ev->time, t->res->migration, a->actual,
+			b->actual, t->res->migrations);
+		return;
+	}
+	fprintf(f, "first divergence at event %" PRIu64 " (t=%" PRIu64 " ns): %s\n",
+		t->res->event, ev->time, line);
+	if (same(a, b))
+		fprintf(f, "  outputs agree; the states differ\n");
+	else
+		fprintf(f,
+			"  reference 0x%" PRIx64 "%s, migrated twin 0x%" PRIx64
+			"%s\n",
+			a->actual, a->fault ? " (#GP)" : "", b->actual,
+			b->fault ? " (#GP)" : "");
+	fprintf(f,
+		"  caused by the migration before event %" PRIu64 "\n"
+		"  fields that differ now:\n",
+		t->res->migration);
+	for (unsigned i = 0; i < t->ref->ndevices; i++) {
+		const struct dm_device *d = &t->ref->devices[i];
+		struct diff_ctx ctx = { f, d->name };
+
+		dm_state_diff(d->desc, d->state, t->mig->devices[i].state,
+			      print_diff, &ctx);
+	}
+}
+
+static void report_identical(const struct twin *t)
+{
+	FILE *f = t->opts->out;
+
+	if (!f)
+		return;
+	if (t->opts->json) {
+		fprintf(f,
+			"{\"identical\":true,\"events\":%" PRIu64
+			",\"migrations\":%" PRIu64 ",\"bytes_saved\":%" PRIu64
+			",\"state_hash\":\"0x%016" PRIx64 "\"}\n",
+			t->res->events, t->res->migrations,
+			t->res->bytes_saved, dm_machine_hash(t->ref));
+		return;
+	}
+	fprintf(f,
+		"migrate-check: %" PRIu64 " events, %" PRIu64
+		" migrations (%" PRIu64 " checkpoint bytes): identical\n"
+		"state hash:    0x%016" PRIx64 "\n",
+		t->res->events, t->res->migrations, t->res->bytes_saved,
+		dm_machine_hash(t->ref));
+}
+
+/* Runs one event on both machines; returns 1 if they now differ. */
+static int lockstep(struct twin *t, const struct dm_event *ev,
+		    struct dm_error *err)
+{
+	struct dm_outcome a, b;
+
+	if (dm_replay_step(t->ref, ev, &a, err) ||
+	    dm_replay_step(t->mig, ev, &b, err))
+		return -1;
+	if (same(&a, &b) && dm_machine_hash(t->ref) == dm_machine_hash(t->mig))
+		return 0;
+	t->res->diverged = true;
+	t->res->event = t->res->events;
+	report_divergence(t, ev, &a, &b);
+	return 1;
+}
+
+/* A checkpoint this very build cannot load back is a failed check. */
+static int refused(struct twin *t, const struct dm_error *err)
+{
+	t->res->diverged = true;
+	t->res->event = t->res->events;
+	if (t->opts->out)
+		fprintf(t->opts->out,
+			"the checkpoint taken before event %" PRIu64
+			" does not restore: %s\n",
+			t->res->events, err->msg);
+	return 1;
+}
+
+static int run(struct twin *t, struct dm_trace_reader *r,
+	       struct dm_error *err)
+{
+	struct dm_event ev;
+	int more, rc;
+
+	while ((more = dm_trace_next(r, &ev, err)) == 1) {
+		if (migrate_before(t->opts, t->res->events)) {
+			t->res->migration = t->res->events;
+			if (migrate(t, err))
+				return refused(t, err);
+		}
+		rc = lockstep(t, &ev, err);
+		if (rc < 0)
+			return dm_error_prefix(err, "event %" PRIu64,
+					       t->res->events);
+		if (rc > 0)
+			return 1;
+		t->res->events++;
+	}
+	return more < 0 ? -1 : 0;
+}
+
+int dm_migrate_check(const char *path, const struct dm_migrate_opts *opts,
+		     struct dm_migrate_result *res, struct dm_error *err)
+{
+	struct dm_trace_reader *r;
+	struct dm_config cfg;
+	struct twin t = { &cfg, opts, NULL, NULL, res };
+	int rc;
+
+	*res = (struct dm_migrate_result){ 0 };
+	if (dm_trace_open(&r, path, err))
+		return 2;
+	rc = dm_replay_config(r, opts->machine_opts, &cfg, err);
+	if (!rc)
+		rc = build(&t, &t.ref, err);
+	if (!rc)
+		rc = build(&t, &t.mig, err);
+	if (!rc)
+		rc = run(&t, r, err);
+	if (rc == 0)
+		report_identical(&t);
+	dm_machine_destroy(t.ref);
+	dm_machine_destroy(t.mig);
+	dm_trace_close(r);
+	return rc < 0 ? 2 : rc;
+}
