@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The PC wiring of sim/machine.c: ISA IRQ routing with the IRQ0 -> pin 2
+ * override, OR-ed line sources, the HPET's legacy replacement taking IRQ0
+ * and IRQ8 from the PIT and the RTC and giving them back, GSI bounds,
+ * many vcpus, and whole-machine checkpoints.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/machine.h"
+#include "testutil.h"
+
+static struct dm_machine *make(const char *opts)
+{
+	struct dm_config cfg;
+	struct dm_machine *m;
+	struct dm_error err;
+
+	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
+	ck_assert_msg(dm_config_parse(&cfg, opts, &err) == 0, "%s", err.msg);
+	ck_assert_msg(dm_machine_create(&m, &cfg, &err) == 0, "%s", err.msg);
+	return m;
+}
+
+static void pio_w(struct dm_machine *m, uint64_t t, uint16_t port, uint8_t v)
+{
+	uint64_t val = v;
+
+	ck_assert_int_eq(dm_machine_pio(m, t, 0, port, 1, true, &val),
+			 DM_ACCESS_OK);
+}
+
+static void mmio_w(struct dm_machine *m, uint64_t t, uint64_t a, uint32_t v)
+{
+	uint64_t val = v;
+
+	ck_assert_int_eq(dm_machine_mmio(m, t, 0, a, 4, true, &val),
+			 DM_ACCESS_OK);
+}
+
+static bool pin_in(const struct dm_machine *m, unsigned pin)
+{
+	return (m->ms.pin_in >> pin) & 1;
+}
+
+START_TEST(isa_irq_routing_and_override)
+{
+	struct dm_machine *m = make("");
+	struct dm_error err;
+
+	ck_assert_int_eq(dm_machine_set_gsi(m, 10, 0, 1, &err), 0);
+	ck_assert(dm_machine_isa_level(m, 0));
+	ck_assert(pin_in(m, 2)); /* IRQ0 reaches IOAPIC pin 2 */
+	ck_assert(!pin_in(m, 0));
+	ck_assert_uint_eq(m->ms.pic_in & 1, 1);
+	ck_assert_int_eq(dm_machine_set_gsi(m, 20, 4, 1, &err), 0);
+	ck_assert(pin_in(m, 4));
+	ck_assert_uint_eq((m->ms.pic_in >> 4) & 1, 1);
+	/* GSI 2 is the cascade: routed nowhere. */
+	ck_assert_int_eq(dm_machine_set_gsi(m, 30, 2, 1, &err), 0);
+	ck_assert_uint_eq((m->ms.pic_in >> 2) & 1, 0);
+	ck_assert(pin_in(m, 2)); /* still IRQ0's */
+	/* Pins 16-23 have no 8259 input. */
+	ck_assert_int_eq(dm_machine_set_gsi(m, 40, 19, 1, &err), 0);
+	ck_assert(pin_in(m, 19));
+	ck_assert_int_eq(dm_machine_set_gsi(m, 50, 24, 1, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "GSI 24"));
+	dm_machine_destroy(m);
+}
+END_TEST
+
+START_TEST(sources_are_ored)
+{
+	struct dm_machine *m = make("pit_hz=1000000");
+	struct dm_error err;
+
+	/* PIT mode 0, count 5: OUT0 high from edge 6 (t = 6 us). */
+	pio_w(m, 0, 0x43, 0x30);
+	pio_w(m, 0, 0x40, 5);
+	pio_w(m, 0, 0x40, 0);
+	ck_assert_int_eq(dm_machine_set_gsi(m, 1000, 0, 1, &err), 0);
+	ck_assert(dm_machine_isa_level(m, 0));
+	dm_machine_advance(m, 6000);
+	ck_assert_int_eq(dm_machine_set_gsi(m, 7000, 0, 0, &err), 0);
+	/* The device dropped its source; the PIT still drives IRQ0. */
+	ck_assert(dm_machine_isa_level(m, 0));
+	ck_assert(pin_in(m, 2));
+	dm_machine_destroy(m);
+}
+END_TEST
+
+START_TEST(hpet_legacy_takes_irq0_and_irq8_and_gives_them_back)
+{
+	struct dm_machine *m = make("pit_hz=1000000");
+	uint64_t t = 1000;
+
+	pio_w(m, 0, 0x43, 0x30); /* PIT OUT0 high from 6 us */
+	pio_w(m, 0, 0x40, 5);
+	pio_w(m, 0, 0x40, 0);
+	dm_machine_advance(m, 10000);
+	ck_assert(dm_machine_isa_level(m, 0));
+	/* GEN_CONF: ENABLE_CNF | LEG_RT_CNF. */
+	mmio_w(m, 20000, DM_HPET_BASE + 0x10, 0x3);
+	ck_assert(m->ms.hpet_legacy);
+	ck_assert(!dm_machine_isa_level(m, 0)); /* PIT disconnected */
+	ck_assert(!pin_in(m, 2));
+	/* Timer 0, one-shot, edge, enabled, comparator 100 ticks ahead:
+	 * the HPET now owns IRQ0 (a pulse at the match). */
+	mmio_w(m, 20000, DM_HPET_BASE + 0x100, 0x4);
+	mmio_w(m, 20000, DM_HPET_BASE + 0x108, 0x1000);
+	mmio_w(m, 20000, DM_HPET_BASE + 0x10c, 0);
+	dm_machine_advance(m, 20000 + 0x1000 * 10 + t);
+	ck_assert(!dm_machine_isa_level(m, 0));
+	/* The RTC's periodic flag (PIE, 1024 Hz) raises IRQF, but IRQ8
+	 * belongs to the HPET while legacy replacement is on. */
+	pio_w(m, 30000, 0x70, 0x0b);
+	pio_w(m, 30000, 0x71, 0x42);
+	dm_machine_advance(m, 30000 + 2000000);
+	ck_assert(m->rtc.irq_level);
+	ck_assert(!dm_machine_isa_level(m, 8));
+	ck_assert(!pin_in(m, 8));
+	/* Legacy off: the PIT's and the RTC's levels return. */
+	mmio_w(m, 3000000, DM_HPET_BASE + 0x10, 0x1);
+	ck_assert(!m->ms.hpet_legacy);
+	ck_assert(dm_machine_isa_level(m, 0));
+	ck_assert(pin_in(m, 2));
+	ck_assert(dm_machine_isa_level(m, 8));
+	ck_assert(pin_in(m, 8));
+	ck_assert_uint_eq((m->ms.pic_in >> 8) & 1, 1);
+	dm_machine_destroy(m);
+}
+END_TEST
+
+START_TEST(many_vcpus_and_their_checkpoint)
+{
+	struct dm_machine *m = make("vcpus=256"), *r;
+	struct dm_config cfg = m->cfg;
+	struct dm_error err;
+	uint8_t *ck;
+	size_t len;
+	uint64_t id;
+
+	ck_assert_uint_eq(m->ndevices, DM_FIXED_DEVICES + 256);
+	/* vcpu 255's xAPIC ID register reads 255 << 24. */
+	ck_assert_int_eq(dm_machine_mmio(m, 0, 255, 0xfee00020, 4, false, &id),
+			 DM_ACCESS_OK);
+	ck_assert_uint_eq(id, 255u << 24);
+	ck_assert_int_eq(dm_machine_mmio(m, 0, 256, 0xfee00020, 4, false, &id),
+			 DM_ACCESS_INVALID);
+	ck = dm_machine_save(m, &len);
+	ck_assert_ptr_nonnull(ck);
+	ck_assert_int_eq(dm_machine_restore(&r, &cfg, ck, len, &err), 0);
+	ck_assert_uint_eq(dm_machine_hash(m), dm_machine_hash(r));
+	dm_machine_destroy(r);
+	/* A checkpoint of 256 vcpus does not load into a 2-vcpu machine. */
+	cfg.vcpus = 2;
+	ck_assert_int_eq(dm_machine_restore(&r, &cfg, ck, len, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "devices"));
+	free(ck);
+	dm_machine_destroy(m);
+}
+END_TEST
+
+START_TEST(unknown_msr_faults_and_bad_sizes_are_invalid)
+{
+	struct dm_machine *m = make("");
+	uint64_t v = 0;
+
+	ck_assert_int_eq(dm_machine_msr(m, 0, 0, 0x10, false, &v),
+			 DM_ACCESS_GP);
+	ck_assert_int_eq(dm_machine_msr(m, 0, 0, 0x1b, false, &v),
+			 DM_ACCESS_OK);
+	ck_assert_uint_eq(v, 0xfee00900); /* BSP, enabled, default base */
+	ck_assert_int_eq(dm_machine_pio(m, 0, 0, 0x40, 3, false, &v),
+			 DM_ACCESS_INVALID);
+	ck_assert_int_eq(dm_machine_mmio(m, 0, 0, 0xfec00000, 16, false, &v),
+			 DM_ACCESS_INVALID);
+	dm_machine_destroy(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("machine");
+	TCase *tc = tcase_create("wiring");
+
+	tcase_add_test(tc, isa_irq_routing_and_override);
+	tcase_add_test(tc, sources_are_ored);
+	tcase_add_test(tc, hpet_legacy_takes_irq0_and_irq8_and_gives_them_back);
+	tcase_add_test(tc, many_vcpus_and_their_checkpoint);
+	tcase_add_test(tc, unknown_msr_faults_and_bad_sizes_are_invalid);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return dm_test_main(suite());
+}
