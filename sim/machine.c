@@ -529,11 +529,14 @@ uint64_t dm_machine_hash(const struct dm_machine *m)
 
 /*
  * Checkpoint layout (docs/state-format.md): "DMCK", u16 version, u16 device
- * count, then per device u8 name length, name, u32 blob length, blob; then
- * the XXH3-64 of everything before it.  All integers little-endian.
+ * count, u16 config length, the canonical machine options (so a checkpoint
+ * file describes the machine it restores into), then per device u8 name
+ * length, name, u32 blob length, blob; then the XXH3-64 of everything
+ * before it.  All integers little-endian.
  */
 #define CKPT_MAGIC "DMCK"
 #define CKPT_VERSION 1
+#define CKPT_HEADER 10
 
 static uint8_t *put_le(uint8_t *p, uint64_t v, unsigned bytes)
 {
@@ -553,9 +556,13 @@ static uint64_t get_le(const uint8_t *p, unsigned bytes)
 
 uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 {
-	size_t total = 8 + 8;
+	char config[2048];
+	size_t nc = dm_config_format(&m->cfg, config, sizeof(config));
+	size_t total = CKPT_HEADER + nc + 8;
 	uint8_t *buf, *p;
 
+	if (nc >= sizeof(config))
+		return NULL;
 	for (unsigned i = 0; i < m->ndevices; i++)
 		total += 1 + strlen(m->devices[i].name) + 4 +
 			 dm_state_encoded_size(m->devices[i].desc);
@@ -565,6 +572,9 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 	memcpy(buf, CKPT_MAGIC, 4);
 	p = put_le(buf + 4, CKPT_VERSION, 2);
 	p = put_le(p, m->ndevices, 2);
+	p = put_le(p, nc, 2);
+	memcpy(p, config, nc);
+	p += nc;
 	for (unsigned i = 0; i < m->ndevices; i++) {
 		const struct dm_device *d = &m->devices[i];
 		size_t n = dm_state_encoded_size(d->desc);
@@ -580,13 +590,12 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 	return buf;
 }
 
-int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
-		    struct dm_error *err)
+/* Checks the envelope and returns the options text (not terminated). */
+static int checkpoint_header(const uint8_t *buf, size_t len,
+			     const char **config, size_t *nc,
+			     struct dm_error *err)
 {
-	size_t off = 8;
-	unsigned count;
-
-	if (len < 16 || memcmp(buf, CKPT_MAGIC, 4))
+	if (len < CKPT_HEADER + 8 || memcmp(buf, CKPT_MAGIC, 4))
 		return dm_errorf(err, "not a dmsim checkpoint");
 	if (get_le(buf + len - 8, 8) != XXH3_64bits(buf, len - 8))
 		return dm_errorf(err, "checkpoint checksum mismatch");
@@ -594,33 +603,83 @@ int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 		return dm_errorf(err, "checkpoint version %u, this build reads "
 				      "version %u",
 				 (unsigned)get_le(buf + 4, 2), CKPT_VERSION);
+	*nc = (size_t)get_le(buf + 8, 2);
+	if (*nc > len - CKPT_HEADER - 8)
+		return dm_errorf(err, "byte %d: machine options truncated",
+				 CKPT_HEADER);
+	*config = (const char *)buf + CKPT_HEADER;
+	return 0;
+}
+
+int dm_machine_checkpoint_config(const uint8_t *buf, size_t len,
+				 struct dm_config *cfg, struct dm_error *err)
+{
+	const char *config;
+	char text[2048];
+	size_t nc;
+
+	if (checkpoint_header(buf, len, &config, &nc, err))
+		return -1;
+	if (nc >= sizeof(text))
+		return dm_errorf(err, "checkpoint machine options too long");
+	memcpy(text, config, nc);
+	text[nc] = '\0';
+	dm_config_defaults(cfg, DM_PROFILE_DATASHEET);
+	if (dm_config_parse(cfg, text, err))
+		return dm_error_prefix(err, "checkpoint machine options");
+	return 0;
+}
+
+static int load_device(const struct dm_device *d, unsigned i,
+		       const uint8_t *buf, size_t end, size_t *off,
+		       struct dm_error *err)
+{
+	size_t nl, n;
+
+	if (*off + 1 > end)
+		return dm_errorf(err, "byte %zu: truncated", *off);
+	nl = buf[(*off)++];
+	if (*off + nl + 4 > end)
+		return dm_errorf(err, "byte %zu: truncated", *off);
+	if (nl != strlen(d->name) || memcmp(buf + *off, d->name, nl))
+		return dm_errorf(err, "byte %zu: device %u is '%.*s', "
+				      "expected '%s'",
+				 *off, i, (int)nl, buf + *off, d->name);
+	*off += nl;
+	n = (size_t)get_le(buf + *off, 4);
+	*off += 4;
+	if (n > end - *off)
+		return dm_errorf(err, "byte %zu: %s blob truncated", *off,
+				 d->name);
+	if (dm_state_load(d->desc, d->state, buf + *off, n, err))
+		return -1;
+	*off += n;
+	return 0;
+}
+
+int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
+		    struct dm_error *err)
+{
+	char mine[2048];
+	const char *config;
+	size_t nc, off;
+	unsigned count;
+
+	if (checkpoint_header(buf, len, &config, &nc, err))
+		return -1;
+	dm_config_format(&m->cfg, mine, sizeof(mine));
+	if (nc != strlen(mine) || memcmp(config, mine, nc))
+		return dm_errorf(err, "the checkpoint was taken on a machine "
+				      "with other options: %.*s",
+				 (int)nc, config);
 	count = (unsigned)get_le(buf + 6, 2);
 	if (count != m->ndevices)
 		return dm_errorf(err, "checkpoint has %u devices, machine %u",
 				 count, m->ndevices);
-	for (unsigned i = 0; i < count; i++) {
-		const struct dm_device *d = &m->devices[i];
-		size_t nl, n;
-
-		if (off + 1 > len - 8)
-			return dm_errorf(err, "byte %zu: truncated", off);
-		nl = buf[off++];
-		if (off + nl + 4 > len - 8)
-			return dm_errorf(err, "byte %zu: truncated", off);
-		if (nl != strlen(d->name) || memcmp(buf + off, d->name, nl))
-			return dm_errorf(err, "byte %zu: device %u is '%.*s', "
-					      "expected '%s'",
-					 off, i, (int)nl, buf + off, d->name);
-		off += nl;
-		n = (size_t)get_le(buf + off, 4);
-		off += 4;
-		if (n > len - 8 - off)
-			return dm_errorf(err, "byte %zu: %s blob truncated",
-					 off, d->name);
-		if (dm_state_load(d->desc, d->state, buf + off, n, err))
+	off = CKPT_HEADER + nc;
+	for (unsigned i = 0; i < count; i++)
+		if (load_device(&m->devices[i], i, buf, len - 8, &off, err))
 			return -1;
-		off += n;
-	}
 	if (off != len - 8)
 		return dm_errorf(err, "byte %zu: trailing bytes", off);
 	return 0;
@@ -629,8 +688,14 @@ int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 int dm_machine_restore(struct dm_machine **out, const struct dm_config *cfg,
 		       const uint8_t *buf, size_t len, struct dm_error *err)
 {
+	struct dm_config own;
 	struct dm_machine *m;
 
+	if (!cfg) {
+		if (dm_machine_checkpoint_config(buf, len, &own, err))
+			return -1;
+		cfg = &own;
+	}
 	if (dm_machine_create(&m, cfg, err))
 		return -1;
 	if (dm_machine_load(m, buf, len, err)) {

@@ -144,13 +144,18 @@ uint64_t dm_machine_hash(const struct dm_machine *m);
 
 /* Checkpoints.  dm_machine_save returns a malloc'd buffer. */
 uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len);
-/* Loads a checkpoint into a machine built with the same configuration;
- * on error the machine may hold a mix of old and new device states. */
+/* Loads a checkpoint into a machine built with the same options (the
+ * checkpoint records them); on error the machine may hold a mix of old and
+ * new device states. */
 int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 		    struct dm_error *err);
-/* Builds a machine from cfg and loads a checkpoint into it. */
+/* Builds a machine from cfg (NULL: the options the checkpoint records) and
+ * loads a checkpoint into it. */
 int dm_machine_restore(struct dm_machine **m, const struct dm_config *cfg,
 		       const uint8_t *buf, size_t len, struct dm_error *err);
+/* The machine options a checkpoint was taken with. */
+int dm_machine_checkpoint_config(const uint8_t *buf, size_t len,
+				 struct dm_config *cfg, struct dm_error *err);
 
 const struct dm_device *dm_machine_device(const struct dm_machine *m,
 					  const char *name);
