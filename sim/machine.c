@@ -689,7 +689,7 @@ int dm_machine_restore(struct dm_machine **out, const struct dm_config *cfg,
 		       const uint8_t *buf, size_t len, struct dm_error *err)
 {
 	struct dm_config own;
-	struct dm_machine *m;
+	struct dm_machine *m = NULL;
 
 	if (!cfg) {
 		if (dm_machine_checkpoint_config(buf, len, &own, err))
