@@ -850,6 +850,7 @@ START_TEST(machine_checkpoint_continues_identically)
 				 dm_machine_isa_level(b, 0));
 	}
 	ck_assert_uint_eq(dm_machine_hash(a), dm_machine_hash(b));
+	dm_machine_destroy(b);
 	/* A corrupted checkpoint is refused with a reason. */
 	ck[len / 2] ^= 1;
 	ck_assert_int_eq(dm_machine_restore(&b, &cfg, ck, len, &err), -1);
