@@ -48,6 +48,38 @@ static int step_access(struct dm_machine *m, const struct dm_event *ev,
 	return 0;
 }
 
+/*
+ * A signal event checks the oldest unchecked NMI, INIT, SIPI or SMI that
+ * reached the vcpu: actual = event kind << 8 | vector, or -1 for none.
+ */
+static int step_signal(struct dm_machine *m, const struct dm_event *ev,
+		       struct dm_outcome *out, struct dm_error *err)
+{
+	static const enum dm_vcpu_event want_of[] = {
+		[DM_OP_NMI] = DM_VCPU_NMI,
+		[DM_OP_INIT] = DM_VCPU_INIT,
+		[DM_OP_SIPI] = DM_VCPU_SIPI,
+		[DM_OP_SMI] = DM_VCPU_SMI,
+	};
+	enum dm_vcpu_event got;
+	uint8_t vector;
+
+	if (ev->cpu >= m->cfg.vcpus)
+		return dm_errorf(err, "cpu%u: the machine has %u vcpus",
+				 ev->cpu, m->cfg.vcpus);
+	dm_machine_advance(m, ev->time);
+	out->has_actual = true;
+	if (!dm_machine_take_signal(m, ev->cpu, &got, &vector)) {
+		out->actual = UINT64_MAX;
+		out->mismatch = true;
+		return 0;
+	}
+	out->actual = (uint64_t)got << 8 | vector;
+	out->mismatch = got != want_of[ev->op] ||
+			((ev->flags & DM_EV_VALUE) && vector != ev->value);
+	return 0;
+}
+
 int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 		   struct dm_outcome *out, struct dm_error *err)
 {
@@ -81,6 +113,11 @@ int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 		out->mismatch = (ev->flags & DM_EV_VALUE) &&
 				out->actual != ev->value;
 		return 0;
+	case DM_OP_NMI:
+	case DM_OP_INIT:
+	case DM_OP_SIPI:
+	case DM_OP_SMI:
+		return step_signal(m, ev, out, err);
 	default:
 		return step_access(m, ev, out, err);
 	}
@@ -149,10 +186,36 @@ static int dump_leaf(const struct dm_leaf *leaf, void *opaque)
 	return 0;
 }
 
+static const char *const signal_names[] = {
+	[DM_VCPU_NMI] = "nmi",
+	[DM_VCPU_INIT] = "init",
+	[DM_VCPU_SIPI] = "sipi",
+	[DM_VCPU_SMI] = "smi",
+};
+
+/* A signal outcome: "sipi 0x9f", or "no signal". */
+static void format_signal(uint64_t actual, char *buf, size_t n)
+{
+	if (actual == UINT64_MAX)
+		snprintf(buf, n, "no signal");
+	else
+		snprintf(buf, n, "%s 0x%" PRIx64,
+			 signal_names[(actual >> 8) & 3], actual & 0xff);
+}
+
 static void format_expected(const struct dm_event *ev,
 			    const struct dm_outcome *o, char *exp, size_t ne,
 			    char *act, size_t na)
 {
+	if (dm_op_is_signal(ev->op)) {
+		if (ev->flags & DM_EV_VALUE)
+			snprintf(exp, ne, "%s 0x%" PRIx64, dm_op_name(ev->op),
+				 ev->value);
+		else
+			snprintf(exp, ne, "%s", dm_op_name(ev->op));
+		format_signal(o->actual, act, na);
+		return;
+	}
 	snprintf(exp, ne, "0x%" PRIx64, ev->value);
 	if (o->fault)
 		snprintf(exp, ne, "the access to complete");
@@ -230,6 +293,12 @@ static void count_event(struct dm_replay_stats *s, const struct dm_event *ev)
 	case DM_OP_INTACK:
 		s->intacks++;
 		break;
+	case DM_OP_NMI:
+	case DM_OP_INIT:
+	case DM_OP_SIPI:
+	case DM_OP_SMI:
+		s->signals++;
+		break;
 	case DM_OP_MARK:
 		s->marks++;
 		break;
@@ -268,12 +337,12 @@ static void report_summary(const struct dm_replay_opts *opts,
 			",\"events\":%" PRIu64 ",\"reads_checked\":%" PRIu64
 			",\"reads_recorded\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"irqs\":%" PRIu64 ",\"intacks\":%" PRIu64
-			",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
+			",\"signals\":%" PRIu64 ",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
 			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
 			",\"state_hash\":\"0x%016" PRIx64 "\"}\n",
 			s->divergences ? "\n  " : "", s->divergences,
 			s->events, s->reads_checked, s->reads_recorded,
-			s->writes, s->irqs, s->intacks, s->marks,
+			s->writes, s->irqs, s->intacks, s->signals, s->marks,
 			s->hashes_checked, s->faults, m->ms.now, hash);
 		return;
 	}
@@ -282,12 +351,12 @@ static void report_summary(const struct dm_replay_opts *opts,
 		"machine:     %s\n"
 		"events:      %" PRIu64 " (%" PRIu64 " reads checked, %" PRIu64
 		" recorded, %" PRIu64 " writes, %" PRIu64 " irq/msi, %" PRIu64
-		" intack, %" PRIu64 " hash checks)\n"
+		" intack, %" PRIu64 " signal, %" PRIu64 " hash checks)\n"
 		"divergences: %" PRIu64 "\n"
 		"final time:  %" PRIu64 " ns\n"
 		"state hash:  0x%016" PRIx64 "\n",
 		path, encoding, config, s->events, s->reads_checked,
-		s->reads_recorded, s->writes, s->irqs, s->intacks,
+		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
 		s->hashes_checked, s->divergences, m->ms.now, hash);
 }
 

@@ -32,6 +32,7 @@ struct dm_replay_stats {
 	uint64_t writes;
 	uint64_t irqs;
 	uint64_t intacks;
+	uint64_t signals; /* nmi/init/sipi/smi checks */
 	uint64_t marks;
 	uint64_t hashes_checked;
 	uint64_t faults;

@@ -20,10 +20,28 @@ static const struct dm_field machine_fields[] = {
 	DM_SCALAR(DM_FT_U32, struct dm_machine_state, pin_in, 5,
 		  (1ULL << DM_GSIS) - 1, DM_FF_HEX),
 	DM_BOOL(struct dm_machine_state, hpet_legacy, 6),
+	DM_ARRAY(DM_FT_U32, struct dm_machine_state, signal, 7,
+		 (DM_MAX_VCPUS - 1) << 12 | DM_VCPU_SMI << 8 | 0xff, DM_FF_HEX),
+	DM_U8(struct dm_machine_state, nsignals, 8, DM_SIGNALS),
+	DM_U32(struct dm_machine_state, signals_dropped, 9, UINT32_MAX),
 };
 
+/* Unused signal slots are zero, so equal queues encode equally. */
+static int machine_validate(const void *state, struct dm_error *err)
+{
+	const struct dm_machine_state *ms = state;
+
+	for (unsigned i = ms->nsignals; i < DM_SIGNALS; i++)
+		if (ms->signal[i])
+			return dm_errorf(err, "signal[%u]: 0x%x beyond the %u "
+					      "queued signals",
+					 i, ms->signal[i], ms->nsignals);
+	return 0;
+}
+
 const struct dm_state_desc dm_machine_state_desc =
-	DM_STATE_DESC("machine", 1, struct dm_machine_state, machine_fields);
+	DM_STATE_DESC("machine", 1, struct dm_machine_state, machine_fields,
+		      .validate = machine_validate);
 
 /* ---- interrupt lines ------------------------------------------------- */
 
@@ -191,6 +209,41 @@ static void ioapic_acked(void *opaque, uint64_t now, unsigned pin)
 		dm_pit_irq0_acked(&m->pit, now, 0);
 }
 
+static void vcpu_signal(void *opaque, uint64_t now, uint32_t vcpu,
+			enum dm_vcpu_event ev, uint8_t vector)
+{
+	struct dm_machine_state *ms = &((struct dm_machine *)opaque)->ms;
+
+	(void)now;
+	if (ms->nsignals == DM_SIGNALS) {
+		memmove(ms->signal, ms->signal + 1,
+			(DM_SIGNALS - 1) * sizeof(ms->signal[0]));
+		ms->nsignals--;
+		ms->signals_dropped++;
+	}
+	ms->signal[ms->nsignals++] = vcpu << 12 | (uint32_t)ev << 8 | vector;
+}
+
+int dm_machine_take_signal(struct dm_machine *m, uint32_t cpu,
+			   enum dm_vcpu_event *ev, uint8_t *vector)
+{
+	struct dm_machine_state *ms = &m->ms;
+
+	for (unsigned i = 0; i < ms->nsignals; i++) {
+		uint32_t s = ms->signal[i];
+
+		if (s >> 12 != cpu)
+			continue;
+		*ev = (enum dm_vcpu_event)((s >> 8) & 0xf);
+		*vector = (uint8_t)s;
+		memmove(ms->signal + i, ms->signal + i + 1,
+			(ms->nsignals - i - 1) * sizeof(ms->signal[0]));
+		ms->signal[--ms->nsignals] = 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- construction ---------------------------------------------------- */
 
 static void add_device(struct dm_machine *m, const char *name,
@@ -225,6 +278,7 @@ static void wire_lapics(struct dm_machine *m)
 		};
 		l->extint_ack = pic_inta;
 		l->extint_opaque = m;
+		l->signal = (struct dm_vcpu_signal){ vcpu_signal, m };
 		snprintf(m->lapic_names[i], sizeof(m->lapic_names[i]),
 			 "lapic%u", i);
 	}

@@ -46,6 +46,7 @@
 #define DM_FIXED_DEVICES 7 /* machine, pit, pic, ioapic, hpet, rtc, pmtimer */
 #define DM_MAX_DEVICES (DM_FIXED_DEVICES + DM_MAX_VCPUS)
 #define DM_MAX_REGIONS 8
+#define DM_SIGNALS 16 /* vcpu signals held until a trace checks them */
 
 /* Who drives a shared interrupt line. */
 enum dm_irq_source {
@@ -77,6 +78,14 @@ struct dm_machine_state {
 	uint16_t pic_in;	       /* levels last driven into the 8259s */
 	uint32_t pin_in;	       /* ... and into the IOAPIC pins */
 	bool hpet_legacy;	       /* HPET LEG_RT_CNF owns IRQ0 and IRQ8 */
+	/*
+	 * NMI, INIT, SIPI and SMI that reached a vcpu, oldest first, until a
+	 * trace's nmi/init/sipi/smi event checks them: vcpu << 12 | event
+	 * << 8 | vector.  When full the oldest is dropped and counted.
+	 */
+	uint32_t signal[DM_SIGNALS];
+	uint8_t nsignals;
+	uint32_t signals_dropped;
 };
 
 struct dm_machine {
@@ -135,6 +144,13 @@ int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,
 /* The vcpu accepts an interrupt; returns its vector, or -1 if none is
  * pending. */
 int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu);
+
+/*
+ * Takes the oldest signal that reached vcpu cpu and is still unchecked:
+ * returns 1 with *ev and *vector set, or 0 if there is none.
+ */
+int dm_machine_take_signal(struct dm_machine *m, uint32_t cpu,
+			   enum dm_vcpu_event *ev, uint8_t *vector);
 
 /* Level of ISA IRQ line irq as the 8259s see it. */
 bool dm_machine_isa_level(const struct dm_machine *m, unsigned irq);

@@ -603,9 +603,17 @@ static inline int decode_event(struct dm_trace_reader *r, uint32_t index,
 		GET_MAX(value, 0xffffffff);
 		break;
 	case HDR(DM_OP_INTACK, DM_ACTOR_CPU, 0):
+	case HDR(DM_OP_NMI, DM_ACTOR_CPU, 0):
+	case HDR(DM_OP_INIT, DM_ACTOR_CPU, 0):
+	case HDR(DM_OP_SIPI, DM_ACTOR_CPU, 0):
+	case HDR(DM_OP_SMI, DM_ACTOR_CPU, 0):
 		GET_MAX(cpu, TRACE_CPU_MAX);
 		break;
 	case HDR(DM_OP_INTACK, DM_ACTOR_CPU, 1):
+	case HDR(DM_OP_NMI, DM_ACTOR_CPU, 1):
+	case HDR(DM_OP_INIT, DM_ACTOR_CPU, 1):
+	case HDR(DM_OP_SIPI, DM_ACTOR_CPU, 1):
+	case HDR(DM_OP_SMI, DM_ACTOR_CPU, 1):
 		GET_MAX(cpu, TRACE_CPU_MAX);
 		GET_MAX(value, 0xff);
 		break;

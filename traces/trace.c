@@ -48,6 +48,14 @@ const struct trace_op_info dm_trace_ops[DM_OP_COUNT] = {
 	[DM_OP_MARK] = {"mark", NULL, "label", 0, 0, DM_ACTOR_SIM, 0, TV_LABEL},
 	[DM_OP_HASH] = {"hash", NULL, "hash", 0, UINT64_MAX, DM_ACTOR_SIM, 0,
 			TV_OPTIONAL},
+	[DM_OP_NMI] = {"nmi", NULL, "vector", 0, 0xff, DM_ACTOR_CPU, 0,
+		       TV_OPTIONAL},
+	[DM_OP_INIT] = {"init", NULL, "vector", 0, 0xff, DM_ACTOR_CPU, 0,
+			TV_OPTIONAL},
+	[DM_OP_SIPI] = {"sipi", NULL, "vector", 0, 0xff, DM_ACTOR_CPU, 0,
+			TV_OPTIONAL},
+	[DM_OP_SMI] = {"smi", NULL, "vector", 0, 0xff, DM_ACTOR_CPU, 0,
+		       TV_OPTIONAL},
 };
 
 /* [A-Za-z0-9_.:/+-] */

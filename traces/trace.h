@@ -25,6 +25,12 @@ enum dm_op {
 	DM_OP_INTACK, /* cpu: the vcpu accepted an interrupt; value = vector */
 	DM_OP_MARK,   /* sim: a named point (label) */
 	DM_OP_HASH,   /* sim: expected machine state hash */
+	/* Signals reaching a vcpu (outputs of the LAPIC); value = vector
+	 * (SIPI: the start page; 0 for the others). */
+	DM_OP_NMI,
+	DM_OP_INIT,
+	DM_OP_SIPI,
+	DM_OP_SMI,
 	DM_OP_COUNT,
 };
 
@@ -52,6 +58,12 @@ struct dm_event {
 };
 
 const char *dm_op_name(enum dm_op op); /* "pio.r", "intack", ... */
+
+/* True for the vcpu signal ops (nmi, init, sipi, smi). */
+static inline bool dm_op_is_signal(enum dm_op op)
+{
+	return op >= DM_OP_NMI && op <= DM_OP_SMI;
+}
 
 /* True for reads whose value column is an expected output. */
 static inline bool dm_op_is_read(enum dm_op op)

@@ -50,6 +50,15 @@ grep -q '(binary)' "$tmp/out" || fail "binary not detected"
 # datasheet's NULL COUNT and BCD expectations diverge.
 expect_rc 1 "$dmsim" replay --machine 'pit=kvm' "$traces/pit_datasheet.txt"
 
+# Signals are outputs: a SIPI with another start page, or an NMI that
+# never came, is a divergence.
+sed 's/^500  cpu1 sipi   -          - 0x9f/500  cpu1 sipi - - 0x9e/' "$traces/lapic_signals.txt" >"$tmp/sig.txt"
+expect_rc 1 "$dmsim" replay "$tmp/sig.txt"
+grep -q 'expected sipi 0x9e, got sipi 0x9f' "$tmp/out" || { cat "$tmp/out" >&2; fail "signal mismatch not shown"; }
+printf 'dmtrace 1\n10 cpu0 nmi - - ?\n' >"$tmp/nonmi.txt"
+expect_rc 1 "$dmsim" replay "$tmp/nonmi.txt"
+grep -q 'expected nmi, got no signal' "$tmp/out" || fail "missing signal not shown"
+
 # Bad input: exit 2 and a message naming the file and line.
 printf 'dmtrace 1\n0 cpu0 pio.w 0x43 1 0x34\n5 cpu0 pio.x 0x40 1 0x00\n' >"$tmp/bad.txt"
 expect_rc 2 "$dmsim" replay "$tmp/bad.txt"

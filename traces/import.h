@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Importers: foreign captures of what a guest did to its interrupt
+ * controllers and timers, turned into dmsim traces (docs/importers.md).
+ *
+ * dm_import_ftrace reads the text of the Linux kvm tracepoints, as tracefs
+ * `trace` and `trace_pipe` print it and as `trace-cmd report` does, and
+ * the raw files `dmsim kvm capture` writes (the same text between comment
+ * lines that carry what the capture knew: vcpu threads, TSC rate and
+ * offsets, lost events).
+ */
+#ifndef DM_IMPORT_H
+#define DM_IMPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sim/error.h"
+#include "traces/trace.h"
+
+struct dm_ftrace_opts {
+	/* Rate of counter timestamps (the x86-tsc clock); 0 = infer it
+	 * from the capture's header, its clock markers, or cpuinfo. */
+	uint64_t tsc_hz;
+	/* /proc/cpuinfo-format file consulted last for the TSC rate; NULL:
+	 * never. */
+	const char *cpuinfo;
+	/* Bit n set: userspace raises of GSI n come from a modelled device
+	 * (they are outputs, not inputs).  Used when model_gsis_given;
+	 * otherwise RTC IRQ8, plus IRQ0 and GSI 2 once the HPET is used. */
+	uint32_t model_gsis;
+	bool model_gsis_given;
+	enum dm_trace_encoding encoding;
+	FILE *log; /* warnings and the summary; NULL: none */
+};
+
+struct dm_ftrace_stats {
+	uint64_t lines;
+	uint64_t events;      /* dmsim events written */
+	uint64_t accesses;    /* pio, mmio, msr events */
+	uint64_t dev_irqs;    /* dev irq events */
+	uint64_t dev_msis;    /* dev msi events */
+	uint64_t intacks;     /* intack events (derived or kvm_inj_virq) */
+	uint64_t eois_by_kvm; /* EOIs KVM did itself at delivery */
+	uint64_t outputs;     /* model outputs and echoes skipped */
+	uint64_t unmodelled;  /* accesses to devices outside the model set */
+	uint64_t unknown;     /* lines of events the importer does not use */
+	uint64_t truncated;   /* unreadable lines skipped (the last one) */
+	uint64_t lost;	      /* events the ring buffer lost */
+	uint64_t clamped;     /* timestamps earlier than the one before */
+	uint64_t noop_lowers; /* lowers of a line that was already low */
+	uint64_t faulted;     /* MSR accesses that took a #GP */
+	uint64_t incomplete;  /* userspace reads that never completed */
+	unsigned vcpus;
+	uint64_t tsc_hz; /* rate used for counter timestamps; 0 if none */
+};
+
+/*
+ * Converts the ftrace text file in ("-" = standard input) to the dmsim
+ * trace out.  Returns 0, or -1 with err naming the file and line when the
+ * input cannot be converted faithfully (a relevant line that does not
+ * parse, counter timestamps without a rate, ...).  Lines that do not
+ * matter are skipped and counted in st.
+ */
+int dm_import_ftrace(const char *in, const char *out,
+		     const struct dm_ftrace_opts *opts,
+		     struct dm_ftrace_stats *st, struct dm_error *err);
+
+#endif
