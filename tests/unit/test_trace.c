@@ -489,12 +489,13 @@ static void random_event(uint64_t *s, struct dm_event *ev, uint64_t *time)
 	ev->value = rnd_sized(s);
 	if (op == DM_OP_IRQ)
 		ev->value &= 1;
-	else if (op == DM_OP_INTACK)
+	else if (op == DM_OP_INTACK || dm_op_is_signal(op))
 		ev->value &= 0xff;
 	else if (ev->size && ev->size < 8)
 		ev->value &= (1ULL << (8 * ev->size)) - 1;
 	/* Writes, irq and msi always carry a value; the others may not. */
-	optional = dm_op_is_read(op) || op == DM_OP_INTACK || op == DM_OP_HASH;
+	optional = dm_op_is_read(op) || op == DM_OP_INTACK ||
+		   op == DM_OP_HASH || dm_op_is_signal(op);
 	if (optional && rnd(s) % 3 == 0) {
 		ev->flags = 0;
 		ev->value = 0;
@@ -909,8 +910,8 @@ START_TEST(binary_event_errors)
 	put_file(tmp("ok.bin"), buf, n);
 	ck_assert_int_eq(read_all(tmp("ok.bin"), NULL), 1);
 
-	expect_payload_error("\x05\x4c", 2, 1,
-			     ": byte 41: chunk 0 event 0: unknown op code 12");
+	expect_payload_error("\x05\x4f", 2, 1,
+			     ": byte 41: chunk 0 event 0: unknown op code 15");
 	expect_payload_error("\x05\xc1\x00\x40\x01\x12", 6, 1,
 			     ": byte 41: chunk 0 event 0: reserved bit");
 	expect_payload_error("\x05\x51\x00\x40\x01\x12", 6, 1,
@@ -1001,9 +1002,9 @@ START_TEST(writer_rejects_bad_events)
 	ev.label[0] = '\0';
 	ck_assert_int_eq(dm_trace_write(w, &ev, &err), -1);
 	assert_msg_has(&err, "empty mark label");
-	ev.op = 14;
+	ev.op = DM_OP_COUNT;
 	ck_assert_int_eq(dm_trace_write(w, &ev, &err), -1);
-	assert_msg_has(&err, "unknown op code 14");
+	assert_msg_has(&err, "unknown op code 15");
 	ck_assert_int_eq(dm_trace_finish(w, &err), 0);
 	ck_assert_int_eq(read_all(path, &err), 1);
 
