@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* dmsim replay TRACE [--machine OPTS] [--json] */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,8 +10,8 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: dmsim replay TRACE [--machine OPTS] [--json] "
-	      "[--show N]\n\n"
+	fputs("usage: dmsim replay TRACE [--machine OPTS] [--tolerance-ns T] "
+	      "[--json] [--show N]\n\n"
 	      "Replays TRACE (text or binary; - for stdin) against the "
 	      "models, checks every\n"
 	      "read value, accepted vector and state hash it records, and "
@@ -20,6 +21,12 @@ static void usage(FILE *f)
 	      "machine line,\n"
 	      "                  e.g. 'pit=kvm' (docs/profiles.md lists "
 	      "them)\n"
+	      "  --tolerance-ns T accept a time-derived output (PIT, HPET, PM "
+	      "timer,\n"
+	      "                  LAPIC, RTC reads, accepted vectors) that "
+	      "some instant\n"
+	      "                  within T ns of its timestamp reproduces "
+	      "(captured traces)\n"
 	      "  --json          one JSON object on stdout instead of text\n"
 	      "  --show N        divergences shown with full device state "
 	      "(default 5)\n\n"
@@ -44,6 +51,14 @@ int dm_cmd_replay(int argc, char **argv)
 			opts.json = true;
 		} else if (!strcmp(argv[i], "--machine") && i + 1 < argc) {
 			opts.machine_opts = argv[++i];
+		} else if (!strcmp(argv[i], "--tolerance-ns") && i + 1 < argc) {
+			if (sscanf(argv[++i], "%" SCNu64, &opts.tolerance_ns) !=
+			    1) {
+				fprintf(stderr, "dmsim replay: bad "
+						"--tolerance-ns '%s'\n",
+					argv[i]);
+				return DM_EXIT_USAGE;
+			}
 		} else if (!strcmp(argv[i], "--show") && i + 1 < argc) {
 			if (sscanf(argv[++i], "%u", &opts.max_reported) != 1) {
 				fprintf(stderr, "dmsim replay: bad --show "

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "replay/tolerance.h"
+
 static int step_access(struct dm_machine *m, const struct dm_event *ev,
 		       struct dm_outcome *out, struct dm_error *err)
 {
@@ -324,10 +326,45 @@ static void report_header(const struct dm_replay_opts *opts,
 	fputs(",\"divergences\":[", opts->out);
 }
 
+/* The residual histogram: |delta| < 1, 2, 4, ... us, and the rest. */
+static void report_tolerance(const struct dm_replay_opts *opts,
+			     const struct dm_tolerance *t)
+{
+	FILE *f = opts->out;
+
+	if (opts->json) {
+		fprintf(f,
+			",\"tolerance\":{\"ns\":%" PRIu64
+			",\"accepted\":%" PRIu64 ",\"max_residual_ns\":%" PRIu64
+			",\"histogram\":[",
+			t->ns, t->accepted, t->max_residual_ns);
+		for (unsigned b = 0; b < DM_TOL_BUCKETS; b++)
+			fprintf(f, "%s%" PRIu64, b ? "," : "", t->histogram[b]);
+		fputs("]}", f);
+		return;
+	}
+	fprintf(f, "tolerance:   %" PRIu64 " ns: %" PRIu64
+		   " time-derived outputs matched off their timestamp "
+		   "(max %" PRIu64 " ns)\n",
+		t->ns, t->accepted, t->max_residual_ns);
+	if (!t->accepted)
+		return;
+	fputs("  residuals:", f);
+	for (unsigned b = 0; b < DM_TOL_BUCKETS; b++) {
+		if (b + 1 < DM_TOL_BUCKETS)
+			fprintf(f, " <%uus %" PRIu64, 1u << b, t->histogram[b]);
+		else
+			fprintf(f, " >=%uus %" PRIu64, 1u << (b - 1),
+				t->histogram[b]);
+	}
+	fputc('\n', f);
+}
+
 static void report_summary(const struct dm_replay_opts *opts,
 			   const char *path, const char *encoding,
 			   const char *config, const struct dm_replay_stats *s,
-			   const struct dm_machine *m)
+			   const struct dm_machine *m,
+			   const struct dm_tolerance *tol)
 {
 	uint64_t hash = dm_machine_hash(m);
 
@@ -339,11 +376,16 @@ static void report_summary(const struct dm_replay_opts *opts,
 			",\"irqs\":%" PRIu64 ",\"intacks\":%" PRIu64
 			",\"signals\":%" PRIu64 ",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
 			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
-			",\"state_hash\":\"0x%016" PRIx64 "\"}\n",
+			",\"tolerated\":%" PRIu64 ",\"state_hash\":\"0x%016" PRIx64
+			"\"",
 			s->divergences ? "\n  " : "", s->divergences,
 			s->events, s->reads_checked, s->reads_recorded,
 			s->writes, s->irqs, s->intacks, s->signals, s->marks,
-			s->hashes_checked, s->faults, m->ms.now, hash);
+			s->hashes_checked, s->faults, m->ms.now, s->tolerated,
+			hash);
+		if (tol->ns)
+			report_tolerance(opts, tol);
+		fputs("}\n", opts->out);
 		return;
 	}
 	fprintf(opts->out,
@@ -358,6 +400,8 @@ static void report_summary(const struct dm_replay_opts *opts,
 		path, encoding, config, s->events, s->reads_checked,
 		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
 		s->hashes_checked, s->divergences, m->ms.now, hash);
+	if (tol->ns)
+		report_tolerance(opts, tol);
 }
 
 int dm_replay_config(struct dm_trace_reader *r, const char *machine_opts,
@@ -398,7 +442,8 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 	struct dm_machine *m = NULL;
 	struct dm_event ev;
 	struct dm_outcome o;
-	char config[1024];
+	struct dm_tolerance tol;
+	char config[2048];
 	const char *encoding;
 	int rc = 0, more;
 
@@ -411,7 +456,12 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		return 2;
 	}
 	report_header(opts, path, encoding, config);
+	dm_tolerance_init(&tol, opts->tolerance_ns);
 	while ((more = dm_trace_next(r, &ev, err)) == 1) {
+		if (tol.ns && dm_tolerance_before(&tol, m, &ev, err)) {
+			rc = 2;
+			break;
+		}
 		if (dm_replay_step(m, &ev, &o, err)) {
 			dm_error_prefix(err, "%s: event %" PRIu64, path,
 					stats->events);
@@ -420,6 +470,11 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		}
 		count_event(stats, &ev);
 		stats->faults += o.fault;
+		if (o.mismatch && tol.ns && dm_tolerance_applies(m, &ev) &&
+		    dm_tolerance_rescue(&tol, &ev)) {
+			o.mismatch = false;
+			stats->tolerated++;
+		}
 		if (o.mismatch)
 			report_divergence(opts, m, stats->events - 1, &ev, &o,
 					  ++stats->divergences);
@@ -438,9 +493,10 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		fputs("}\n", opts->out);
 	}
 	if (rc == 0) {
-		report_summary(opts, path, encoding, config, stats, m);
+		report_summary(opts, path, encoding, config, stats, m, &tol);
 		rc = stats->divergences ? 1 : 0;
 	}
+	dm_tolerance_destroy(&tol);
 	dm_machine_destroy(m);
 	dm_trace_close(r);
 	return rc;

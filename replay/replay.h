@@ -17,6 +17,8 @@
 #include "sim/machine.h"
 #include "traces/trace.h"
 
+struct dm_store;
+
 /* What applying one event produced. */
 struct dm_outcome {
 	uint64_t actual;   /* read value, vector, or state hash */
@@ -37,6 +39,9 @@ struct dm_replay_stats {
 	uint64_t hashes_checked;
 	uint64_t faults;
 	uint64_t divergences;
+	uint64_t tolerated; /* time-derived outputs matched within tolerance */
+	int64_t run;	      /* the run in opts->store (0: none) */
+	uint64_t checkpoints; /* checkpoints stored */
 };
 
 /*
@@ -58,10 +63,18 @@ int dm_replay_config(struct dm_trace_reader *r, const char *machine_opts,
 
 struct dm_replay_opts {
 	const char *machine_opts; /* applied after the trace's machine line */
+	uint64_t tolerance_ns;	  /* replay/tolerance.h; 0: exact */
 	bool json;
 	unsigned max_reported;	  /* divergences shown in full */
 	FILE *out;		  /* report */
 	FILE *progress;		  /* NULL: no progress display */
+	/*
+	 * With a store (replay/store.h), the replay is a run in it, with a
+	 * checkpoint after every checkpoint_every-th event (0: none) and
+	 * after every mark event, labelled with the mark's text.
+	 */
+	struct dm_store *store;
+	uint64_t checkpoint_every;
 };
 
 /*

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Replay with a time tolerance.  A trace is recorded from the model at
+ * exact times, then written with every timestamp moved by up to +-5 us,
+ * as a capture's host clock would: replayed exactly it diverges, replayed
+ * with a 6 us tolerance every output matches, with residuals within 6 us;
+ * a value no instant in the window produces still diverges.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay/replay.h"
+#include "testutil.h"
+
+#define STEP 100000 /* ns between accesses */
+#define JITTER 5000
+
+struct rec {
+	struct dm_machine *m;
+	struct dm_trace_writer *w;
+	uint64_t t;
+	uint64_t rng;
+	int64_t max_jitter;
+};
+
+static int64_t jitter(struct rec *r)
+{
+	r->rng = r->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (int64_t)((r->rng >> 33) % (2 * JITTER + 1)) - JITTER;
+}
+
+/* Applies ev at the true time; writes it with a jittered timestamp. */
+static void emit(struct rec *r, struct dm_event ev)
+{
+	struct dm_outcome o;
+	struct dm_error err;
+	int64_t j = jitter(r);
+
+	ev.time = r->t;
+	ck_assert_msg(dm_replay_step(r->m, &ev, &o, &err) == 0, "%s",
+		      err.msg);
+	if (o.has_actual) {
+		ev.value = o.actual;
+		ev.flags = DM_EV_VALUE;
+	}
+	if (dm_op_is_read(ev.op) || ev.op == DM_OP_PIO_W)
+		ev.time = (uint64_t)((int64_t)r->t + j);
+	ck_assert_msg(dm_trace_write(r->w, &ev, &err) == 0, "%s", err.msg);
+	r->t += STEP;
+}
+
+static struct dm_event pio(bool write, uint16_t port, uint8_t v)
+{
+	return (struct dm_event){ .op = write ? DM_OP_PIO_W : DM_OP_PIO_R,
+				  .actor = DM_ACTOR_CPU, .addr = port,
+				  .size = 1, .value = v,
+				  .flags = write ? DM_EV_VALUE : 0 };
+}
+
+static struct dm_event mmio(bool write, uint64_t addr, uint32_t v)
+{
+	return (struct dm_event){ .op = write ? DM_OP_MMIO_W : DM_OP_MMIO_R,
+				  .actor = DM_ACTOR_CPU, .addr = addr,
+				  .size = 4, .value = v,
+				  .flags = write ? DM_EV_VALUE : 0 };
+}
+
+static const char *record_trace(const char *cfgtext, char *path, size_t n)
+{
+	struct rec r = { .t = 1000000, .rng = 42 };
+	struct dm_config cfg;
+	struct dm_error err;
+	int fd;
+
+	snprintf(path, n, "/tmp/dm-tol-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
+	ck_assert_int_eq(dm_config_parse(&cfg, cfgtext, &err), 0);
+	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
+	ck_assert_int_eq(dm_trace_create(&r.w, path, DM_TRACE_TEXT, cfgtext,
+					 &err),
+			 0);
+	emit(&r, pio(true, 0x43, 0x34)); /* PIT ch0 mode 2, count 50000 */
+	emit(&r, pio(true, 0x40, 0x50));
+	emit(&r, pio(true, 0x40, 0xc3));
+	emit(&r, mmio(true, 0xfed00010, 1)); /* HPET on */
+	emit(&r, mmio(true, 0xfee000f0, 0x1ff));
+	emit(&r, mmio(true, 0xfee003e0, 0xb)); /* LAPIC divide by 1 */
+	emit(&r, mmio(true, 0xfee00380, 0x7fffffff));
+	for (int i = 0; i < 40; i++) {
+		emit(&r, pio(true, 0x43, 0x00)); /* latch, read both bytes */
+		emit(&r, pio(false, 0x40, 0));
+		emit(&r, pio(false, 0x40, 0));
+		emit(&r, mmio(false, 0xfed000f0, 0)); /* HPET counter */
+		emit(&r, mmio(false, 0xfee00390, 0)); /* LAPIC current */
+		emit(&r, pio(false, 0xb008, 0));	/* PM timer, LSB */
+	}
+	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
+	dm_machine_destroy(r.m);
+	return path;
+}
+
+static uint64_t max_residual;
+
+/* Replays with the JSON report; keeps its max_residual_ns. */
+static int replay(const char *path, uint64_t tol, struct dm_replay_stats *s)
+{
+	struct dm_replay_opts opts = { .tolerance_ns = tol, .json = true };
+	struct dm_error err = { "" };
+	FILE *out = tmpfile();
+	static char json[1 << 20];
+	const char *p;
+	size_t n;
+	int rc;
+
+	opts.out = out;
+	rc = dm_replay_file(path, &opts, s, &err);
+	rewind(out);
+	n = fread(json, 1, sizeof(json) - 1, out);
+	json[n] = '\0';
+	fclose(out);
+	max_residual = 0;
+	p = strstr(json, "\"max_residual_ns\":");
+	if (p)
+		max_residual = strtoull(p + 18, NULL, 10);
+	return rc;
+}
+
+START_TEST(jittered_capture_matches_within_tolerance)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_trace("profile=datasheet", path, sizeof(path));
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	ck_assert_uint_gt(s.divergences, 100);
+	ck_assert_int_eq(replay(path, JITTER + 1000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	ck_assert_uint_gt(s.tolerated, 100);
+	ck_assert_uint_gt(max_residual, 0);
+	ck_assert_uint_le(max_residual, JITTER + 1000);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(a_value_no_instant_gives_still_diverges)
+{
+	char path[64], bad[80], line[256];
+	struct dm_replay_stats s;
+	FILE *in, *out;
+	int n = 0;
+
+	record_trace("profile=datasheet", path, sizeof(path));
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	in = fopen(path, "r");
+	out = fopen(bad, "w");
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	/* Replace the 10th HPET counter value by one 1 ms away. */
+	while (fgets(line, sizeof(line), in)) {
+		if (strstr(line, "0xfed000f0") && strstr(line, "mmio.r") &&
+		    ++n == 10) {
+			unsigned long long t, v;
+
+			ck_assert_int_eq(sscanf(line, "%llu cpu0 mmio.r "
+						      "0xfed000f0 4 %llx",
+						&t, &v),
+					 2);
+			fprintf(out, "%llu cpu0 mmio.r 0xfed000f0 4 0x%llx\n",
+				t, (v + 100000) & 0xffffffff);
+			continue;
+		}
+		fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	ck_assert_int_eq(replay(bad, JITTER + 1000, &s), 1);
+	ck_assert_uint_eq(s.divergences, 1);
+	unlink(path);
+	unlink(bad);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("tolerance");
+	TCase *tc = tcase_create("tolerance");
+
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, jittered_capture_matches_within_tolerance);
+	tcase_add_test(tc, a_value_no_instant_gives_still_diverges);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return dm_test_main(suite());
+}
