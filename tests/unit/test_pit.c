@@ -23,37 +23,17 @@ struct fx {
 	struct dm_eventq q;
 	struct dm_pit pit;
 	struct dm_config cfg;
-	int level;
-	unsigned rises;
-	unsigned pulses;
-	uint64_t last_rise;
+	struct dm_test_line out0;
 };
-
-static void record_out0(void *opaque, uint64_t now, unsigned pin, int level)
-{
-	struct fx *f = opaque;
-
-	(void)pin;
-	if (level && !f->level) {
-		f->rises++;
-		f->last_rise = now;
-	}
-	if (!level && f->level)
-		f->pulses++;
-	f->level = level;
-}
 
 static struct fx *fx_new(const char *opts)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct dm_error err;
-	struct dm_irq_line line = { record_out0, NULL, 0 };
+	struct dm_irq_line line;
 
 	ck_assert_ptr_nonnull(f);
-	line.opaque = f;
-	dm_config_defaults(&f->cfg, DM_PROFILE_DATASHEET);
-	ck_assert_msg(dm_config_parse(&f->cfg, opts, &err) == 0, "%s",
-		      err.msg);
+	line = dm_test_line_wire(&f->out0);
+	dm_test_config(&f->cfg, opts);
 	dm_eventq_init(&f->q);
 	dm_pit_init(&f->pit, &f->cfg, &f->q, &line);
 	return f;
@@ -74,10 +54,7 @@ static struct fx *migrate(struct fx *f)
 	dm_config_format(&f->cfg, opts, sizeof(opts));
 	g = fx_new(opts);
 	dm_test_roundtrip(&dm_pit_state_desc, &f->pit, &g->pit);
-	g->level = f->level;
-	g->rises = f->rises;
-	g->pulses = f->pulses;
-	g->last_rise = f->last_rise;
+	g->out0 = f->out0;
 	fx_free(f);
 	return g;
 }
@@ -135,7 +112,7 @@ START_TEST(ds_mode0_counts_and_out_rises_n_plus_1_clks_after_write)
 	struct fx *f = fx_new(DS);
 
 	out8(f, 500, 0x43, 0x30); /* ch0, LSB/MSB, mode 0, binary */
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	out8(f, 1500, 0x40, 5);
 	f = migrate(f); /* between LSB and MSB of the count */
 	out8(f, 2500, 0x40, 0); /* write complete at edge 2 */
@@ -146,10 +123,10 @@ START_TEST(ds_mode0_counts_and_out_rises_n_plus_1_clks_after_write)
 	ck_assert_uint_eq(status(f, 3000, 0), 0x30);
 	ck_assert_uint_eq(latch16(f, 7999, 0), 1);
 	at(f, 7999);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 8000); /* edge 8: CE = 0, N + 1 = 6 CLKs after the write */
-	ck_assert_int_eq(f->level, 1);
-	ck_assert_uint_eq(f->last_rise, 8000);
+	ck_assert_int_eq(f->out0.level, 1);
+	ck_assert_uint_eq(f->out0.last_rise, 8000);
 	ck_assert_uint_eq(latch16(f, 8000, 0), 0);
 	/* The CE wraps to 0xFFFF and keeps counting; OUT stays high. */
 	ck_assert_uint_eq(latch16(f, 9000, 0), 0xFFFF);
@@ -172,9 +149,9 @@ START_TEST(ds_mode0_first_byte_stops_counting)
 	ck_assert_uint_eq(latch16(f, 20900, 0), 90);
 	ck_assert_uint_eq(latch16(f, 21000, 0), 50);
 	at(f, 70999);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 71000);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	fx_free(f);
 }
 END_TEST
@@ -186,14 +163,14 @@ START_TEST(ds_mode0_new_count_drives_out_low)
 	out8(f, 500, 0x43, 0x10); /* LSB only, mode 0 */
 	out8(f, 500, 0x40, 2);	  /* load at edge 1, OUT high at 3 */
 	at(f, 3000);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	out8(f, 4500, 0x40, 3); /* OUT low at once; load at 5; high at 8 */
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 7999);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 8000);
-	ck_assert_int_eq(f->level, 1);
-	ck_assert_uint_eq(f->rises, 2);
+	ck_assert_int_eq(f->out0.level, 1);
+	ck_assert_uint_eq(f->out0.rises, 2);
 	fx_free(f);
 }
 END_TEST
@@ -282,24 +259,24 @@ START_TEST(ds_mode2_rate_generator)
 	ck_assert_uint_eq(latch16(f, 1000, 0), 4);
 	ck_assert_uint_eq(latch16(f, 3000, 0), 2);
 	at(f, 3999);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	ck_assert_uint_eq(latch16(f, 4000, 0), 1);
-	ck_assert_int_eq(f->level, 0); /* CE = 1: OUT low for one CLK */
+	ck_assert_int_eq(f->out0.level, 0); /* CE = 1: OUT low for one CLK */
 	at(f, 5000); /* reload: OUT high, period 4 */
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	ck_assert_uint_eq(latch16(f, 5000, 0), 4);
 	f = migrate(f);
 	at(f, 41000);
 	/* The control word raised OUT once, then edges 5, 9, ..., 41. */
-	ck_assert_uint_eq(f->rises, 11);
-	ck_assert_uint_eq(f->last_rise, 41000);
+	ck_assert_uint_eq(f->out0.rises, 11);
+	ck_assert_uint_eq(f->out0.last_rise, 41000);
 	/* A new count takes effect at the end of the current period. */
 	load16(f, 42500, 0, 10); /* period ends at edge 45 */
 	f = migrate(f);
 	ck_assert_uint_eq(latch16(f, 44000, 0), 1);
 	ck_assert_uint_eq(latch16(f, 45000, 0), 10);
 	at(f, 55000);
-	ck_assert_uint_eq(f->last_rise, 55000);
+	ck_assert_uint_eq(f->out0.last_rise, 55000);
 	fx_free(f);
 }
 END_TEST
@@ -335,7 +312,7 @@ START_TEST(ds_mode3_even_and_odd_counts)
 	for (unsigned i = 0; i < 7; i++) {
 		ck_assert_uint_eq(latch16(f, (1 + i) * US, 0), even[i]);
 		/* High for 3 CLKs (edges 1-3), low for 3 (4-6). */
-		ck_assert_int_eq(f->level, i < 3 || i == 6);
+		ck_assert_int_eq(f->out0.level, i < 3 || i == 6);
 	}
 
 	/* Odd 5: (N+1)/2 = 3 high, (N-1)/2 = 2 low; N-1 counted by 2. */
@@ -344,7 +321,7 @@ START_TEST(ds_mode3_even_and_odd_counts)
 	for (unsigned i = 0; i < 8; i++) {
 		ck_assert_uint_eq(latch16(f, (11 + i) * US, 0), odd[i]);
 		/* High on edges 11-13, low on 14-15, high from 16. */
-		ck_assert_int_eq(f->level, i < 3 || i >= 5);
+		ck_assert_int_eq(f->out0.level, i < 3 || i >= 5);
 		f = migrate(f);
 	}
 	fx_free(f);
@@ -361,14 +338,14 @@ START_TEST(ds_mode3_new_count_at_half_cycle)
 	ck_assert_uint_eq(status(f, 2500, 0) & 0x40, 0x40);
 	ck_assert_uint_eq(latch16(f, 4000, 0), 2);
 	at(f, 5000);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	/* The new count starts in the low half: 2 CLKs low, 2 high. */
 	ck_assert_uint_eq(latch16(f, 5000, 0), 4);
 	ck_assert_uint_eq(status(f, 5000, 0) & 0x40, 0);
 	at(f, 7000);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	at(f, 9000);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	fx_free(f);
 }
 END_TEST
@@ -381,14 +358,14 @@ START_TEST(ds_mode6_and_7_alias_2_and_3)
 	ck_assert_uint_eq(status(f, 500, 0) & 0x3F, 0x3C);
 	load16(f, 500, 0, 4);
 	at(f, 4000);
-	ck_assert_int_eq(f->level, 0); /* mode 2 pulse */
+	ck_assert_int_eq(f->out0.level, 0); /* mode 2 pulse */
 	out8(f, 10500, 0x43, 0x3E);    /* mode 111 */
 	ck_assert_uint_eq(status(f, 10500, 0) & 0x3F, 0x3E);
 	load16(f, 10500, 0, 4); /* square wave from edge 11 */
 	at(f, 13000);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 15000);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	fx_free(f);
 }
 END_TEST
@@ -398,16 +375,16 @@ START_TEST(ds_mode4_software_strobe)
 	struct fx *f = fx_new(DS);
 
 	out8(f, 500, 0x43, 0x38); /* mode 4: OUT high after the CW */
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	load16(f, 500, 0, 3); /* load at 1; strobe at edge 4 */
 	at(f, 3999);
-	ck_assert_int_eq(f->pulses, 0);
+	ck_assert_int_eq(f->out0.falls, 0);
 	at(f, 4000);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 5000);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	at(f, 100000); /* after the wrap no second strobe */
-	ck_assert_uint_eq(f->pulses, 1);
+	ck_assert_uint_eq(f->out0.falls, 1);
 	fx_free(f);
 }
 END_TEST
@@ -431,7 +408,7 @@ START_TEST(ds_bcd_counting_and_zero_count)
 	ck_assert_uint_eq(latch16(f, 21000, 0), 0x0000);
 	ck_assert_uint_eq(latch16(f, 22000, 0), 0x9999);
 	at(f, 21000 + 10000 * US);
-	ck_assert_uint_eq(f->last_rise, 21000 + 10000 * US);
+	ck_assert_uint_eq(f->out0.last_rise, 21000 + 10000 * US);
 	/* Binary 0 is 65536. */
 	out8(f, 21000 + 10000 * US + 500, 0x43, 0x34);
 	load16(f, 21000 + 10000 * US + 500, 0, 0);
@@ -594,10 +571,10 @@ START_TEST(ds_real_clock_edges_and_hour_jump)
 	out8(f, 0, 0x43, 0x30);
 	load16(f, 0, 0, 1000); /* load at edge 1; OUT high at edge 1001 */
 	at(f, 838933);	       /* edge 1001 = ceil(838933.2) */
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	at(f, 838934);
-	ck_assert_int_eq(f->level, 1);
-	ck_assert_uint_eq(f->last_rise, 838934);
+	ck_assert_int_eq(f->out0.level, 1);
+	ck_assert_uint_eq(f->out0.last_rise, 838934);
 	/* Counter 2, mode 0, and a read an hour later costs one muldiv. */
 	out8(f, 1000000, 0x43, 0xB0);
 	out8(f, 1000000, 0x61, 0x01);
@@ -680,26 +657,26 @@ START_TEST(kvm_counter0_hrtimer_clamp_and_reinject)
 	out8(f, 0, 0x43, 0x34); /* mode 2, count 100: 83809 ns interval */
 	load16(f, 0, 0, 100);
 	at(f, 83808);
-	ck_assert_uint_eq(f->pulses, 0);
+	ck_assert_uint_eq(f->out0.falls, 0);
 	at(f, 83809); /* first expiry: the unclamped interval */
-	ck_assert_uint_eq(f->pulses, 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_uint_eq(f->out0.falls, 1);
+	ck_assert_int_eq(f->out0.level, 0);
 	/* Periodic expiries are clamped to 200 us; in reinject mode each
 	 * waits for the previous IRQ0 to be acknowledged. */
 	at(f, 283809);
-	ck_assert_uint_eq(f->pulses, 1);
+	ck_assert_uint_eq(f->out0.falls, 1);
 	f = migrate(f);
 	dm_pit_irq0_acked(&f->pit, 300000, 0);
-	ck_assert_uint_eq(f->pulses, 2); /* the held tick, at the ack */
+	ck_assert_uint_eq(f->out0.falls, 2); /* the held tick, at the ack */
 	/* KVM counts every expiry and drains one per ack, so once behind
 	 * it stays one tick behind: each ack releases the held tick. */
 	at(f, 483809);
-	ck_assert_uint_eq(f->pulses, 2);
+	ck_assert_uint_eq(f->out0.falls, 2);
 	ck_assert_uint_eq(f->pit.kvm_pending, 2);
 	dm_pit_irq0_acked(&f->pit, 483809, 0);
-	ck_assert_uint_eq(f->pulses, 3);
+	ck_assert_uint_eq(f->out0.falls, 3);
 	at(f, 683809);
-	ck_assert_uint_eq(f->pulses, 3);
+	ck_assert_uint_eq(f->out0.falls, 3);
 	/* Counter 0 reads derive from the hrtimer: elapsed since 683809. */
 	ck_assert_uint_eq(latch16(f, 683809 + 50000, 0),
 			  100 - (dm_muldiv64(50000, 1193181, 1000000000) %
@@ -716,14 +693,14 @@ START_TEST(kvm_no_reinject_pulses_every_period)
 	out8(f, 0, 0x43, 0x34);
 	load16(f, 0, 0, 1193); /* floor(1193e9 / 1193181) = 999848 ns */
 	at(f, 10 * 999848 - 1);
-	ck_assert_uint_eq(f->pulses, 9);
+	ck_assert_uint_eq(f->out0.falls, 9);
 	at(f, 10 * 999848);
-	ck_assert_uint_eq(f->pulses, 10);
+	ck_assert_uint_eq(f->out0.falls, 10);
 	/* A one-shot mode fires once. */
 	out8(f, 10 * 999848, 0x43, 0x30);
 	load16(f, 10 * 999848, 0, 1193);
 	at(f, 30 * 999848);
-	ck_assert_uint_eq(f->pulses, 11);
+	ck_assert_uint_eq(f->out0.falls, 11);
 	fx_free(f);
 }
 END_TEST
@@ -751,14 +728,14 @@ START_TEST(qemu_reset_runs_counter0_square_wave)
 	uint64_t half = dm_muldiv64(32768, 1000000000, 1193182);
 
 	/* Mode 3, count 65536, running from reset: IRQ0 high first. */
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	at(f, half - 1);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	at(f, half + 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->out0.level, 0);
 	f = migrate(f);
 	at(f, 2 * half + 2);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->out0.level, 1);
 	fx_free(f);
 }
 END_TEST
@@ -771,9 +748,9 @@ START_TEST(qemu_mode2_pulses_once_per_period_and_mode7_is_kept)
 
 	out8(f, 0, 0x43, 0x34);
 	load16(f, 0, 0, 1000);
-	rises = f->rises;
+	rises = f->out0.rises;
 	at(f, 100 * period + 1000);
-	ck_assert_uint_eq(f->rises - rises, 100);
+	ck_assert_uint_eq(f->out0.rises - rises, 100);
 	/* Mode 7 stays 7; its count uses the mode 2 formula. */
 	out8(f, 200000000, 0x43, 0xBE);
 	ck_assert_uint_eq(status(f, 200000000, 2) & 0x0E, 7 << 1);

@@ -28,33 +28,18 @@ struct fx {
 	struct dm_eventq q;
 	struct dm_pmtimer pm;
 	struct dm_config cfg;
-	int sci;
-	unsigned rises;
-	uint64_t last_rise;
+	struct dm_test_line sci;
 };
-
-static void record_sci(void *opaque, uint64_t now, unsigned pin, int level)
-{
-	struct fx *f = opaque;
-
-	ck_assert_uint_eq(pin, 9);
-	if (level && !f->sci) {
-		f->rises++;
-		f->last_rise = now;
-	}
-	f->sci = level;
-}
 
 static struct fx *fx_new(const char *opts)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct dm_irq_line line = {record_sci, NULL, 9};
-	struct dm_error err;
+	struct dm_irq_line line;
 
 	ck_assert_ptr_nonnull(f);
-	line.opaque = f;
-	dm_config_defaults(&f->cfg, DM_PROFILE_DATASHEET);
-	ck_assert_msg(dm_config_parse(&f->cfg, opts, &err) == 0, "%s", err.msg);
+	f->sci.pin = 9;
+	line = dm_test_line_wire(&f->sci);
+	dm_test_config(&f->cfg, opts);
 	dm_eventq_init(&f->q);
 	dm_pmtimer_init(&f->pm, &f->cfg, &f->q, &line);
 	return f;
@@ -76,8 +61,6 @@ static struct fx *migrate(struct fx *f)
 	g = fx_new(opts);
 	dm_test_roundtrip(&dm_pmtimer_state_desc, &f->pm, &g->pm);
 	g->sci = f->sci;
-	g->rises = f->rises;
-	g->last_rise = f->last_rise;
 	fx_free(f);
 	return g;
 }
@@ -196,24 +179,24 @@ START_TEST(sci_needs_tmr_en_and_sci_en)
 
 	out(f, 0, 2, 2, 1); /* TMR_EN */
 	at(f, edge(BIT23));
-	ck_assert_int_eq(f->sci, 0); /* SCI_EN clear: SMI, not modelled */
+	ck_assert_int_eq(f->sci.level, 0); /* SCI_EN clear: SMI, not modelled */
 	ck_assert_uint_eq(sts(f, edge(BIT23)), 1);
 	out(f, edge(BIT23) + 10, 4, 2, 1); /* SCI_EN: the pending status */
-	ck_assert_int_eq(f->sci, 1);	   /* raises the SCI at once */
-	ck_assert_uint_eq(f->last_rise, edge(BIT23) + 10);
+	ck_assert_int_eq(f->sci.level, 1);	   /* raises the SCI at once */
+	ck_assert_uint_eq(f->sci.last_rise, edge(BIT23) + 10);
 	out(f, edge(BIT23) + 20, 0, 2, 1); /* W1C lowers it */
-	ck_assert_int_eq(f->sci, 0);
+	ck_assert_int_eq(f->sci.level, 0);
 	f = migrate(f); /* before the next flip, SCI armed */
 	at(f, edge(2 * BIT23) - 1);
-	ck_assert_int_eq(f->sci, 0);
+	ck_assert_int_eq(f->sci.level, 0);
 	at(f, edge(2 * BIT23));
-	ck_assert_int_eq(f->sci, 1);
-	ck_assert_uint_eq(f->last_rise, edge(2 * BIT23));
+	ck_assert_int_eq(f->sci.level, 1);
+	ck_assert_uint_eq(f->sci.last_rise, edge(2 * BIT23));
 	/* Clearing TMR_EN lowers it with the status still set. */
 	out(f, edge(2 * BIT23) + 1, 2, 2, 0);
-	ck_assert_int_eq(f->sci, 0);
+	ck_assert_int_eq(f->sci.level, 0);
 	ck_assert_uint_eq(sts(f, edge(2 * BIT23) + 1), 1);
-	ck_assert_uint_eq(f->rises, 2);
+	ck_assert_uint_eq(f->sci.rises, 2);
 	fx_free(f);
 }
 END_TEST
@@ -228,10 +211,10 @@ START_TEST(sci_raised_exactly_at_flip_after_restore)
 	ck_assert_uint_eq(dm_eventq_next(&f->q), edge(BIT23));
 	at(f, edge(BIT23) - 1);
 	f = migrate(f);
-	ck_assert_int_eq(f->sci, 0);
+	ck_assert_int_eq(f->sci.level, 0);
 	at(f, edge(BIT23));
-	ck_assert_int_eq(f->sci, 1);
-	ck_assert_uint_eq(f->last_rise, edge(BIT23));
+	ck_assert_int_eq(f->sci.level, 1);
+	ck_assert_uint_eq(f->sci.last_rise, edge(BIT23));
 	/* With the SCI up nothing more is scheduled. */
 	ck_assert_uint_eq(dm_eventq_next(&f->q), DM_TIME_NEVER);
 	fx_free(f);
@@ -282,20 +265,20 @@ START_TEST(qemu_flavour)
 
 	ck_assert_uint_eq(sts(f, 0), 1);
 	out(f, 100, 2, 2, 1); /* TMR_EN, SCI_EN clear: SCI anyway */
-	ck_assert_int_eq(f->sci, 1);
+	ck_assert_int_eq(f->sci.level, 1);
 	out(f, 200, 0, 2, 1);
-	ck_assert_int_eq(f->sci, 0);
+	ck_assert_int_eq(f->sci.level, 0);
 	ck_assert_uint_eq(sts(f, 200), 0);
 	f = migrate(f);
 	at(f, edge(BIT23));
-	ck_assert_int_eq(f->sci, 1);
-	ck_assert_uint_eq(f->last_rise, edge(BIT23));
+	ck_assert_int_eq(f->sci.level, 1);
+	ck_assert_uint_eq(f->sci.last_rise, edge(BIT23));
 	out(f, edge(BIT23), 2, 2, 0xffff);
 	ck_assert_uint_eq(in(f, edge(BIT23), 2, 2), 0xffff);
 	out(f, edge(BIT23), 4, 2, 0xffff);
 	ck_assert_uint_eq(in(f, edge(BIT23), 4, 2), 0xdfff);
 	out(f, edge(BIT23), 0, 2, 1);
-	ck_assert_int_eq(f->sci, 0);
+	ck_assert_int_eq(f->sci.level, 0);
 	dm_pmtimer_reset(&f->pm, edge(BIT23) + 1);
 	ck_assert_uint_eq(sts(f, edge(BIT23) + 1), 1);
 	ck_assert_uint_eq(in(f, edge(BIT23) + 1, 2, 4), 0);

@@ -35,33 +35,18 @@ struct fx {
 	struct dm_eventq q;
 	struct dm_rtc rtc;
 	struct dm_config cfg;
-	int level;
-	unsigned rises;
-	uint64_t last_rise;
+	struct dm_test_line irq;
 };
-
-static void record_irq(void *opaque, uint64_t now, unsigned pin, int level)
-{
-	struct fx *f = opaque;
-
-	ck_assert_uint_eq(pin, 8);
-	if (level && !f->level) {
-		f->rises++;
-		f->last_rise = now;
-	}
-	f->level = level;
-}
 
 static struct fx *fx_new(const char *opts)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct dm_irq_line line = {record_irq, NULL, 8};
-	struct dm_error err;
+	struct dm_irq_line line;
 
 	ck_assert_ptr_nonnull(f);
-	line.opaque = f;
-	dm_config_defaults(&f->cfg, DM_PROFILE_DATASHEET);
-	ck_assert_msg(dm_config_parse(&f->cfg, opts, &err) == 0, "%s", err.msg);
+	f->irq.pin = 8;
+	line = dm_test_line_wire(&f->irq);
+	dm_test_config(&f->cfg, opts);
 	dm_eventq_init(&f->q);
 	dm_rtc_init(&f->rtc, &f->cfg, &f->q, &line);
 	return f;
@@ -81,9 +66,7 @@ static struct fx *migrate(struct fx *f)
 	dm_config_format(&f->cfg, opts, sizeof(opts));
 	g = fx_new(opts);
 	dm_test_roundtrip(&dm_rtc_state_desc, &f->rtc, &g->rtc);
-	g->level = f->level;
-	g->rises = f->rises;
-	g->last_rise = f->last_rise;
+	g->irq = f->irq;
 	fx_free(f);
 	return g;
 }
@@ -229,24 +212,24 @@ START_TEST(update_ended_interrupt_once_per_second)
 	ck_assert_uint_eq(rd(f, UPD(1), 0x0c), 0x10);
 	ck_assert_uint_eq(rd(f, UPD(1), 0x0c), 0x00);
 	wr(f, UPD(1) + 1, 0x0b, 0x12); /* UIE */
-	ck_assert_uint_eq(f->rises, 0);
+	ck_assert_uint_eq(f->irq.rises, 0);
 	for (uint64_t n = 2; n <= 6; n++) {
 		at(f, UPD(n) - 1);
-		ck_assert_int_eq(f->level, 0);
+		ck_assert_int_eq(f->irq.level, 0);
 		at(f, UPD(n));
-		ck_assert_int_eq(f->level, 1);
-		ck_assert_uint_eq(f->last_rise, UPD(n));
+		ck_assert_int_eq(f->irq.level, 1);
+		ck_assert_uint_eq(f->irq.last_rise, UPD(n));
 		if (n == 4)
 			f = migrate(f);
 		/* Reading C returns IRQF | UF and lowers IRQ8. */
 		ck_assert_uint_eq(rd(f, UPD(n) + 10 * MS, 0x0c), 0x90);
-		ck_assert_int_eq(f->level, 0);
+		ck_assert_int_eq(f->irq.level, 0);
 		ck_assert_uint_eq(rd(f, UPD(n) + 10 * MS, 0x0c), 0x00);
 	}
-	ck_assert_uint_eq(f->rises, 5);
+	ck_assert_uint_eq(f->irq.rises, 5);
 	/* Unread, the line stays high: one rise for many updates. */
 	at(f, UPD(20));
-	ck_assert_uint_eq(f->rises, 6);
+	ck_assert_uint_eq(f->irq.rises, 6);
 	ck_assert_uint_eq(rd(f, UPD(20), 0x0c), 0x90);
 	fx_free(f);
 }
@@ -258,12 +241,12 @@ START_TEST(enabling_with_flag_set_raises_at_once)
 
 	wr(f, 0, 0x0a, 0x20);
 	at(f, UPD(1) + 5);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	wr(f, UPD(1) + 5, 0x0b, 0x12); /* UF is already set */
-	ck_assert_int_eq(f->level, 1);
-	ck_assert_uint_eq(f->last_rise, UPD(1) + 5);
+	ck_assert_int_eq(f->irq.level, 1);
+	ck_assert_uint_eq(f->irq.last_rise, UPD(1) + 5);
 	wr(f, UPD(1) + 6, 0x0b, 0x02); /* and disabling drops it */
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	ck_assert_uint_eq(rd(f, UPD(1) + 7, 0x0c), 0x10);
 	fx_free(f);
 }
@@ -286,11 +269,11 @@ START_TEST(periodic_rate_for_each_rs)
 	wr(f, 0, 0x0b, 0x42); /* PIE */
 	for (uint64_t k = 1; k <= 3; k++) {
 		at(f, tap(k, hz) - 1);
-		ck_assert_int_eq(f->level, 0);
+		ck_assert_int_eq(f->irq.level, 0);
 		at(f, tap(k, hz));
-		ck_assert_msg(f->level == 1, "RS %u tap %llu", rs,
+		ck_assert_msg(f->irq.level == 1, "RS %u tap %llu", rs,
 			      (unsigned long long)k);
-		ck_assert_uint_eq(f->last_rise, tap(k, hz));
+		ck_assert_uint_eq(f->irq.last_rise, tap(k, hz));
 		if (k == 2)
 			f = migrate(f);
 		ck_assert_uint_eq(rd(f, tap(k, hz), 0x0c) & 0xc0, 0xc0);
@@ -306,12 +289,12 @@ START_TEST(periodic_sets_pf_without_pie)
 	/* RS 6: 1024 Hz, first tap at 976562.5 ns. */
 	ck_assert_uint_eq(rd(f, 976562, 0x0c), 0x00);
 	ck_assert_uint_eq(rd(f, 976563, 0x0c), 0x40);
-	ck_assert_int_eq(f->rises, 0);
+	ck_assert_int_eq(f->irq.rises, 0);
 	/* Enabling PIE later: the divider ran on, so the next interrupt is
 	 * at the next tap, not a full period after the write. */
 	wr(f, 1200 * US, 0x0b, 0x42);
 	at(f, tap(2, 1024));
-	ck_assert_uint_eq(f->last_rise, tap(2, 1024));
+	ck_assert_uint_eq(f->irq.last_rise, tap(2, 1024));
 	fx_free(f);
 }
 END_TEST
@@ -323,13 +306,13 @@ START_TEST(periodic_mhz_base_rs1_rs2)
 	wr(f, 0, 0x0a, 0x01); /* DV 000, RS 1: 32768 Hz */
 	wr(f, 0, 0x0b, 0x42);
 	at(f, tap(1, 32768));
-	ck_assert_uint_eq(f->last_rise, 30518);
+	ck_assert_uint_eq(f->irq.last_rise, 30518);
 	rd(f, 40000, 0x0c);
 	wr(f, 40000, 0x0a, 0x12); /* DV 001, RS 2: 16384 Hz */
 	at(f, tap(1, 16384) - 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, tap(1, 16384));
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->irq.level, 1);
 	fx_free(f);
 }
 END_TEST
@@ -342,14 +325,14 @@ START_TEST(periodic_continues_across_restore_at_same_ns)
 	wr(f, 0, 0x0b, 0x42);
 	for (uint64_t k = 1; k <= 40; k++) {
 		at(f, tap(k, 8192));
-		ck_assert_uint_eq(f->last_rise, tap(k, 8192));
+		ck_assert_uint_eq(f->irq.last_rise, tap(k, 8192));
 		if (k % 10 == 5) {
 			at(f, tap(k, 8192) + 7);
 			f = migrate(f);
 		}
 		rd(f, tap(k, 8192) + 20, 0x0c);
 	}
-	ck_assert_uint_eq(f->rises, 40);
+	ck_assert_uint_eq(f->irq.rises, 40);
 	fx_free(f);
 }
 END_TEST
@@ -368,16 +351,16 @@ START_TEST(alarm_exact_time)
 	at(f, UPD(4));
 	f = migrate(f);
 	at(f, UPD(5) - 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, UPD(5));
-	ck_assert_int_eq(f->level, 1);
-	ck_assert_uint_eq(f->last_rise, UPD(5));
+	ck_assert_int_eq(f->irq.level, 1);
+	ck_assert_uint_eq(f->irq.last_rise, UPD(5));
 	ck_assert_uint_eq(rd(f, UPD(5), 0x0c), 0xb0); /* IRQF AF UF */
 	/* Next match is a day later. */
 	at(f, UPD(86400 + 4));
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, UPD(86400 + 5));
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->irq.level, 1);
 	fx_free(f);
 }
 END_TEST
@@ -392,30 +375,30 @@ START_TEST(alarm_dont_care_bytes)
 	wr(f, 0, 0x05, 0xff);
 	wr(f, 0, 0x0b, 0x22);
 	at(f, UPD(30));
-	ck_assert_uint_eq(f->last_rise, UPD(30));
+	ck_assert_uint_eq(f->irq.last_rise, UPD(30));
 	rd(f, UPD(30), 0x0c);
 	f = migrate(f);
 	at(f, UPD(90) - 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, UPD(90));
-	ck_assert_uint_eq(f->last_rise, UPD(90));
+	ck_assert_uint_eq(f->irq.last_rise, UPD(90));
 	rd(f, UPD(90), 0x0c);
 	/* xx:02:00: once an hour. */
 	wr(f, UPD(90), 0x01, 0x00);
 	wr(f, UPD(90), 0x03, 0x02);
 	at(f, UPD(120));
-	ck_assert_uint_eq(f->last_rise, UPD(120));
+	ck_assert_uint_eq(f->irq.last_rise, UPD(120));
 	rd(f, UPD(120), 0x0c);
 	at(f, UPD(3600 + 120) - 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, UPD(3600 + 120));
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->irq.level, 1);
 	rd(f, UPD(3600 + 120), 0x0c);
 	/* All three don't care: every second. */
 	wr(f, UPD(3600 + 120), 0x01, 0xc0);
 	wr(f, UPD(3600 + 120), 0x03, 0xc0);
 	at(f, UPD(3600 + 121));
-	ck_assert_uint_eq(f->last_rise, UPD(3600 + 121));
+	ck_assert_uint_eq(f->irq.last_rise, UPD(3600 + 121));
 	fx_free(f);
 }
 END_TEST
@@ -451,7 +434,7 @@ START_TEST(alarm_12_hour_pm)
 	wr(f, NS / 2, 0x03, 0x00);
 	wr(f, NS / 2, 0x05, 0x82); /* 2 PM */
 	at(f, UPD(2));
-	ck_assert_uint_eq(f->last_rise, UPD(2));
+	ck_assert_uint_eq(f->irq.last_rise, UPD(2));
 	ck_assert_uint_eq(rd(f, UPD(2), 0x04), 0x82);
 	fx_free(f);
 }
@@ -518,9 +501,9 @@ START_TEST(divider_reset_and_first_update_500ms_after)
 	wr(f, 0, 0x0b, 0x42);	      /* PIE, 1024 Hz */
 	wr(f, 3200 * MS, 0x0a, 0x66); /* DV 110: divider held */
 	rd(f, 3200 * MS, 0x0c);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, 5 * NS);
-	ck_assert_int_eq(f->level, 0); /* no periodic taps */
+	ck_assert_int_eq(f->irq.level, 0); /* no periodic taps */
 	ck_assert(!uip(f, 4 * NS - 1));
 	ck_assert_uint_eq(rd(f, 5 * NS, 0x00), 0x03); /* frozen */
 	ck_assert_uint_eq(rd(f, 5 * NS, 0x0c), 0x00);
@@ -529,9 +512,9 @@ START_TEST(divider_reset_and_first_update_500ms_after)
 	/* The divider restarts at its half-second point: 1024 Hz taps
 	 * continue 32 divider ticks later ... */
 	at(f, 5 * NS + tap(1, 1024) - 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, 5 * NS + tap(1, 1024));
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->irq.level, 1);
 	wr(f, 5 * NS + tap(1, 1024), 0x0b, 0x02);
 	/* ... and the first update begins 500 ms after the release. */
 	ck_assert(!uip(f, 5500 * MS - T_BUC - 1));
@@ -755,9 +738,9 @@ START_TEST(reset_pin)
 
 	wr(f, 0, 0x0b, 0x7a); /* PIE AIE UIE SQWE, 24 h */
 	at(f, UPD(1));
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->irq.level, 1);
 	dm_rtc_reset(&f->rtc, UPD(1) + 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	ck_assert_uint_eq(rd(f, UPD(1) + 1, 0x0b), 0x02);
 	ck_assert_uint_eq(rd(f, UPD(1) + 1, 0x0c), 0x00);
 	ck_assert_uint_eq(rd(f, UPD(1) + 1, 0x0a), 0x26);
@@ -801,28 +784,28 @@ START_TEST(qemu_periodic_needs_pie_and_phase)
 	f = fx_new("rtc=qemu");
 	wr(f, MS, 0x0b, 0x42);
 	at(f, 1953125);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	at(f, 1953126);
-	ck_assert_int_eq(f->level, 1);
+	ck_assert_int_eq(f->irq.level, 1);
 	ck_assert_uint_eq(rd(f, 1953126, 0x0c), 0xc0);
 	f = migrate(f);
 	at(f, 2929688); /* count 96: 2929687.5 -> 2929687 + 1 */
-	ck_assert_uint_eq(f->last_rise, 2929688);
+	ck_assert_uint_eq(f->irq.last_rise, 2929688);
 	rd(f, 2929688, 0x0c);
 	/* RS 6 -> 3 at 3.2 ms (count 104), 8 counts after the last tick:
 	 * lost = min(8, 4) = 4, so the new tick is due at once. */
 	wr(f, 3200 * US, 0x0a, 0x23);
-	ck_assert_int_eq(f->level, 1);
-	ck_assert_uint_eq(f->last_rise, 3200 * US);
+	ck_assert_int_eq(f->irq.level, 1);
+	ck_assert_uint_eq(f->irq.last_rise, 3200 * US);
 	rd(f, 3200 * US, 0x0c);
 	at(f, 3295899); /* count 108: 3295898.4 -> 3295898 + 1 */
-	ck_assert_uint_eq(f->last_rise, 3295899);
+	ck_assert_uint_eq(f->irq.last_rise, 3295899);
 	rd(f, 3295899, 0x0c);
 	/* RS 3 -> 15 at count 109 (one after the tick at 108): next tick
 	 * at 108 + 16384, a period after the last tick. */
 	wr(f, 3330 * US, 0x0a, 0x2f);
 	at(f, 4 * NS);
-	ck_assert_uint_eq(f->last_rise, (108 + 16384) * NS / 32768 + 1);
+	ck_assert_uint_eq(f->irq.last_rise, (108 + 16384) * NS / 32768 + 1);
 	/* PIE off stops it. */
 	rd(f, 4 * NS, 0x0c);
 	wr(f, 4 * NS, 0x0b, 0x02);
@@ -844,10 +827,10 @@ START_TEST(qemu_instant_update_and_uip)
 	wr(f, NS, 0x0b, 0x12);
 	ck_assert_uint_eq(rd(f, NS, 0x0c), 0x90); /* UF from 1 s */
 	at(f, 2 * NS - 1);
-	ck_assert_int_eq(f->level, 0);
+	ck_assert_int_eq(f->irq.level, 0);
 	f = migrate(f);
 	at(f, 2 * NS);
-	ck_assert_uint_eq(f->last_rise, 2 * NS);
+	ck_assert_uint_eq(f->irq.last_rise, 2 * NS);
 	fx_free(f);
 }
 END_TEST

@@ -34,6 +34,33 @@ void dm_test_roundtrip(const struct dm_state_desc *desc, void *state,
 	free(b);
 }
 
+void dm_test_line_set(void *opaque, uint64_t now, unsigned pin, int level)
+{
+	struct dm_test_line *l = opaque;
+
+	ck_assert_uint_eq(pin, l->pin);
+	if (level && !l->level) {
+		l->rises++;
+		l->last_rise = now;
+	}
+	if (!level && l->level)
+		l->falls++;
+	l->level = level;
+}
+
+struct dm_irq_line dm_test_line_wire(struct dm_test_line *l)
+{
+	return (struct dm_irq_line){ dm_test_line_set, l, l->pin };
+}
+
+void dm_test_config(struct dm_config *cfg, const char *opts)
+{
+	struct dm_error err = { "" };
+
+	dm_config_defaults(cfg, DM_PROFILE_DATASHEET);
+	ck_assert_msg(dm_config_parse(cfg, opts, &err) == 0, "%s", err.msg);
+}
+
 const char *dm_test_trace_path(const char *name)
 {
 	static char path[4096];

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sim/config.h"
+#include "sim/irq.h"
 #include "sim/state.h"
 
 /* Runs one suite in CK_NORMAL verbosity; returns the process exit code. */
@@ -20,6 +22,24 @@ int dm_test_main(Suite *s);
  */
 void dm_test_roundtrip(const struct dm_state_desc *desc, void *state,
 		       void *fresh);
+
+/* An interrupt output under test, recorded by dm_test_line_set. */
+struct dm_test_line {
+	unsigned pin;	    /* the pin the model must drive */
+	int level;
+	unsigned rises;	    /* low -> high transitions */
+	unsigned falls;	    /* high -> low transitions (ends of pulses) */
+	uint64_t last_rise; /* time of the last rise */
+};
+
+/* A dm_irq_fn recording into the struct dm_test_line given as opaque. */
+void dm_test_line_set(void *opaque, uint64_t now, unsigned pin, int level);
+
+/* A line handle wired to l. */
+struct dm_irq_line dm_test_line_wire(struct dm_test_line *l);
+
+/* The datasheet profile's options, then opts (asserting they parse). */
+void dm_test_config(struct dm_config *cfg, const char *opts);
 
 /* Path of a file under tests/traces (from $DMSIM_TRACES). */
 const char *dm_test_trace_path(const char *name);
