@@ -13,5 +13,9 @@ int dm_cmd_replay(int argc, char **argv);
 int dm_cmd_convert(int argc, char **argv);
 int dm_cmd_options(int argc, char **argv);
 int dm_cmd_migrate_check(int argc, char **argv);
+int dm_cmd_show(int argc, char **argv);
+int dm_cmd_import(int argc, char **argv);
+int dm_cmd_kvm(int argc, char **argv);
+int dm_cmd_diff(int argc, char **argv);
 
 #endif

@@ -7,13 +7,15 @@
 
 #include "cli/cli.h"
 #include "replay/migrate.h"
+#include "replay/store.h"
 
 #define MAX_AT 1024
 
 static void usage(FILE *f)
 {
 	fputs("usage: dmsim migrate-check TRACE [--every N | --at EVENT...] "
-	      "[--machine OPTS] [--json]\n\n"
+	      "[--machine OPTS] [--json]\n"
+	      "                           [--via-db FILE]\n\n"
 	      "Replays TRACE on a reference machine and, in lockstep, on a "
 	      "twin that is\n"
 	      "saved, destroyed and rebuilt from its checkpoint before the "
@@ -28,7 +30,11 @@ static void usage(FILE *f)
 	      "  --at EVENT     migrate before this event (repeatable)\n"
 	      "  --machine OPTS machine options after the trace's machine "
 	      "line\n"
-	      "  --json         one JSON object on stdout\n\n"
+	      "  --json         one JSON object on stdout\n"
+	      "  --via-db FILE  save the twin through the SQLite checkpoint "
+	      "database FILE\n"
+	      "                 (a run of its own) and rebuild it from what "
+	      "it reads back\n\n"
 	      "exit status: 0 identical, 1 the twin diverged, 2 bad usage "
 	      "or input\n",
 	      f);
@@ -44,13 +50,31 @@ static int parse_u64(const char *s, uint64_t *v)
 	return *end ? -1 : 0;
 }
 
+/* Opens --via-db around the check; closing commits the last batch. */
+static int check_db(const char *path, const char *db,
+		    struct dm_migrate_opts *opts, struct dm_migrate_result *res,
+		    struct dm_error *err)
+{
+	struct dm_error cerr;
+	int rc;
+
+	if (db && dm_store_open(&opts->store, db, true, err))
+		return DM_EXIT_USAGE;
+	rc = dm_migrate_check(path, opts, res, err);
+	if (dm_store_close(opts->store, &cerr) && rc != DM_EXIT_USAGE) {
+		*err = cerr;
+		rc = DM_EXIT_USAGE;
+	}
+	return rc;
+}
+
 int dm_cmd_migrate_check(int argc, char **argv)
 {
 	static uint64_t at[MAX_AT];
 	struct dm_migrate_opts opts = { .every = 1, .at = at, .out = stdout };
 	struct dm_migrate_result res;
 	struct dm_error err = { "" };
-	const char *path = NULL;
+	const char *path = NULL, *db = NULL;
 	bool every_given = false;
 	int rc;
 
@@ -81,6 +105,8 @@ int dm_cmd_migrate_check(int argc, char **argv)
 				return DM_EXIT_USAGE;
 			}
 			opts.nat++;
+		} else if (!strcmp(a, "--via-db") && i + 1 < argc) {
+			db = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "dmsim migrate-check: unknown option "
 					"'%s'\n",
@@ -102,7 +128,7 @@ int dm_cmd_migrate_check(int argc, char **argv)
 	/* --at alone means only those points. */
 	if (opts.nat && !every_given)
 		opts.every = 0;
-	rc = dm_migrate_check(path, &opts, &res, &err);
+	rc = check_db(path, db, &opts, &res, &err);
 	if (rc == DM_EXIT_USAGE)
 		fprintf(stderr, "dmsim migrate-check: %s\n", err.msg);
 	return rc;

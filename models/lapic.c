@@ -67,8 +67,6 @@ enum { MODE_DISABLED = 0, MODE_INVALID = 1, MODE_XAPIC = 2, MODE_X2APIC = 3 };
 #define LVT_LEVEL (1u << 15)
 #define LVT_MASKED (1u << 16)
 
-enum { TM_ONESHOT, TM_PERIODIC, TM_TSC_DEADLINE, TM_RESERVED };
-
 #define SVR_ENABLE 0x100u
 #define SVR_FOCUS_OFF 0x200u
 #define SVR_NO_EOI_BCAST 0x1000u
@@ -107,7 +105,7 @@ static unsigned base_mode(uint64_t base)
 	return (unsigned)(base >> 10) & 3;
 }
 
-static bool x2apic_mode(const struct dm_lapic *l)
+bool dm_lapic_x2apic(const struct dm_lapic *l)
 {
 	return base_mode(l->apic_base) == MODE_X2APIC;
 }
@@ -160,7 +158,7 @@ static void vcpu_signal(const struct dm_lapic *l, uint64_t now,
 }
 
 /* SDM 11.8.3.1. */
-static uint8_t ppr(const struct dm_lapic *l)
+uint8_t dm_lapic_ppr(const struct dm_lapic *l)
 {
 	unsigned isr_class = vec_class(vec_highest(l->isr));
 
@@ -195,7 +193,7 @@ static int fixed_deliverable(const struct dm_lapic *l)
 	int v = vec_highest(l->irr);
 
 	if (!dm_lapic_hw_enabled(l) || v < 0 ||
-	    vec_class(v) <= (ppr(l) & 0xf0u))
+	    vec_class(v) <= (dm_lapic_ppr(l) & 0xf0u))
 		return -1;
 	return v;
 }
@@ -261,19 +259,19 @@ static void record_error(struct dm_lapic *l, uint64_t now, uint8_t bit)
 
 /* ---- Timer ---------------------------------------------------------- */
 
-static unsigned timer_mode(const struct dm_lapic *l)
+unsigned dm_lapic_timer_mode(const struct dm_lapic *l)
 {
 	return (l->lvt[DM_LVT_TIMER] >> 17) & 3;
 }
 
 static bool periodic(const struct dm_lapic *l)
 {
-	return timer_mode(l) == TM_PERIODIC;
+	return dm_lapic_timer_mode(l) == DM_LAPIC_TM_PERIODIC;
 }
 
 static bool tsc_mode(const struct dm_lapic *l)
 {
-	return timer_mode(l) == TM_TSC_DEADLINE;
+	return dm_lapic_timer_mode(l) == DM_LAPIC_TM_TSC_DEADLINE;
 }
 
 /* SDM 11.5.4: DCR bits 3,1:0 = v; divisor 2^((v + 1) mod 8). */
@@ -356,14 +354,14 @@ static void ds_rebase(struct dm_lapic *l, uint64_t now, bool restart)
 }
 
 /* KVM tmict_to_ns(): count x divisor bus cycles. */
-static uint64_t kvm_ns(const struct dm_lapic *l, uint32_t count)
+uint64_t dm_lapic_count_ns(const struct dm_lapic *l, uint32_t count)
 {
 	return dm_muldiv64((uint64_t)count * divisor(l), DM_NS_PER_SEC,
 			   l->cfg.bus_hz);
 }
 
 /* KVM limit_periodic_timer_frequency(). */
-static void kvm_clamp(struct dm_lapic *l)
+void dm_lapic_kvm_clamp(struct dm_lapic *l)
 {
 	if (periodic(l) && l->tm_period && l->tm_period < l->cfg.min_period_ns)
 		l->tm_period = l->cfg.min_period_ns;
@@ -399,7 +397,7 @@ static uint32_t kvm_count(const struct dm_lapic *l, uint64_t now)
 				     DM_NS_PER_SEC * divisor(l));
 }
 
-static uint32_t timer_current(const struct dm_lapic *l, uint64_t now)
+uint32_t dm_lapic_current_count(const struct dm_lapic *l, uint64_t now)
 {
 	if (tsc_mode(l))
 		return 0;
@@ -431,19 +429,21 @@ static uint64_t next_expiry(const struct dm_lapic *l, uint64_t now)
 	return t ? t : DM_TIME_NEVER;
 }
 
+/* Split from timer_update so that a conversion can arm a scratch copy. */
+uint64_t dm_lapic_timer_deadline(const struct dm_lapic *l, uint64_t now)
+{
+	if (periodic(l) && timer_quiet(l))
+		return DM_TIME_NEVER;
+	return next_expiry(l, now);
+}
+
 /* Arms the count-mode timer at its next expiry after now. */
 static void timer_update(struct dm_lapic *l, uint64_t now)
 {
-	uint64_t when;
-
 	/* TSC-deadline mode is armed by IA32_TSC_DEADLINE writes only. */
 	if (tsc_mode(l))
 		return;
-	if (periodic(l) && timer_quiet(l))
-		when = DM_TIME_NEVER;
-	else
-		when = next_expiry(l, now);
-	dm_timer_arm(&l->timer, when);
+	dm_timer_arm(&l->timer, dm_lapic_timer_deadline(l, now));
 }
 
 static void timer_fire(void *opaque, uint64_t now)
@@ -490,8 +490,8 @@ static void tmict_write(struct dm_lapic *l, uint64_t now, uint32_t val)
 		return;
 	l->tmict = val;
 	if (is_kvm(l)) {
-		l->tm_period = kvm_ns(l, val);
-		kvm_clamp(l);
+		l->tm_period = dm_lapic_count_ns(l, val);
+		dm_lapic_kvm_clamp(l);
 		l->tm_target = l->tm_period ? sat_add(now, l->tm_period) : 0;
 	} else {
 		l->tm_count = val;
@@ -508,8 +508,8 @@ static void kvm_rescale(struct dm_lapic *l, uint64_t now, uint64_t old_div)
 
 	if (!l->tm_period)
 		return;
-	l->tm_period = kvm_ns(l, l->tmict);
-	kvm_clamp(l);
+	l->tm_period = dm_lapic_count_ns(l, l->tmict);
+	dm_lapic_kvm_clamp(l);
 	if (!l->tm_period) {
 		l->tm_target = 0;
 		return;
@@ -545,9 +545,9 @@ static void tdcr_write(struct dm_lapic *l, uint64_t now, uint32_t val)
  */
 static void lvt_timer_write(struct dm_lapic *l, uint64_t now, uint32_t val)
 {
-	unsigned old_mode = timer_mode(l), new_mode = (val >> 17) & 3;
-	bool was_tsc = old_mode == TM_TSC_DEADLINE;
-	bool is_tsc = new_mode == TM_TSC_DEADLINE;
+	unsigned old_mode = dm_lapic_timer_mode(l), new_mode = (val >> 17) & 3;
+	bool was_tsc = old_mode == DM_LAPIC_TM_TSC_DEADLINE;
+	bool is_tsc = new_mode == DM_LAPIC_TM_TSC_DEADLINE;
 
 	if (old_mode != new_mode && !was_tsc && !is_tsc) {
 		if (is_kvm(l))
@@ -559,7 +559,7 @@ static void lvt_timer_write(struct dm_lapic *l, uint64_t now, uint32_t val)
 	if (was_tsc != is_tsc)
 		timer_stop(l);
 	else if (old_mode != new_mode && is_kvm(l))
-		kvm_clamp(l);
+		dm_lapic_kvm_clamp(l);
 	timer_update(l, now);
 }
 
@@ -941,19 +941,22 @@ int dm_lapic_pending(const struct dm_lapic *l)
 
 /* ---- Registers -------------------------------------------------------- */
 
-static uint32_t x2apic_ldr(const struct dm_lapic *l)
+/* SDM 11.12.10.2: the x2APIC LDR follows from the x2APIC ID. */
+uint32_t dm_lapic_ldr(const struct dm_lapic *l)
 {
 	uint32_t id = l->cfg.vcpu_id;
 
+	if (!dm_lapic_x2apic(l))
+		return (uint32_t)l->ldr << 24;
 	return ((id >> 4) << 16) | (1u << (id & 0xf));
 }
 
 uint32_t dm_lapic_apic_id(const struct dm_lapic *l)
 {
-	return x2apic_mode(l) ? l->cfg.vcpu_id : l->xapic_id;
+	return dm_lapic_x2apic(l) ? l->cfg.vcpu_id : l->xapic_id;
 }
 
-static uint32_t version(const struct dm_lapic *l)
+uint32_t dm_lapic_version(const struct dm_lapic *l)
 {
 	return APIC_VERSION | (uint32_t)(l->cfg.lvts - 1) << 16 |
 	       (l->cfg.directed_eoi ? 1u << 24 : 0);
@@ -961,7 +964,7 @@ static uint32_t version(const struct dm_lapic *l)
 
 static int reg_kind(const struct dm_lapic *l, unsigned reg)
 {
-	bool x2 = x2apic_mode(l);
+	bool x2 = dm_lapic_x2apic(l);
 
 	if (reg >= R_ISR && reg < R_IRR + 8)
 		return K_RO;
@@ -1011,18 +1014,18 @@ static uint32_t reg_value(const struct dm_lapic *l, uint64_t now, unsigned reg)
 		return l->lvt[reg - R_LVT_FIRST];
 	switch (reg) {
 	case R_ID:
-		return x2apic_mode(l) ? l->cfg.vcpu_id
-				      : (uint32_t)l->xapic_id << 24;
+		return dm_lapic_x2apic(l) ? l->cfg.vcpu_id
+					  : (uint32_t)l->xapic_id << 24;
 	case R_VER:
-		return version(l);
+		return dm_lapic_version(l);
 	case R_TPR:
 		return l->tpr;
 	case R_APR:
 		return l->cfg.apr_zero ? 0 : dm_lapic_arb_priority(l);
 	case R_PPR:
-		return ppr(l);
+		return dm_lapic_ppr(l);
 	case R_LDR:
-		return x2apic_mode(l) ? x2apic_ldr(l) : (uint32_t)l->ldr << 24;
+		return dm_lapic_ldr(l);
 	case R_DFR:
 		return (uint32_t)l->dfr << 28 | 0x0fffffffu;
 	case R_SVR:
@@ -1038,7 +1041,7 @@ static uint32_t reg_value(const struct dm_lapic *l, uint64_t now, unsigned reg)
 	case R_TMICT:
 		return l->tmict;
 	case R_TMCCT:
-		return timer_current(l, now);
+		return dm_lapic_current_count(l, now);
 	case R_TDCR:
 		return l->tdcr;
 	default:
@@ -1053,7 +1056,7 @@ static int reg_read(const struct dm_lapic *l, uint64_t now, unsigned reg,
 
 	*val = 0;
 	/* A write-only register reads 0 in xAPIC mode, #GP in x2APIC. */
-	if (kind == K_NONE || (kind == K_WO && x2apic_mode(l)))
+	if (kind == K_NONE || (kind == K_WO && dm_lapic_x2apic(l)))
 		return REG_NONE;
 	if (kind != K_WO)
 		*val = reg_value(l, now, reg);
@@ -1145,7 +1148,7 @@ static int reg_write(struct dm_lapic *l, uint64_t now, unsigned reg,
 	case R_EOI:
 		/* SDM 11.12.1.2: a non-zero x2APIC EOI write faults; KVM
 		 * takes any value. */
-		if (x2apic_mode(l) && val && !is_kvm(l))
+		if (dm_lapic_x2apic(l) && val && !is_kvm(l))
 			return REG_GP;
 		eoi_write(l, now);
 		break;
@@ -1160,7 +1163,7 @@ static int reg_write(struct dm_lapic *l, uint64_t now, unsigned reg,
 		break;
 	case R_ESR:
 		/* SPEC-NOTES 4.8: the write snapshots the collected errors. */
-		if (x2apic_mode(l) && val)
+		if (dm_lapic_x2apic(l) && val)
 			return REG_GP;
 		l->esr = l->esr_pending;
 		l->esr_pending = 0;
@@ -1257,7 +1260,7 @@ int dm_lapic_msr_read(struct dm_lapic *l, uint64_t now, uint32_t msr,
 	if (!x2apic_msr(msr))
 		return DM_MSR_UNHANDLED;
 	/* SDM 11.12.1.2: these MSRs exist only in x2APIC mode. */
-	if (!x2apic_mode(l))
+	if (!dm_lapic_x2apic(l))
 		return DM_MSR_GP;
 	if (msr == DM_MSR_X2APIC_FIRST + R_ICR) {
 		*val = (uint64_t)l->icr_hi << 32 | l->icr_lo;
@@ -1295,7 +1298,7 @@ int dm_lapic_msr_write(struct dm_lapic *l, uint64_t now, uint32_t msr,
 	}
 	if (!x2apic_msr(msr))
 		return DM_MSR_UNHANDLED;
-	if (!x2apic_mode(l))
+	if (!dm_lapic_x2apic(l))
 		return DM_MSR_GP;
 	if (msr == DM_MSR_X2APIC_FIRST + R_ICR)
 		return x2apic_icr_write(l, now, val);
@@ -1313,14 +1316,14 @@ int dm_lapic_msr_write(struct dm_lapic *l, uint64_t now, uint32_t msr,
  * (its x2APIC broadcast quirk, on unless KVM_CAP_X2APIC_API). */
 static uint32_t msg_mda(const struct dm_lapic *l, const struct dm_apic_msg *m)
 {
-	if (is_kvm(l) && m->source < 0 && m->dest == 0xff && x2apic_mode(l))
+	if (is_kvm(l) && m->source < 0 && m->dest == 0xff && dm_lapic_x2apic(l))
 		return 0xffffffffu;
 	return m->dest;
 }
 
 static bool match_physical(const struct dm_lapic *l, uint32_t mda)
 {
-	if (x2apic_mode(l))
+	if (dm_lapic_x2apic(l))
 		return mda == 0xffffffffu || mda == l->cfg.vcpu_id;
 	if (is_kvm(l)) {
 		if (mda == 0xff)
@@ -1338,8 +1341,8 @@ static bool match_logical(const struct dm_lapic *l, uint32_t mda)
 {
 	bool cluster;
 
-	if (x2apic_mode(l)) {
-		uint32_t ldr = x2apic_ldr(l);
+	if (dm_lapic_x2apic(l)) {
+		uint32_t ldr = dm_lapic_ldr(l);
 
 		return mda == 0xffffffffu ||
 		       ((ldr >> 16) == (mda >> 16) && (ldr & mda & 0xffff));
@@ -1480,7 +1483,7 @@ static int validate_regs(const struct dm_lapic *l, struct dm_error *err)
 
 static bool kvm_period_ok(const struct dm_lapic *l)
 {
-	uint64_t ns = kvm_ns(l, l->tmict);
+	uint64_t ns = dm_lapic_count_ns(l, l->tmict);
 	uint64_t clamped =
 		ns && ns < l->cfg.min_period_ns ? l->cfg.min_period_ns : ns;
 

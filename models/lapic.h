@@ -187,4 +187,25 @@ uint32_t dm_lapic_apic_id(const struct dm_lapic *l);
 uint8_t dm_lapic_arb_priority(const struct dm_lapic *l);
 bool dm_lapic_focus(const struct dm_lapic *l, uint8_t vector);
 
+/*
+ * For conversions that read or build the state directly
+ * (sim/kvm/kvmstate.c).  Register values as the guest reads them:
+ */
+bool dm_lapic_x2apic(const struct dm_lapic *l); /* x2APIC mode */
+uint32_t dm_lapic_version(const struct dm_lapic *l);
+uint32_t dm_lapic_ldr(const struct dm_lapic *l);
+uint8_t dm_lapic_ppr(const struct dm_lapic *l);
+uint32_t dm_lapic_current_count(const struct dm_lapic *l, uint64_t now);
+
+/* LVT timer mode, bits 18:17 (SDM 11.5.4; 3 is reserved). */
+enum { DM_LAPIC_TM_ONESHOT, DM_LAPIC_TM_PERIODIC, DM_LAPIC_TM_TSC_DEADLINE };
+unsigned dm_lapic_timer_mode(const struct dm_lapic *l);
+/* lapic=kvm: count x divisor bus cycles in ns (KVM tmict_to_ns). */
+uint64_t dm_lapic_count_ns(const struct dm_lapic *l, uint32_t count);
+/* lapic=kvm: raises a periodic tm_period to the minimum period. */
+void dm_lapic_kvm_clamp(struct dm_lapic *l);
+/* Count modes: when the timer is due to fire after now (DM_TIME_NEVER:
+ * not armed), from tm_* and the LVT. */
+uint64_t dm_lapic_timer_deadline(const struct dm_lapic *l, uint64_t now);
+
 #endif

@@ -89,7 +89,7 @@ static bool slave_answers(const struct dm_pic *p)
  * in-service IR2 not block IR2 itself [8259A]; KVM and QEMU drop ISR[2]
  * from the comparison altogether, so IR3-7 get through as well.
  */
-static int request(const struct dm_pic *p, unsigned idx)
+int dm_pic_request(const struct dm_pic *p, unsigned idx)
 {
 	const struct dm_pic_chip *c = &p->chip[idx];
 	int n = top(c, c->irr & ~c->imr);
@@ -158,7 +158,7 @@ static void drive_input(struct dm_pic *p, unsigned idx, unsigned n, bool level)
  */
 static void update(struct dm_pic *p, uint64_t now, bool cascade)
 {
-	bool slave_int = request(p, SLAVE) >= 0;
+	bool slave_int = dm_pic_request(p, SLAVE) >= 0;
 	bool out;
 
 	if (cascade && p->flavor == DM_PIC_KVM) {
@@ -169,7 +169,7 @@ static void update(struct dm_pic *p, uint64_t now, bool cascade)
 	} else if (cascade) {
 		drive_input(p, MASTER, CASCADE_IR, slave_int);
 	}
-	out = request(p, MASTER) >= 0;
+	out = dm_pic_request(p, MASTER) >= 0;
 	if (out != p->intr) {
 		p->intr = out;
 		dm_irq_set(&p->intr_line, now, out);
@@ -221,7 +221,8 @@ static void inta_first(struct dm_pic *p, unsigned idx, unsigned n)
 static void inta_mid(struct dm_pic *p)
 {
 	if (p->flavor == DM_PIC_DATASHEET)
-		drive_input(p, MASTER, CASCADE_IR, request(p, SLAVE) >= 0);
+		drive_input(p, MASTER, CASCADE_IR,
+			    dm_pic_request(p, SLAVE) >= 0);
 }
 
 /*
@@ -261,7 +262,7 @@ static uint8_t vector(const struct dm_pic *p, unsigned idx, unsigned n)
 
 int dm_pic_intack(struct dm_pic *p, uint64_t now)
 {
-	int n = request(p, MASTER);
+	int n = dm_pic_request(p, MASTER);
 	int n2 = -1;
 	uint8_t v;
 
@@ -278,7 +279,7 @@ int dm_pic_intack(struct dm_pic *p, uint64_t now)
 	} else if (!slave_answers(p)) {
 		v = OPEN_BUS;
 	} else {
-		n2 = request(p, SLAVE);
+		n2 = dm_pic_request(p, SLAVE);
 		if (n2 >= 0)
 			inta_first(p, SLAVE, (unsigned)n2);
 		v = vector(p, SLAVE, n2 < 0 ? 7 : (unsigned)n2);
@@ -559,7 +560,7 @@ static uint8_t poll_kvm(struct dm_pic *p, unsigned idx, uint64_t now, int n)
  */
 static uint8_t poll_read(struct dm_pic *p, unsigned idx, uint64_t now)
 {
-	int n = request(p, idx);
+	int n = dm_pic_request(p, idx);
 
 	if (p->flavor == DM_PIC_KVM)
 		return poll_kvm(p, idx, now, n);

@@ -111,6 +111,13 @@ int dm_pic_intack(struct dm_pic *p, uint64_t now);
 /* Level of the master's INT pin (what LINT0 sees); reads nothing. */
 int dm_pic_pending(const struct dm_pic *p);
 
+/*
+ * The IR that chip idx (0 master, 1 slave) presents on its INT under p's
+ * flavour, or -1; reads the registers only (no cascade update).  For
+ * conversions that set the registers directly (sim/kvm/kvmstate.c).
+ */
+int dm_pic_request(const struct dm_pic *p, unsigned idx);
+
 /* Port handlers; offset relative to the region base, size 1, 2, 4 or 8. */
 uint64_t dm_pic_master_read(void *opaque, uint64_t now, uint64_t offset,
 			    unsigned size);

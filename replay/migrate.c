@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "replay/replay.h"
+#include "replay/store.h"
 
 struct twin {
 	const struct dm_config *cfg;
@@ -12,6 +13,7 @@ struct twin {
 	struct dm_machine *ref;
 	struct dm_machine *mig;
 	struct dm_migrate_result *res;
+	int64_t run; /* in opts->store */
 };
 
 static int build(struct twin *t, struct dm_machine **m, struct dm_error *err)
@@ -33,14 +35,50 @@ static bool migrate_before(const struct dm_migrate_opts *opts, uint64_t i)
 	return false;
 }
 
+/*
+ * The same through the store: the twin is rebuilt from what SQLite gives
+ * back.  bytes_saved counts the new blob bytes.  Returns -2 when the store
+ * cannot write (bad input, not a divergence).
+ */
+static int migrate_via_store(struct twin *t, struct dm_error *err)
+{
+	struct dm_store *s = t->opts->store;
+	struct dm_store_stats before, after;
+	struct dm_machine *fresh;
+	uint64_t n = t->res->events, seq;
+	int rc;
+
+	dm_store_stats(s, &before);
+	if (dm_store_checkpoint(s, t->mig, n ? n - 1 : DM_STORE_NO_EVENT, NULL,
+				&seq, err))
+		return -2;
+	dm_store_stats(s, &after);
+	dm_machine_destroy(t->mig);
+	t->mig = NULL;
+	rc = build(t, &fresh, err);
+	if (!rc) {
+		rc = dm_store_load_into(s, t->run, seq, fresh, err);
+		if (rc)
+			dm_machine_destroy(fresh);
+		else
+			t->mig = fresh;
+	}
+	t->res->migrations++;
+	t->res->bytes_saved += after.blob_bytes - before.blob_bytes;
+	return rc;
+}
+
 /* Saves the twin, destroys it, and rebuilds it from the checkpoint alone. */
 static int migrate(struct twin *t, struct dm_error *err)
 {
 	struct dm_machine *fresh;
 	size_t len;
-	uint8_t *ck = dm_machine_save(t->mig, &len);
+	uint8_t *ck;
 	int rc;
 
+	if (t->opts->store)
+		return migrate_via_store(t, err);
+	ck = dm_machine_save(t->mig, &len);
 	if (!ck)
 		return dm_errorf(err, "out of memory saving a checkpoint");
 	dm_machine_destroy(t->mig);
@@ -188,7 +226,10 @@ static int run(struct twin *t, struct dm_trace_reader *r,
 	while ((more = dm_trace_next(r, &ev, err)) == 1) {
 		if (migrate_before(t->opts, t->res->events)) {
 			t->res->migration = t->res->events;
-			if (migrate(t, err))
+			rc = migrate(t, err);
+			if (rc == -2)
+				return -1;
+			if (rc)
 				return refused(t, err);
 		}
 		rc = lockstep(t, &ev, err);
@@ -200,6 +241,16 @@ static int run(struct twin *t, struct dm_trace_reader *r,
 		t->res->events++;
 	}
 	return more < 0 ? -1 : 0;
+}
+
+/* Records the outcome in the store; an error already in err is kept. */
+static int end_run(struct twin *t, int rc, struct dm_error *err)
+{
+	struct dm_error mine;
+	const char *status = rc < 0 ? "failed" : rc ? "diverged" : "passed";
+
+	return dm_store_end_run(t->opts->store, status, t->res->events,
+				rc < 0 ? &mine : err);
 }
 
 int dm_migrate_check(const char *path, const struct dm_migrate_opts *opts,
@@ -218,8 +269,13 @@ int dm_migrate_check(const char *path, const struct dm_migrate_opts *opts,
 		rc = build(&t, &t.ref, err);
 	if (!rc)
 		rc = build(&t, &t.mig, err);
+	if (!rc && opts->store)
+		rc = dm_store_begin_run(opts->store, "migrate-check", path,
+					t.mig, &t.run, err);
 	if (!rc)
 		rc = run(&t, r, err);
+	if (t.run && end_run(&t, rc, err))
+		rc = -1;
 	if (rc == 0)
 		report_identical(&t);
 	dm_machine_destroy(t.ref);

@@ -17,6 +17,8 @@
 
 #include "sim/machine.h"
 
+struct dm_store;
+
 struct dm_migrate_opts {
 	const char *machine_opts; /* applied after the trace's machine line */
 	uint64_t every;		  /* migrate before every Nth event (0: none) */
@@ -26,6 +28,9 @@ struct dm_migrate_opts {
 	FILE *out; /* report; NULL for none */
 	/* Test hook: called on every machine the check builds. */
 	void (*adjust)(struct dm_machine *m);
+	/* Saves the twin through this checkpoint store (replay/store.h) as
+	 * a run of its own, and rebuilds it from what the store reads back. */
+	struct dm_store *store;
 };
 
 struct dm_migrate_result {

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "replay/replay.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "replay/store.h"
 #include "replay/tolerance.h"
 
 static int step_access(struct dm_machine *m, const struct dm_event *ev,
@@ -360,6 +363,21 @@ static void report_tolerance(const struct dm_replay_opts *opts,
 	fputc('\n', f);
 }
 
+static void report_store(const struct dm_replay_opts *opts,
+			 const struct dm_replay_stats *s)
+{
+	if (!opts->store)
+		return;
+	if (opts->json)
+		fprintf(opts->out,
+			",\"run\":%" PRId64 ",\"checkpoints\":%" PRIu64, s->run,
+			s->checkpoints);
+	else
+		fprintf(opts->out,
+			"checkpoints: %" PRIu64 " (run %" PRId64 ")\n",
+			s->checkpoints, s->run);
+}
+
 static void report_summary(const struct dm_replay_opts *opts,
 			   const char *path, const char *encoding,
 			   const char *config, const struct dm_replay_stats *s,
@@ -383,6 +401,7 @@ static void report_summary(const struct dm_replay_opts *opts,
 			s->writes, s->irqs, s->intacks, s->signals, s->marks,
 			s->hashes_checked, s->faults, m->ms.now, s->tolerated,
 			hash);
+		report_store(opts, s);
 		if (tol->ns)
 			report_tolerance(opts, tol);
 		fputs("}\n", opts->out);
@@ -400,6 +419,7 @@ static void report_summary(const struct dm_replay_opts *opts,
 		path, encoding, config, s->events, s->reads_checked,
 		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
 		s->hashes_checked, s->divergences, m->ms.now, hash);
+	report_store(opts, s);
 	if (tol->ns)
 		report_tolerance(opts, tol);
 }
@@ -428,11 +448,66 @@ static int build_machine(struct dm_trace_reader *r,
 	return dm_machine_create(m, &cfg, err);
 }
 
+/*
+ * After every Nth event and after every mark, labelled with its text.  In
+ * between, a batch of checkpoints is committed once it is old enough.
+ */
+static int checkpoint_after(const struct dm_replay_opts *opts,
+			    const struct dm_machine *m,
+			    const struct dm_event *ev,
+			    struct dm_replay_stats *s, struct dm_error *err)
+{
+	uint64_t every = opts->checkpoint_every;
+	bool mark = ev->op == DM_OP_MARK;
+
+	if (!opts->store)
+		return 0;
+	if (!mark && (!every || s->events % every))
+		return s->events & 0xfff ? 0 : dm_store_poll(opts->store, err);
+	s->checkpoints++;
+	return dm_store_checkpoint(opts->store, m, s->events - 1,
+				   mark ? ev->label : NULL, NULL, err);
+}
+
+/* Records how the run ended; a replay error already in err is kept. */
+static int end_run(const struct dm_replay_opts *opts,
+		   const struct dm_replay_stats *s, int rc,
+		   struct dm_error *err)
+{
+	struct dm_error mine;
+	const char *status = rc == 2	      ? "failed"
+			     : s->divergences ? "diverged"
+					      : "passed";
+
+	return dm_store_end_run(opts->store, status, s->events,
+				rc == 2 ? &mine : err);
+}
+
 static void show_progress(FILE *f, uint64_t events, uint64_t divergences)
 {
 	fprintf(f, "\rreplaying: %" PRIu64 " events, %" PRIu64 " divergences",
 		events, divergences);
 	fflush(f);
+}
+
+/* Writes the machine's final state as a checkpoint file (dmsim diff). */
+static int save_state(const struct dm_machine *m, const char *path,
+		      struct dm_error *err)
+{
+	size_t len;
+	uint8_t *buf = dm_machine_save(m, &len);
+	FILE *f;
+	int rc = 0;
+
+	if (!buf)
+		return dm_errorf(err, "out of memory saving the state");
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len)
+		rc = dm_errorf(err, "%s: %s", path, strerror(errno));
+	if (f && fclose(f) && !rc)
+		rc = dm_errorf(err, "%s: %s", path, strerror(errno));
+	free(buf);
+	return rc;
 }
 
 int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
@@ -452,6 +527,12 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		return 2;
 	encoding = dm_trace_encoding(r) == DM_TRACE_TEXT ? "text" : "binary";
 	if (build_machine(r, opts, &m, config, sizeof(config), err)) {
+		dm_trace_close(r);
+		return 2;
+	}
+	if (opts->store && dm_store_begin_run(opts->store, "replay", path, m,
+					      &stats->run, err)) {
+		dm_machine_destroy(m);
 		dm_trace_close(r);
 		return 2;
 	}
@@ -478,6 +559,10 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		if (o.mismatch)
 			report_divergence(opts, m, stats->events - 1, &ev, &o,
 					  ++stats->divergences);
+		if (checkpoint_after(opts, m, &ev, stats, err)) {
+			rc = 2;
+			break;
+		}
 		if (opts->progress && !(stats->events & 0xfffff))
 			show_progress(opts->progress, stats->events,
 				      stats->divergences);
@@ -485,6 +570,10 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 	if (opts->progress && stats->events > 0xfffff)
 		fputc('\n', opts->progress);
 	if (more < 0)
+		rc = 2;
+	if (opts->store && end_run(opts, stats, rc, err))
+		rc = 2;
+	if (rc == 0 && opts->save_state && save_state(m, opts->save_state, err))
 		rc = 2;
 	if (rc == 2 && opts->json) {
 		/* Keep stdout one valid JSON object even on bad input. */

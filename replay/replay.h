@@ -64,6 +64,7 @@ int dm_replay_config(struct dm_trace_reader *r, const char *machine_opts,
 struct dm_replay_opts {
 	const char *machine_opts; /* applied after the trace's machine line */
 	uint64_t tolerance_ns;	  /* replay/tolerance.h; 0: exact */
+	const char *save_state;	  /* write the final state here (or NULL) */
 	bool json;
 	unsigned max_reported;	  /* divergences shown in full */
 	FILE *out;		  /* report */

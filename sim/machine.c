@@ -10,6 +10,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "sim/bytes.h"
+
 static const struct dm_field machine_fields[] = {
 	DM_U64(struct dm_machine_state, now, 1, UINT64_MAX),
 	DM_ARRAY(DM_FT_U32, struct dm_machine_state, isa_src, 2,
@@ -575,8 +577,7 @@ uint64_t dm_machine_hash(const struct dm_machine *m)
 		uint64_t h = dm_state_hash(m->devices[i].desc,
 					   m->devices[i].state);
 
-		for (unsigned b = 0; b < 8; b++)
-			buf[i * 8 + b] = (uint8_t)(h >> (8 * b));
+		dm_put_le(buf + i * 8, h, 8);
 	}
 	return XXH3_64bits(buf, m->ndevices * 8);
 }
@@ -591,22 +592,6 @@ uint64_t dm_machine_hash(const struct dm_machine *m)
 #define CKPT_MAGIC "DMCK"
 #define CKPT_VERSION 1
 #define CKPT_HEADER 10
-
-static uint8_t *put_le(uint8_t *p, uint64_t v, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 {
@@ -624,9 +609,9 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 	if (!buf)
 		return NULL;
 	memcpy(buf, CKPT_MAGIC, 4);
-	p = put_le(buf + 4, CKPT_VERSION, 2);
-	p = put_le(p, m->ndevices, 2);
-	p = put_le(p, nc, 2);
+	p = dm_put_le(buf + 4, CKPT_VERSION, 2);
+	p = dm_put_le(p, m->ndevices, 2);
+	p = dm_put_le(p, nc, 2);
 	memcpy(p, config, nc);
 	p += nc;
 	for (unsigned i = 0; i < m->ndevices; i++) {
@@ -636,10 +621,10 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 
 		*p++ = (uint8_t)nl;
 		memcpy(p, d->name, nl);
-		p = put_le(p + nl, n, 4);
+		p = dm_put_le(p + nl, n, 4);
 		p += dm_state_encode(d->desc, d->state, p, n);
 	}
-	put_le(p, XXH3_64bits(buf, (size_t)(p - buf)), 8);
+	dm_put_le(p, XXH3_64bits(buf, (size_t)(p - buf)), 8);
 	*len = total;
 	return buf;
 }
@@ -651,13 +636,13 @@ static int checkpoint_header(const uint8_t *buf, size_t len,
 {
 	if (len < CKPT_HEADER + 8 || memcmp(buf, CKPT_MAGIC, 4))
 		return dm_errorf(err, "not a dmsim checkpoint");
-	if (get_le(buf + len - 8, 8) != XXH3_64bits(buf, len - 8))
+	if (dm_get_le(buf + len - 8, 8) != XXH3_64bits(buf, len - 8))
 		return dm_errorf(err, "checkpoint checksum mismatch");
-	if (get_le(buf + 4, 2) != CKPT_VERSION)
+	if (dm_get_le(buf + 4, 2) != CKPT_VERSION)
 		return dm_errorf(err, "checkpoint version %u, this build reads "
 				      "version %u",
-				 (unsigned)get_le(buf + 4, 2), CKPT_VERSION);
-	*nc = (size_t)get_le(buf + 8, 2);
+				 (unsigned)dm_get_le(buf + 4, 2), CKPT_VERSION);
+	*nc = (size_t)dm_get_le(buf + 8, 2);
 	if (*nc > len - CKPT_HEADER - 8)
 		return dm_errorf(err, "byte %d: machine options truncated",
 				 CKPT_HEADER);
@@ -700,7 +685,7 @@ static int load_device(const struct dm_device *d, unsigned i,
 				      "expected '%s'",
 				 *off, i, (int)nl, buf + *off, d->name);
 	*off += nl;
-	n = (size_t)get_le(buf + *off, 4);
+	n = (size_t)dm_get_le(buf + *off, 4);
 	*off += 4;
 	if (n > end - *off)
 		return dm_errorf(err, "byte %zu: %s blob truncated", *off,
@@ -726,7 +711,7 @@ int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 		return dm_errorf(err, "the checkpoint was taken on a machine "
 				      "with other options: %.*s",
 				 (int)nc, config);
-	count = (unsigned)get_le(buf + 6, 2);
+	count = (unsigned)dm_get_le(buf + 6, 2);
 	if (count != m->ndevices)
 		return dm_errorf(err, "checkpoint has %u devices, machine %u",
 				 count, m->ndevices);

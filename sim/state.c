@@ -620,3 +620,48 @@ void dm_leaf_format(const struct dm_leaf *leaf, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%" PRIu64, leaf->value);
 }
+
+/* Offsets advance exactly as encode_fields writes. */
+struct layout {
+	dm_layout_fn fn;
+	void *ctx;
+	size_t pos;
+	struct path path;
+};
+
+/* base: where the struct desc describes starts in the top-level state. */
+static int layout_fields(struct layout *l, const struct dm_state_desc *desc,
+			 size_t base)
+{
+	for (size_t i = 0; i < desc->nfields; i++) {
+		const struct dm_field *f = &desc->fields[i];
+
+		l->pos += HDR_SIZE;
+		for (size_t e = 0; e < f->count; e++) {
+			size_t mark = path_push_elem(&l->path, f, e);
+			size_t at = base + f->offset + e * f->stride;
+			struct dm_layout_leaf leaf = {l->path.s, f, l->pos,
+						      elem_size(f), at};
+			int rc;
+
+			if (f->type == DM_FT_STRUCT) {
+				rc = layout_fields(l, f->sub, at);
+			} else {
+				l->pos += leaf.size;
+				rc = l->fn(&leaf, l->ctx);
+			}
+			path_pop(&l->path, mark);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int dm_state_layout(const struct dm_state_desc *desc, dm_layout_fn fn,
+		    void *ctx)
+{
+	struct layout l = {.fn = fn, .ctx = ctx, .pos = VERSION_SIZE};
+
+	return layout_fields(&l, desc, 0);
+}

@@ -154,4 +154,25 @@ size_t dm_state_diff(const struct dm_state_desc *desc, const void *a,
 /* Formats a leaf value ("0x1a", "17", "never" for an idle timer). */
 void dm_leaf_format(const struct dm_leaf *leaf, char *buf, size_t cap);
 
+/* Where one leaf element's value sits in the canonical encoding, and
+ * where the element is in the described struct. */
+struct dm_layout_leaf {
+	const char *path; /* as in dm_state_walk */
+	const struct dm_field *field;
+	size_t offset;	     /* byte offset of the value (little-endian) */
+	size_t size;	     /* 1, 2, 4 or 8 */
+	size_t state_offset; /* of the element (a timer: its dm_timer) */
+};
+
+typedef int (*dm_layout_fn)(const struct dm_layout_leaf *leaf, void *ctx);
+
+/*
+ * Visits every leaf in table order with its place in the encoding, which
+ * depends on desc alone (the SQL field view of docs/database.md reads
+ * values straight out of stored blobs with it); stops early if fn returns
+ * non-zero and returns that value.
+ */
+int dm_state_layout(const struct dm_state_desc *desc, dm_layout_fn fn,
+		    void *ctx);
+
 #endif

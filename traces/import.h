@@ -31,6 +31,12 @@ struct dm_ftrace_opts {
 	 * otherwise RTC IRQ8, plus IRQ0 and GSI 2 once the HPET is used. */
 	uint32_t model_gsis;
 	bool model_gsis_given;
+	/* KVM's PIT IRQ0 edges (kvm_set_irq source >= 2 on GSI 0, raised
+	 * by its kvm-pit thread at host-scheduled times) become dev irq 0
+	 * events, and the machine line says pit_irq0=off so the PIT model
+	 * does not raise IRQ0 itself.  false: they are the model's output
+	 * and skipped. */
+	bool pit_irq0_edges;
 	enum dm_trace_encoding encoding;
 	FILE *log; /* warnings and the summary; NULL: none */
 };
@@ -40,6 +46,7 @@ struct dm_ftrace_stats {
 	uint64_t events;      /* dmsim events written */
 	uint64_t accesses;    /* pio, mmio, msr events */
 	uint64_t dev_irqs;    /* dev irq events */
+	uint64_t pit_edges;   /* of which the PIT's IRQ0 (pit_irq0_edges) */
 	uint64_t dev_msis;    /* dev msi events */
 	uint64_t intacks;     /* intack events (derived or kvm_inj_virq) */
 	uint64_t eois_by_kvm; /* EOIs KVM did itself at delivery */

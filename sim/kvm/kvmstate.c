@@ -20,6 +20,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "sim/bytes.h"
 #include "sim/clock.h"
 
 /* ---- common ---------------------------------------------------------- */
@@ -444,35 +445,6 @@ static void pic_chip_from(const struct kvm_pic_state *k, struct dm_pic_chip *c)
 	c->elcr = k->elcr;
 }
 
-/* The IR of highest priority in mask under the chip's rotation, or -1. */
-static int pic_top(const struct dm_pic_chip *c, uint8_t mask)
-{
-	for (unsigned r = 0; r < 8; r++) {
-		unsigned n = (c->highest + r) & 7;
-
-		if (mask & (1u << n))
-			return (int)n;
-	}
-	return -1;
-}
-
-/*
- * KVM's pic_get_irq on the master: the top unmasked request outranks the
- * top in-service level (special mask mode ignored, SFNM dropping ISR[2]).
- * This is the INT level KVM_SET_IRQCHIP's update leaves.
- */
-static bool pic_kvm_int(const struct dm_pic_chip *c)
-{
-	int n = pic_top(c, c->irr & (uint8_t)~c->imr);
-	uint8_t block = c->sfnm ? c->isr & (uint8_t)~4u : c->isr;
-	int busy = pic_top(c, block);
-
-	if (n < 0)
-		return false;
-	return busy < 0 || ((unsigned)n - c->highest) % 8 <
-				   ((unsigned)busy - c->highest) % 8;
-}
-
 static int pic_from(struct dm_machine *m, uint64_t now, unsigned idx,
 		    const struct kvm_pic_state *k, struct dm_error *err)
 {
@@ -482,7 +454,8 @@ static int pic_from(struct dm_machine *m, uint64_t now, unsigned idx,
 	if (pic_chip_check(idx, k, err))
 		return dm_error_prefix(err, "%s", pic_name[idx]);
 	pic_chip_from(k, &t.chip[idx]);
-	t.intr = pic_kvm_int(&t.chip[0]);
+	/* The INT level KVM_SET_IRQCHIP's pic_update_irq leaves. */
+	t.intr = dm_pic_request(&t, 0) >= 0;
 	if (load_scratch(&dm_pic_state_desc, &m->pic, &t, err))
 		return -1;
 	/* The INT wire (LINT0 of vcpu 0) follows, as KVM kicks the vcpu. */
@@ -699,8 +672,6 @@ enum {
 };
 
 #define APIC_VERSION 0x14u
-#define BASE_EN (1ull << 11)
-#define BASE_EXTD (1ull << 10)
 #define SPIV_ENABLE 0x100u
 #define SPIV_DIRECTED_EOI 0x1000u
 #define LVT_MASKED 0x10000u
@@ -759,103 +730,16 @@ static int reg_errorf(struct dm_error *err, unsigned off, const char *name,
 	return dm_error_prefix(err, "regs[0x%03x] (%s)", off, name);
 }
 
-static bool x2apic_mode(const struct dm_lapic *l)
-{
-	return (l->apic_base & (BASE_EN | BASE_EXTD)) == (BASE_EN | BASE_EXTD);
-}
-
-/* KVM kvm_apic_set_version: the LVR KVM_SET_LAPIC rewrites. */
-static uint32_t lapic_version(const struct dm_lapic *l)
-{
-	return APIC_VERSION | (uint32_t)(l->cfg.lvts - 1) << 16 |
-	       (l->cfg.directed_eoi ? 1u << 24 : 0);
-}
-
-static uint32_t x2apic_ldr(uint32_t id)
-{
-	return (id >> 4) << 16 | 1u << (id & 0xf);
-}
-
-static int vec_highest(const uint32_t *r)
-{
-	for (int i = 7; i >= 0; i--)
-		if (r[i])
-			return i * 32 + 31 - __builtin_clz(r[i]);
-	return -1;
-}
-
-/* SDM 11.8.3.1, which KVM keeps in the page (__apic_update_ppr). */
-static uint32_t lapic_ppr(const struct dm_lapic *l)
-{
-	int v = vec_highest(l->isr);
-	unsigned isr_class = v < 0 ? 0 : (unsigned)v & 0xf0;
-
-	return (l->tpr & 0xf0u) >= isr_class ? l->tpr : isr_class;
-}
-
-/* LVT timer modes (bits 18:17). */
-enum { TM_PERIODIC = 1, TM_TSC_DEADLINE = 2 };
-
-static unsigned timer_mode(const struct dm_lapic *l)
-{
-	return (l->lvt[DM_LVT_TIMER] >> 17) & 3;
-}
-
-static uint64_t lapic_divisor(uint8_t tdcr)
-{
-	unsigned v = (tdcr & 3u) | ((tdcr >> 1) & 4u);
-
-	return 1u << ((v + 1) & 7);
-}
-
-/* KVM tmict_to_ns: count x divisor bus cycles. */
-static uint64_t lapic_count_ns(const struct dm_lapic *l, uint32_t count)
-{
-	return dm_muldiv64((uint64_t)count * lapic_divisor(l->tdcr),
-			   DM_NS_PER_SEC, l->cfg.bus_hz);
-}
-
-/* The kvm timer's next expiry at or after now, 0 if none. */
-static uint64_t kvm_timer_next(const struct dm_lapic *l, uint64_t now)
-{
-	uint64_t t = l->tm_target, p = l->tm_period;
-
-	if (!t || !p || t >= now)
-		return t && p ? t : 0;
-	if (timer_mode(l) != TM_PERIODIC)
-		return 0;
-	t += (now - t) / p * p;
-	if (t == now)
-		return t;
-	return t > UINT64_MAX - p ? 0 : t + p;
-}
-
-/* KVM apic_get_tmcct: what is left of the period, in bus cycles. */
-static uint32_t lapic_tmcct(const struct dm_lapic *l, uint64_t now)
-{
-	uint64_t t, rem;
-
-	if (timer_mode(l) == TM_TSC_DEADLINE || !l->tmict || !l->tm_period)
-		return 0;
-	t = kvm_timer_next(l, now);
-	rem = t > now ? t - now : 0;
-	return (uint32_t)dm_muldiv64(rem % l->tm_period, l->cfg.bus_hz,
-				     DM_NS_PER_SEC * lapic_divisor(l->tdcr));
-}
-
 static void lapic_regs_to(const struct dm_lapic *l, uint64_t now,
 			  struct kvm_lapic_state *s)
 {
-	bool x2 = x2apic_mode(l);
-
 	memset(s, 0, sizeof(*s));
 	/* kvm_apic_state_fixup: an x2APIC ID is shifted like an xAPIC one. */
-	reg_put(s, A_ID, (x2 ? l->cfg.vcpu_id : (uint32_t)l->xapic_id) << 24);
-	reg_put(s, A_LVR, lapic_version(l));
+	reg_put(s, A_ID, dm_lapic_apic_id(l) << 24);
+	reg_put(s, A_LVR, dm_lapic_version(l));
 	reg_put(s, A_TASKPRI, l->tpr);
-	reg_put(s, A_PROCPRI, lapic_ppr(l));
-	reg_put(s, A_LDR,
-		x2 ? x2apic_ldr(l->cfg.vcpu_id) : (uint32_t)l->ldr << 24);
+	reg_put(s, A_PROCPRI, dm_lapic_ppr(l));
+	reg_put(s, A_LDR, dm_lapic_ldr(l));
 	reg_put(s, A_DFR, (uint32_t)l->dfr << 28 | 0x0fffffffu);
 	reg_put(s, A_SPIV, l->svr);
 	for (unsigned i = 0; i < 8; i++) {
@@ -869,7 +753,7 @@ static void lapic_regs_to(const struct dm_lapic *l, uint64_t now,
 	reg_put(s, A_ICR, l->icr_lo);
 	reg_put(s, A_ICR2, l->icr_hi);
 	reg_put(s, A_TMICT, l->tmict);
-	reg_put(s, A_TMCCT, lapic_tmcct(l, now));
+	reg_put(s, A_TMCCT, dm_lapic_current_count(l, now));
 	reg_put(s, A_TDCR, l->tdcr);
 }
 
@@ -906,25 +790,24 @@ static int lapic_ident_from(const struct kvm_lapic_state *s, struct dm_lapic *t,
 {
 	uint32_t id = reg_get(s, A_ID), ldr = reg_get(s, A_LDR);
 	uint32_t dfr = reg_get(s, A_DFR), lvr = reg_get(s, A_LVR);
-	bool x2 = x2apic_mode(t);
+	bool x2 = dm_lapic_x2apic(t);
 
-	if (lvr != lapic_version(t))
+	if (lvr != dm_lapic_version(t))
 		return reg_errorf(err, A_LVR, "LVR",
 				  "0x%08" PRIx32 ", but this machine's LAPIC "
 				  "reads 0x%08" PRIx32
 				  " (options lapic_lvts, lapic_directed_eoi)",
-				  lvr, lapic_version(t));
+				  lvr, dm_lapic_version(t));
 	if (x2 && id != t->cfg.vcpu_id << 24)
 		return reg_errorf(err, A_ID, "ID",
 				  "0x%08" PRIx32 ", but x2APIC vcpu %" PRIu32
 				  " reads 0x%08" PRIx32,
 				  id, t->cfg.vcpu_id, t->cfg.vcpu_id << 24);
-	if (x2 && ldr != x2apic_ldr(t->cfg.vcpu_id))
+	if (x2 && ldr != dm_lapic_ldr(t))
 		return reg_errorf(err, A_LDR, "LDR",
 				  "0x%08" PRIx32 ", but the x2APIC LDR of vcpu "
 				  "%" PRIu32 " is 0x%08" PRIx32,
-				  ldr, t->cfg.vcpu_id,
-				  x2apic_ldr(t->cfg.vcpu_id));
+				  ldr, t->cfg.vcpu_id, dm_lapic_ldr(t));
 	if (!x2 && (id & 0xffffff))
 		return reg_errorf(err, A_ID, "ID",
 				  "0x%08" PRIx32 " sets bits 23:0", id);
@@ -1019,7 +902,7 @@ static int lapic_icr_from(const struct kvm_lapic_state *s, struct dm_lapic *t,
 				  " sets reserved bits 0x%08" PRIx32
 				  ", which dmsim's ICR does not keep",
 				  lo, lo & ~ICR_KEPT);
-	if (!x2apic_mode(t) && (hi & 0xffffff))
+	if (!dm_lapic_x2apic(t) && (hi & 0xffffff))
 		return reg_errorf(err, A_ICR2, "ICR2",
 				  "0x%08" PRIx32 " sets bits 23:0", hi);
 	t->icr_lo = lo;
@@ -1033,33 +916,23 @@ static int lapic_counts_from(const struct kvm_lapic_state *s,
 {
 	uint32_t tmict = reg_get(s, A_TMICT), tmcct = reg_get(s, A_TMCCT);
 	uint32_t tdcr = reg_get(s, A_TDCR);
+	bool tsc = dm_lapic_timer_mode(t) == DM_LAPIC_TM_TSC_DEADLINE;
 
 	if (tdcr & ~0xbu)
 		return reg_errorf(err, A_TDCR, "TDCR",
 				  "0x%08" PRIx32 " sets bits outside 0xb",
 				  tdcr);
-	if (timer_mode(t) == TM_TSC_DEADLINE && tmict)
+	if (tsc && tmict)
 		return reg_errorf(err, A_TMICT, "TMICT",
 				  "%" PRIu32 " in TSC-deadline mode, where KVM "
 				  "clears it",
 				  tmict);
-	if ((timer_mode(t) == TM_TSC_DEADLINE || !tmict) && tmcct)
+	if ((tsc || !tmict) && tmcct)
 		return reg_errorf(
 			err, A_TMCCT, "TMCCT", "%" PRIu32 " with %s", tmcct,
 			tmict ? "the timer in TSC-deadline mode" : "TMICT 0");
 	t->tdcr = (uint8_t)tdcr;
 	return 0;
-}
-
-/* dmsim's rule (models/lapic.c timer_quiet): no event for a periodic
- * expiry that would change nothing. */
-static bool lapic_timer_quiet(const struct dm_lapic *l)
-{
-	unsigned v = l->lvt[DM_LVT_TIMER] & 0xffu;
-
-	return !(l->apic_base & BASE_EN) ||
-	       (l->lvt[DM_LVT_TIMER] & LVT_MASKED) ||
-	       (vec_test(l->irr, v) && !vec_test(l->tmr, v));
 }
 
 /*
@@ -1074,12 +947,13 @@ static void lapic_timer_from(const struct kvm_lapic_state *s,
 			     const struct dm_lapic *old, struct dm_lapic *t,
 			     uint64_t now)
 {
+	unsigned mode = dm_lapic_timer_mode(t);
 	uint64_t left;
 
 	t->tm_count = 0;
 	t->tm_base = 0;
-	if (timer_mode(t) == TM_TSC_DEADLINE) {
-		bool was_tsc = timer_mode(old) == TM_TSC_DEADLINE;
+	if (mode == DM_LAPIC_TM_TSC_DEADLINE) {
+		bool was_tsc = dm_lapic_timer_mode(old) == mode;
 
 		t->tmict = 0;
 		t->tm_target = 0;
@@ -1090,12 +964,10 @@ static void lapic_timer_from(const struct kvm_lapic_state *s,
 	}
 	t->tsc_deadline = 0;
 	t->tmict = reg_get(s, A_TMICT);
-	t->tm_period = lapic_count_ns(t, t->tmict);
-	if (timer_mode(t) == TM_PERIODIC && t->tm_period &&
-	    t->tm_period < t->cfg.min_period_ns)
-		t->tm_period = t->cfg.min_period_ns;
-	left = lapic_count_ns(t, reg_get(s, A_TMCCT));
-	if (!left && timer_mode(t) == TM_PERIODIC)
+	t->tm_period = dm_lapic_count_ns(t, t->tmict);
+	dm_lapic_kvm_clamp(t);
+	left = dm_lapic_count_ns(t, reg_get(s, A_TMCCT));
+	if (!left && mode == DM_LAPIC_TM_PERIODIC)
 		left = t->tm_period;
 	if (left > t->tm_period)
 		left = t->tm_period;
@@ -1104,11 +976,7 @@ static void lapic_timer_from(const struct kvm_lapic_state *s,
 	else
 		t->tm_target =
 			left > UINT64_MAX - now ? UINT64_MAX : now + left;
-	if (!t->tm_target ||
-	    (timer_mode(t) == TM_PERIODIC && lapic_timer_quiet(t)))
-		t->timer.when = DM_TIME_NEVER;
-	else
-		t->timer.when = t->tm_target;
+	t->timer.when = dm_lapic_timer_deadline(t, now);
 }
 
 int dm_kvm_lapic_from(struct dm_machine *m, uint64_t now_ns, uint32_t vcpu,
@@ -1160,22 +1028,6 @@ static size_t dump_size(uint32_t vcpus)
 	       (size_t)vcpus *
 		       (DUMP_VCPU_HEAD + sizeof(struct kvm_lapic_state)) +
 	       8;
-}
-
-static uint8_t *put_le(uint8_t *p, uint64_t v, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
 }
 
 static uint8_t *put_raw(uint8_t *p, const void *src, size_t n)
@@ -1248,15 +1100,15 @@ static void dump_encode(const struct dm_kvm_dump *d, uint8_t *buf, size_t n)
 	uint8_t *p = buf;
 
 	p = put_raw(p, DUMP_MAGIC, DUMP_MAGIC_LEN);
-	p = put_le(p, DUMP_VERSION, 2);
-	p = put_le(p, dump_present(d), 4);
-	p = put_le(p, d->vcpus, 4);
-	p = put_le(p, d->now_ns, 8);
-	p = put_le(p, (uint64_t)d->host_offset_ns, 8);
-	p = put_le(p, sizeof(struct kvm_pit_state2), 4);
-	p = put_le(p, sizeof(struct kvm_irqchip), 4);
-	p = put_le(p, sizeof(struct kvm_lapic_state), 4);
-	p = put_le(p, 0, 4);
+	p = dm_put_le(p, DUMP_VERSION, 2);
+	p = dm_put_le(p, dump_present(d), 4);
+	p = dm_put_le(p, d->vcpus, 4);
+	p = dm_put_le(p, d->now_ns, 8);
+	p = dm_put_le(p, (uint64_t)d->host_offset_ns, 8);
+	p = dm_put_le(p, sizeof(struct kvm_pit_state2), 4);
+	p = dm_put_le(p, sizeof(struct kvm_irqchip), 4);
+	p = dm_put_le(p, sizeof(struct kvm_lapic_state), 4);
+	p = dm_put_le(p, 0, 4);
 	p = put_raw(p, d->has_pit ? &d->pit : &no_pit, sizeof(d->pit));
 	for (unsigned id = 0; id < DM_KVM_DUMP_CHIPS; id++)
 		p = put_raw(p, d->has_chip[id] ? &d->chip[id] : &no_chip,
@@ -1264,15 +1116,15 @@ static void dump_encode(const struct dm_kvm_dump *d, uint8_t *buf, size_t n)
 	for (uint32_t i = 0; i < d->vcpus; i++) {
 		const struct dm_kvm_vcpu_dump *v = &d->vcpu[i];
 
-		p = put_le(p, v->present, 8);
-		p = put_le(p, v->present ? v->apic_base : 0, 8);
+		p = dm_put_le(p, v->present, 8);
+		p = dm_put_le(p, v->present ? v->apic_base : 0, 8);
 		if (v->present)
 			p = put_raw(p, &v->lapic, sizeof(v->lapic));
 		else
 			p = (uint8_t *)memset(p, 0, sizeof(v->lapic)) +
 			    sizeof(v->lapic);
 	}
-	put_le(p, XXH3_64bits(buf, n - 8), 8);
+	dm_put_le(p, XXH3_64bits(buf, n - 8), 8);
 }
 
 static int dump_shape_check(const struct dm_kvm_dump *d, struct dm_error *err)
@@ -1381,36 +1233,36 @@ static int dump_header(const uint8_t *b, size_t n, struct dm_kvm_dump *d,
 	if (n < DUMP_HEADER + 8 || !dm_kvm_dump_sniff(b, n))
 		return dm_errorf(err, "not a KVM state dump (no \"DMKVM\" "
 				      "header)");
-	if (get_le(b + 6, 2) != DUMP_VERSION)
+	if (dm_get_le(b + 6, 2) != DUMP_VERSION)
 		return dm_errorf(err,
 				 "byte 6: version %u, this build reads "
 				 "version %u",
-				 (unsigned)get_le(b + 6, 2), DUMP_VERSION);
-	*present = (uint32_t)get_le(b + 8, 4);
+				 (unsigned)dm_get_le(b + 6, 2), DUMP_VERSION);
+	*present = (uint32_t)dm_get_le(b + 8, 4);
 	if (*present & ~DUMP_KNOWN)
 		return dm_errorf(err, "byte 8: unknown device bits 0x%" PRIx32,
 				 *present & ~DUMP_KNOWN);
-	d->vcpus = (uint32_t)get_le(b + 12, 4);
+	d->vcpus = (uint32_t)dm_get_le(b + 12, 4);
 	if (d->vcpus < 1 || d->vcpus > DM_MAX_VCPUS)
 		return dm_errorf(err, "byte 12: vcpus %" PRIu32 " is not 1-%u",
 				 d->vcpus, DM_MAX_VCPUS);
-	if (get_le(b + 44, 4))
+	if (dm_get_le(b + 44, 4))
 		return dm_errorf(err, "byte 44: reserved word is not 0");
-	d->now_ns = get_le(b + 16, 8);
-	d->host_offset_ns = (int64_t)get_le(b + 24, 8);
+	d->now_ns = dm_get_le(b + 16, 8);
+	d->host_offset_ns = (int64_t)dm_get_le(b + 24, 8);
 	for (unsigned i = 0; i < 3; i++)
-		if (get_le(b + 32 + 4 * i, 4) != sizes[i])
+		if (dm_get_le(b + 32 + 4 * i, 4) != sizes[i])
 			return dm_errorf(err,
 					 "byte %u: struct size %u, this "
 					 "build's is %zu",
 					 32 + 4 * i,
-					 (unsigned)get_le(b + 32 + 4 * i, 4),
+					 (unsigned)dm_get_le(b + 32 + 4 * i, 4),
 					 sizes[i]);
 	if (n != dump_size(d->vcpus))
 		return dm_errorf(err,
 				 "%zu bytes, but %" PRIu32 " vcpus make %zu", n,
 				 d->vcpus, dump_size(d->vcpus));
-	if (get_le(b + n - 8, 8) != XXH3_64bits(b, n - 8))
+	if (dm_get_le(b + n - 8, 8) != XXH3_64bits(b, n - 8))
 		return dm_errorf(err, "byte %zu: checksum mismatch", n - 8);
 	return 0;
 }
@@ -1430,7 +1282,7 @@ static int dump_body(const uint8_t *b, uint32_t present, struct dm_kvm_dump *d,
 	}
 	for (uint32_t i = 0; i < d->vcpus; i++) {
 		struct dm_kvm_vcpu_dump *v = &d->vcpu[i];
-		uint64_t flag = get_le(p, 8);
+		uint64_t flag = dm_get_le(p, 8);
 
 		if (flag > 1)
 			return dm_errorf(err,
@@ -1438,7 +1290,7 @@ static int dump_body(const uint8_t *b, uint32_t present, struct dm_kvm_dump *d,
 					 " present flag %" PRIu64,
 					 (size_t)(p - b), i, flag);
 		v->present = flag;
-		v->apic_base = get_le(p + 8, 8);
+		v->apic_base = dm_get_le(p + 8, 8);
 		memcpy(&v->lapic, p + DUMP_VCPU_HEAD, sizeof(v->lapic));
 		p += DUMP_VCPU_HEAD + sizeof(v->lapic);
 	}

@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ftrace importer on a capture recorded here (tests/traces/
+ * ftrace_probe.raw), on a hand-written trace-cmd report of what this host
+ * cannot produce (ftrace_report.raw), both against their expected
+ * conversions (*.expect), and on small bad inputs (docs/importers.md).
+ * Expected times are (timestamp - first timestamp) * 1e9 / TSC rate,
+ * computed here from the raw lines, not taken from the importer.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim/clock.h"
+#include "tests/unit/testutil.h"
+#include "traces/import.h"
+
+#define MAX_EVENTS 256
+
+static char dir[] = "/tmp/dmsim-import-XXXXXX";
+
+struct result {
+	int rc;
+	struct dm_ftrace_stats st;
+	struct dm_error err;
+	struct dm_event ev[MAX_EVENTS];
+	unsigned n;
+	char out[512];
+};
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/dmsim-import-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *write_input(const char *name, const char *text)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+static void read_events(struct result *r)
+{
+	struct dm_trace_reader *rd;
+	struct dm_error err;
+	int got;
+
+	ck_assert_msg(!dm_trace_open(&rd, r->out, &err), "%s", err.msg);
+	while ((got = dm_trace_next(rd, &r->ev[r->n], &err)) == 1)
+		ck_assert_uint_lt(++r->n, MAX_EVENTS);
+	ck_assert_msg(got == 0, "%s", err.msg);
+	dm_trace_close(rd);
+}
+
+static void import_opts(const char *in, struct dm_ftrace_opts *o,
+			struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->out, sizeof(r->out), "%s/out.txt", dir);
+	unlink(r->out);
+	r->rc = dm_import_ftrace(in, r->out, o, &r->st, &r->err);
+	if (!r->rc)
+		read_events(r);
+}
+
+static void import(const char *in, struct result *r)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT};
+
+	import_opts(in, &o, r);
+}
+
+static void import_text(const char *text, struct result *r)
+{
+	import(write_input("in.txt", text), r);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static const struct dm_event *find(const struct result *r, enum dm_op op,
+				   uint64_t time)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->ev[i].op == op && r->ev[i].time == time)
+			return &r->ev[i];
+	ck_abort_msg("no %s at %llu", dm_op_name(op), (unsigned long long)time);
+	return NULL;
+}
+
+/* ---- the probe guest, captured with dmsim kvm capture ---------------- */
+
+#define PROBE_T0 5003222513161ULL /* the capture's start marker */
+#define PROBE_HZ 2445432000ULL	  /* its header's tsc_hz */
+
+static uint64_t probe_ns(uint64_t tsc)
+{
+	return dm_muldiv64(tsc - PROBE_T0, DM_NS_PER_SEC, PROBE_HZ);
+}
+
+START_TEST(probe_matches_expected_conversion)
+{
+	struct result r;
+	char *got, *want;
+
+	import(dm_test_trace_path("ftrace_probe.raw"), &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	got = slurp(r.out);
+	want = slurp(dm_test_trace_path("ftrace_probe.expect"));
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	ck_assert_uint_eq(r.st.vcpus, 1);
+	ck_assert_uint_eq(r.st.tsc_hz, PROBE_HZ);
+	ck_assert_uint_eq(r.st.lost, 0);
+	ck_assert_uint_eq(r.n, r.st.events);
+}
+END_TEST
+
+/* An EOI nobody wrote is KVM (kvm_pvm) delivering: an 8259 ExtINT
+ * (kvm_eoi -1) is an unchecked intack; a LAPIC vector is an intack of
+ * that vector and the EOI KVM did, in xAPIC or x2APIC form. */
+START_TEST(probe_deliveries_become_intacks)
+{
+	struct result r;
+	const struct dm_event *e;
+
+	import(dm_test_trace_path("ftrace_probe.raw"), &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	e = find(&r, DM_OP_INTACK, probe_ns(5003387544328ULL));
+	ck_assert(!(e->flags & DM_EV_VALUE));
+	e = find(&r, DM_OP_INTACK, probe_ns(5003428339449ULL));
+	ck_assert_uint_eq(e->value, 0x30);
+	ck_assert(e[1].op == DM_OP_MMIO_W && e[1].addr == 0xfee000b0 &&
+		  e[1].time == e->time);
+	e = find(&r, DM_OP_INTACK, probe_ns(5003502905776ULL));
+	ck_assert_uint_eq(e->value, 0x50);
+	ck_assert(e[1].op == DM_OP_MSR_W && e[1].addr == 0x80b);
+	ck_assert_uint_eq(r.st.intacks, 3);
+	ck_assert_uint_eq(r.st.eois_by_kvm, 2);
+	/* The guest's own EOI write stays, at its kvm_apic line's time. */
+	e = find(&r, DM_OP_MMIO_W, probe_ns(5003428377571ULL));
+	ck_assert_uint_eq(e->addr, 0xfee000b0);
+}
+END_TEST
+
+START_TEST(probe_userspace_and_msrs)
+{
+	struct result r;
+	const struct dm_event *e;
+
+	import(dm_test_trace_path("ftrace_probe.raw"), &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	/* An HPET read served by userspace: the unsatisfied-read's time,
+	 * the completed read's value. */
+	e = find(&r, DM_OP_MMIO_R, probe_ns(5003501651033ULL));
+	ck_assert_uint_eq(e->addr, 0xfed00000);
+	ck_assert_uint_eq(e->value, 0x8086a201);
+	/* GSI 5 pulsed by userspace; the second lower is a no-op. */
+	e = find(&r, DM_OP_IRQ, probe_ns(5003501607006ULL));
+	ck_assert(e->addr == 5 && e->value == 1 && e[1].op == DM_OP_IRQ &&
+		  e[1].value == 0);
+	ck_assert_uint_eq(r.st.dev_irqs, 2);
+	ck_assert_uint_eq(r.st.noop_lowers, 1);
+	/* TSC-deadline: guest TSC 0x48cf8f2f03e, offset 0, minus T0. */
+	e = find(&r, DM_OP_MSR_W, probe_ns(5003501835567ULL));
+	ck_assert_uint_eq(e->addr, 0x6e0);
+	ck_assert_uint_eq(e->value, 0x48cf8f2f03eULL - PROBE_T0);
+	/* The MSI kvmrun signalled. */
+	e = find(&r, DM_OP_MSI, probe_ns(5003501851247ULL));
+	ck_assert(e->addr == 0xfee00000 && e->value == 0x50);
+}
+END_TEST
+
+/* ---- trace-cmd report layout, a QEMU-like host ----------------------- */
+
+START_TEST(report_matches_expected_conversion)
+{
+	struct result r;
+	char *got, *want;
+
+	import(dm_test_trace_path("ftrace_report.raw"), &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	got = slurp(r.out);
+	want = slurp(dm_test_trace_path("ftrace_report.expect"));
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	ck_assert_uint_eq(r.st.vcpus, 2);
+	ck_assert_uint_eq(r.st.tsc_hz, 0);
+	ck_assert_uint_eq(r.st.unknown, 1);
+	ck_assert_uint_eq(r.st.lost, 12);
+	ck_assert_uint_eq(r.st.clamped, 1);
+	ck_assert_uint_eq(r.st.noop_lowers, 1);
+	ck_assert_uint_eq(r.st.faulted, 1);
+	ck_assert_uint_eq(r.st.unmodelled, 5);
+}
+END_TEST
+
+/* ---- small inputs ------------------------------------------------------ */
+
+struct text {
+	char buf[8192];
+	size_t n;
+};
+
+/* Appends verbatim. */
+static void raw(struct text *t, const char *s)
+{
+	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n, "%s", s);
+	ck_assert_uint_lt(t->n, sizeof(t->buf));
+}
+
+/* Appends an event line of thread tid at second sec. */
+static void add(struct text *t, int tid, int sec, const char *event)
+{
+	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n,
+				 "  t-%d [000] ..... %d.000000000: %s\n", tid,
+				 sec, event);
+	ck_assert_uint_lt(t->n, sizeof(t->buf));
+}
+
+#define PIT_CW "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x34"
+#define PIT_LSB "kvm_pio: pio_write at 0x40 size 1 count 1 val 0x0"
+
+START_TEST(truncated_relevant_line_names_it)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, "kvm_pio: pio_write at 0x4");
+	add(&t, 1, 12, PIT_LSB);
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "in.txt:2:"));
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "kvm_pio"));
+	ck_assert_int_ne(access(r.out, F_OK), 0); /* no half trace left */
+}
+END_TEST
+
+START_TEST(truncated_last_line_is_skipped)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	raw(&t, "  t-1 [000] ..... 11.0000");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.truncated, 1);
+	ck_assert_uint_eq(r.n, 1);
+}
+END_TEST
+
+START_TEST(garbage_line_names_it)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	raw(&t, "hello world\n");
+	add(&t, 1, 12, PIT_LSB);
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "in.txt:2: not a trace line"));
+}
+END_TEST
+
+START_TEST(unsupported_kernel_format_names_the_line)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	/* Kernels before 3.x printed no value. */
+	add(&t, 1, 10, "kvm_pio: pio_read at 0x40 size 1 count 1");
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "in.txt:1:"));
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "not in the format"));
+}
+END_TEST
+
+START_TEST(unknown_events_are_counted)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, "sched_switch: prev_comm=a prev_pid=1");
+	add(&t, 1, 11, PIT_CW);
+	add(&t, 1, 12, "kvm_hypercall: nr 0x1 a0 0x0");
+	add(&t, 1, 13, "kvm_pic_set_irq: chip 0 pin 0 (edge)");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.unknown, 2);
+	ck_assert_uint_eq(r.st.outputs, 1);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_eq(r.ev[0].time, 1000000000);
+}
+END_TEST
+
+START_TEST(interleaved_cpus_are_clamped)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 2, 12, "kvm_pio: pio_write at 0x21 size 1 count 1 val 0xff");
+	add(&t, 1, 11, PIT_LSB);
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.clamped, 1);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_uint_eq(r.ev[2].time, 2000000000);
+	ck_assert_uint_eq(r.ev[2].addr, 0x40);
+}
+END_TEST
+
+START_TEST(two_clocks_are_refused)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	raw(&t, "  t-1 [000] ..... 123456: " PIT_LSB "\n");
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "in.txt:2:"));
+}
+END_TEST
+
+START_TEST(counter_clock_needs_a_rate)
+{
+	struct dm_ftrace_opts o = {.tsc_hz = 2000000000};
+	struct text t = {.n = 0};
+	struct result r;
+
+	raw(&t, "  t-1 [000] ..... 1000: " PIT_CW "\n");
+	raw(&t, "  t-1 [000] ..... 3000: " PIT_LSB "\n");
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "--tsc-hz"));
+	import_opts(write_input("in.txt", t.buf), &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.ev[1].time, 1000); /* 2000 cycles at 2 GHz */
+	ck_assert_uint_eq(r.st.tsc_hz, 2000000000);
+}
+END_TEST
+
+START_TEST(clock_markers_give_the_rate)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	raw(&t, "  d-9 [000] ...1. 1000: tracing_mark_write: dmsim-clock "
+		"mono_raw_ns=5000000000\n");
+	raw(&t, "  t-1 [000] ..... 300001000: " PIT_CW "\n");
+	raw(&t, "  d-9 [000] ...1. 600001000: tracing_mark_write: "
+		"dmsim-clock mono_raw_ns=5200000000\n");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.tsc_hz, 3000000000ULL);
+	ck_assert_uint_eq(r.ev[0].time, 100000000);
+}
+END_TEST
+
+START_TEST(no_events_is_bad_input)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT};
+	struct result r;
+	FILE *f;
+
+	snprintf(r.out, sizeof(r.out), "%s/out.txt", dir);
+	f = fopen(r.out, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("keep me\n", f);
+	fclose(f);
+	r.rc = dm_import_ftrace(write_input("in.txt", "# tracer: nop\n#\n\n"),
+				r.out, &o, &r.st, &r.err);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "no kvm trace events"));
+	ck_assert_int_eq(access(r.out, F_OK), 0); /* not ours to remove */
+}
+END_TEST
+
+START_TEST(string_write_to_a_model_is_refused)
+{
+	struct text t = {.n = 0}, u = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10,
+	    "kvm_pio: pio_write at 0x21 size 1 count 2 val 0xff (...)");
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "in.txt:1:"));
+	/* A string read: the first value checked, the rest recorded. */
+	add(&u, 1, 10,
+	    "kvm_pio: pio_read at 0x21 size 1 count 3 val 0xfe (...)");
+	import_text(u.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert(r.ev[0].flags & DM_EV_VALUE);
+	ck_assert(!(r.ev[2].flags & DM_EV_VALUE));
+}
+END_TEST
+
+START_TEST(impossible_mmio_size_is_refused)
+{
+	struct text t = {.n = 0}, u = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, "kvm_mmio: mmio read len 3 gpa 0xfec00010 val 0x0");
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	/* Outside the model set it does not matter. */
+	add(&u, 1, 10, "kvm_mmio: mmio read len 3 gpa 0xb0000000 val 0x0");
+	import_text(u.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.unmodelled, 1);
+}
+END_TEST
+
+START_TEST(tsc_deadline_needs_the_tsc_clock)
+{
+	struct text t = {.n = 0}, u = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, "kvm_msr: msr_write 6e0 = 0x1234");
+	import_text(t.buf, &r);
+	ck_assert_int_eq(r.rc, -1);
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "x86-tsc"));
+	add(&u, 1, 10, "kvm_msr: msr_write 6e0 = 0x0");
+	import_text(u.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg); /* disarming needs no clock */
+}
+END_TEST
+
+START_TEST(faulting_msr_is_dropped)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, "kvm_msr: msr_read 830 = 0x0 (#GP)");
+	add(&t, 1, 11, "kvm_msr: msr_read 1b = 0xfee00900");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.faulted, 1);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_eq(r.ev[0].addr, 0x1b);
+}
+END_TEST
+
+START_TEST(lost_events_are_marked)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	raw(&t, "CPU:0 [LOST 7 EVENTS]\n");
+	add(&t, 1, 11, PIT_LSB);
+	raw(&t, "CPU:1 [LOST EVENTS]\n# dmsim-lost 20\n");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 5);
+	ck_assert_str_eq(r.ev[1].label, "lost-7");
+	ck_assert_uint_eq(r.ev[1].time, 0);
+	ck_assert_str_eq(r.ev[3].label, "lost-unknown");
+	/* The capture counted 20; the lines said 7 and one unknown. */
+	ck_assert_str_eq(r.ev[4].label, "lost-12");
+	ck_assert_uint_eq(r.st.lost, 20);
+}
+END_TEST
+
+START_TEST(incomplete_userspace_read_is_dropped)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, "kvm_userspace_exit: reason KVM_EXIT_IO (2)");
+	add(&t, 1, 12, "kvm_userspace_exit: reason KVM_EXIT_IO (2)");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.incomplete, 1);
+	ck_assert_uint_eq(r.n, 1);
+}
+END_TEST
+
+/* Where KVM traces its injections, an EOI without its MMIO line is the
+ * guest's (an APIC-access exit), not a delivery. */
+START_TEST(inj_virq_host_keeps_unpaired_eoi_as_a_write)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, "kvm_inj_virq: IRQ 0x30");
+	add(&t, 1, 11, "kvm_apic: apic_write APIC_EOI = 0x0");
+	add(&t, 1, 11, "kvm_eoi: apicid 0 vector 48");
+	add(&t, 1, 12, "kvm_pio: pio_read at 0x21 size 1 count 1 val 0x0");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert(r.ev[0].op == DM_OP_INTACK && r.ev[0].value == 0x30);
+	ck_assert(r.ev[1].op == DM_OP_MMIO_W && r.ev[1].addr == 0xfee000b0);
+	ck_assert_uint_eq(r.st.eois_by_kvm, 0);
+}
+END_TEST
+
+START_TEST(capture_vcpu_list_maps_threads)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	raw(&t, "# dmsim-vcpu 0 tid=7 tsc_offset=0\n");
+	raw(&t, "# dmsim-vcpu 1 tid=5 tsc_offset=0\n");
+	add(&t, 5, 10, "kvm_pio: pio_write at 0x21 size 1 count 1 val 0xff");
+	add(&t, 7, 11, "kvm_pio: pio_write at 0xa1 size 1 count 1 val 0xff");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.vcpus, 2);
+	ck_assert_uint_eq(r.ev[0].cpu, 1);
+	ck_assert_uint_eq(r.ev[1].cpu, 0);
+}
+END_TEST
+
+/* An access left open (a kvm_apic read whose echo never comes) holds
+ * the queue only so long: past its bound it is closed as unpaired. */
+START_TEST(open_access_does_not_hold_the_trace_forever)
+{
+	size_t cap = 80000 * 100;
+	char *text = malloc(cap), *p = text;
+	struct result r;
+
+	p += sprintf(p, "  t-1 [000] ..... 1.000000000: kvm_apic: apic_read "
+			"APIC_TASKPRI = 0x20\n");
+	for (int i = 0; i < 70000; i++)
+		p += sprintf(p,
+			     "  t-2 [001] ..... %d.000000000: kvm_pio: "
+			     "pio_read at 0x21 size 1 count 1 val 0x0\n",
+			     2 + i);
+	ck_assert_uint_lt((size_t)(p - text), cap);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.out, sizeof(r.out), "%s/out.txt", dir);
+	r.rc = dm_import_ftrace(write_input("in.txt", text), r.out,
+				&(struct dm_ftrace_opts){.encoding = 0}, &r.st,
+				&r.err);
+	free(text);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.events, 70001);
+	r.n = 0;
+	{
+		struct dm_trace_reader *rd;
+		struct dm_event ev;
+		struct dm_error err;
+
+		ck_assert(!dm_trace_open(&rd, r.out, &err));
+		ck_assert_int_eq(dm_trace_next(rd, &ev, &err), 1);
+		ck_assert(ev.op == DM_OP_MMIO_R && ev.addr == 0xfee00080 &&
+			  ev.value == 0x20 && ev.time == 0);
+		dm_trace_close(rd);
+	}
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("import_ftrace");
+	TCase *tc = tcase_create("import_ftrace");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, probe_matches_expected_conversion);
+	tcase_add_test(tc, probe_deliveries_become_intacks);
+	tcase_add_test(tc, probe_userspace_and_msrs);
+	tcase_add_test(tc, report_matches_expected_conversion);
+	tcase_add_test(tc, truncated_relevant_line_names_it);
+	tcase_add_test(tc, truncated_last_line_is_skipped);
+	tcase_add_test(tc, garbage_line_names_it);
+	tcase_add_test(tc, unsupported_kernel_format_names_the_line);
+	tcase_add_test(tc, unknown_events_are_counted);
+	tcase_add_test(tc, interleaved_cpus_are_clamped);
+	tcase_add_test(tc, two_clocks_are_refused);
+	tcase_add_test(tc, counter_clock_needs_a_rate);
+	tcase_add_test(tc, clock_markers_give_the_rate);
+	tcase_add_test(tc, no_events_is_bad_input);
+	tcase_add_test(tc, string_write_to_a_model_is_refused);
+	tcase_add_test(tc, impossible_mmio_size_is_refused);
+	tcase_add_test(tc, tsc_deadline_needs_the_tsc_clock);
+	tcase_add_test(tc, faulting_msr_is_dropped);
+	tcase_add_test(tc, lost_events_are_marked);
+	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
+	tcase_add_test(tc, inj_virq_host_keeps_unpaired_eoi_as_a_write);
+	tcase_add_test(tc, capture_vcpu_list_maps_threads);
+	tcase_add_test(tc, open_access_does_not_hold_the_trace_forever);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return dm_test_main(suite());
+}

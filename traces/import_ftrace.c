@@ -1,0 +1,2174 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ftrace importer: kvm tracepoint text -> dmsim trace.
+ *
+ * Two passes over the input.  The survey (pass 1) learns what the machine
+ * line needs before the first event is written: which threads are vcpus
+ * and their numbers, the clock and its rate, the chipset, whether the HPET
+ * is used, whether KVM traced its injections.  The conversion (pass 2)
+ * then turns lines into events.  Some lines complete an access begun
+ * earlier on the same thread (a read served by userspace, a kvm_apic line
+ * that may or may not echo a guest access); such an access reserves its
+ * place in an output queue, so that events stay in time order while the
+ * rest of the trace flows past.  docs/importers.md states every rule.
+ */
+#include "traces/import.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/hpet.h"
+#include "models/ioapic.h"
+#include "models/lapic.h"
+#include "models/pic.h"
+#include "models/pmtimer.h"
+#include "models/rtc.h"
+#include "sim/clock.h"
+#include "sim/config.h"
+
+#define MAX_THREADS 1024
+#define MAX_VCPUS 256
+#define ISA_GSIS 24	    /* GSIs the machine has; above: MSI routes */
+#define HPET_LEN 0x400	    /* HPET 1.0a register block */
+#define QUEUE_MAX 65536u    /* events held back behind one open access */
+#define KERNEL_SOURCE_MIN 2 /* kvm_set_irq sources of in-kernel devices */
+#define MIN_MARKER_SPAN 100000000ULL /* ns between clock markers */
+#define APIC_EOI 0xb0
+#define RTC_INDEX 0x70 /* QEMU coalesces its writes: they never exit */
+
+/* ---- input ----------------------------------------------------------- */
+
+struct input {
+	FILE *f;
+	const char *name;
+	char *line;
+	size_t cap;
+	uint64_t lineno;
+	bool unterminated; /* the current line has no newline: the last */
+};
+
+static int input_open(struct input *in, const char *path, struct dm_error *err)
+{
+	char buf[65536];
+	size_t n;
+
+	in->name = strcmp(path, "-") ? path : "<stdin>";
+	if (strcmp(path, "-")) {
+		in->f = fopen(path, "r");
+		return in->f ? 0
+			     : dm_errorf(err, "%s: %s", path, strerror(errno));
+	}
+	/* Two passes need a copy of standard input that can be rewound. */
+	in->f = tmpfile();
+	if (!in->f)
+		return dm_errorf(err, "temporary file: %s", strerror(errno));
+	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+		if (fwrite(buf, 1, n, in->f) != n)
+			return dm_errorf(err, "temporary file: %s",
+					 strerror(errno));
+	if (ferror(stdin))
+		return dm_errorf(err, "<stdin>: %s", strerror(errno));
+	return 0;
+}
+
+static int input_rewind(struct input *in, struct dm_error *err)
+{
+	in->lineno = 0;
+	if (fseek(in->f, 0, SEEK_SET))
+		return dm_errorf(err, "%s: %s", in->name, strerror(errno));
+	return 0;
+}
+
+/* Returns 1 with in->line, 0 at the end, -1 on a read error. */
+static int input_next(struct input *in, struct dm_error *err)
+{
+	ssize_t n = getline(&in->line, &in->cap, in->f);
+
+	if (n < 0)
+		return ferror(in->f) ? dm_errorf(err, "%s: %s", in->name,
+						 strerror(errno))
+				     : 0;
+	in->lineno++;
+	in->unterminated = in->line[n - 1] != '\n';
+	while (n > 0 && (in->line[n - 1] == '\n' || in->line[n - 1] == '\r'))
+		in->line[--n] = '\0';
+	return 1;
+}
+
+/* ---- lexing one line ------------------------------------------------- */
+
+enum line_kind { L_SKIP, L_COMMENT, L_EVENT, L_LOST, L_BAD };
+
+struct fline {
+	uint32_t tid;
+	const char *task;
+	size_t task_len;
+	uint64_t ts;  /* counter value, or ns */
+	bool counter; /* the timestamp had no fraction: a counter clock */
+	char event[48];
+	const char *body;
+	uint64_t lost;
+	bool lost_known;
+};
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+static const char *rfind(const char *from, const char *to, char ch)
+{
+	while (to > from)
+		if (*--to == ch)
+			return to;
+	return NULL;
+}
+
+/* Decimal digits [from, to) into *v; false if empty or too large. */
+static bool digits(const char *from, const char *to, uint64_t *v)
+{
+	*v = 0;
+	if (from == to)
+		return false;
+	for (; from < to; from++) {
+		if (!isdigit((unsigned char)*from) ||
+		    *v > (UINT64_MAX - (uint64_t)(*from - '0')) / 10)
+			return false;
+		*v = *v * 10 + (uint64_t)(*from - '0');
+	}
+	return true;
+}
+
+/* "123456789" (a counter) or "5012.123456" (seconds, up to ns). */
+static bool parse_ts(const char *s, const char *end, struct fline *fl)
+{
+	const char *dot = memchr(s, '.', (size_t)(end - s));
+	uint64_t sec, frac;
+	size_t nfrac;
+
+	if (!dot) {
+		fl->counter = true;
+		return digits(s, end, &fl->ts);
+	}
+	nfrac = (size_t)(end - dot - 1);
+	if (!digits(s, dot, &sec) || !digits(dot + 1, end, &frac) ||
+	    nfrac > 9 || sec > UINT64_MAX / DM_NS_PER_SEC - 1)
+		return false;
+	while (nfrac++ < 9)
+		frac *= 10;
+	fl->counter = false;
+	fl->ts = sec * DM_NS_PER_SEC + frac;
+	return true;
+}
+
+/* "CPU:1 [LOST 42 EVENTS]" (tracefs) or "CPU:1 [42 EVENTS DROPPED]"
+ * (trace-cmd). */
+static bool lost_line(const char *p, struct fline *fl)
+{
+	const char *q, *num;
+
+	if (strncmp(p, "CPU:", 4))
+		return false;
+	q = p + 4;
+	while (isdigit((unsigned char)*q))
+		q++;
+	q = skip_ws(q);
+	if (*q++ != '[')
+		return false;
+	if (!strncmp(q, "LOST ", 5))
+		q += 5;
+	num = q;
+	while (isdigit((unsigned char)*q))
+		q++;
+	fl->lost_known = digits(num, q, &fl->lost);
+	q = skip_ws(q);
+	return !strncmp(q, "EVENTS]", 7) || !strncmp(q, "EVENTS DROPPED]", 15);
+}
+
+/* Lines trace-cmd report prints around the events. */
+static bool report_header(const char *p)
+{
+	int n = 0;
+
+	if (!strncmp(p, "cpus=", 5) || !strncmp(p, "version =", 9))
+		return true;
+	if (sscanf(p, "CPU %*u is empty%n", &n) >= 0 && n > 0 && !p[n])
+		return true;
+	return !strncmp(p, "CPU", 3) && strstr(p, "data recorded at offset");
+}
+
+/* "  TASK-PID  [(TGID)] [CPU] [FLAGS] TIMESTAMP: EVENT: BODY" */
+static enum line_kind lex_event(const char *p, struct fline *fl)
+{
+	const char *open, *close = NULL, *end, *dash, *tok;
+	uint64_t tid;
+
+	for (open = strchr(p, '['); open; open = strchr(open + 1, '[')) {
+		const char *q = open + 1;
+
+		while (isdigit((unsigned char)*q))
+			q++;
+		if (q > open + 1 && *q == ']') {
+			close = q;
+			break;
+		}
+	}
+	if (!close || open == p)
+		return L_BAD;
+	end = open;
+	while (end > p && isspace((unsigned char)end[-1]))
+		end--;
+	if (end > p && end[-1] == ')') { /* record-tgid column */
+		end = rfind(p, end, '(');
+		if (!end)
+			return L_BAD;
+		while (end > p && isspace((unsigned char)end[-1]))
+			end--;
+	}
+	dash = rfind(p, end, '-');
+	if (!dash || !digits(dash + 1, end, &tid) || tid > UINT32_MAX)
+		return L_BAD;
+	fl->tid = (uint32_t)tid;
+	fl->task = p;
+	fl->task_len = (size_t)(dash - p);
+
+	tok = skip_ws(close + 1);
+	end = tok + strcspn(tok, " \t");
+	if (end == tok)
+		return L_BAD;
+	if (end[-1] != ':' || !parse_ts(tok, end - 1, fl)) { /* flags */
+		tok = skip_ws(end);
+		end = tok + strcspn(tok, " \t");
+		if (end == tok || end[-1] != ':' || !parse_ts(tok, end - 1, fl))
+			return L_BAD;
+	}
+	tok = skip_ws(end);
+	for (end = tok; isalnum((unsigned char)*end) || *end == '_'; end++)
+		;
+	if (end == tok || *end != ':' ||
+	    (size_t)(end - tok) >= sizeof(fl->event))
+		return L_BAD;
+	memcpy(fl->event, tok, (size_t)(end - tok));
+	fl->event[end - tok] = '\0';
+	fl->body = skip_ws(end + 1);
+	return L_EVENT;
+}
+
+static enum line_kind lex(const char *s, struct fline *fl)
+{
+	const char *p = skip_ws(s);
+
+	if (!*p)
+		return L_SKIP;
+	if (*p == '#')
+		return L_COMMENT;
+	if (lost_line(p, fl))
+		return L_LOST;
+	if (report_header(p))
+		return L_SKIP;
+	return lex_event(p, fl);
+}
+
+/* ---- event bodies ---------------------------------------------------- */
+
+struct cur {
+	const char *p;
+	bool ok;
+};
+
+static void c_lit(struct cur *c, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	c->p = skip_ws(c->p);
+	if (c->ok && !strncmp(c->p, lit, n))
+		c->p += n;
+	else
+		c->ok = false;
+}
+
+/* A number in base 10 or 16 ("0x" required when prefix). */
+static uint64_t c_num(struct cur *c, int base, bool prefix)
+{
+	uint64_t v = 0;
+	const char *q;
+
+	c->p = skip_ws(c->p);
+	if (prefix)
+		c_lit(c, "0x");
+	if (!c->ok)
+		return 0;
+	for (q = c->p; isxdigit((unsigned char)*q); q++) {
+		unsigned d = isdigit((unsigned char)*q)
+				     ? (unsigned)(*q - '0')
+				     : (unsigned)(tolower(*q) - 'a' + 10);
+
+		if (d >= (unsigned)base ||
+		    v > (UINT64_MAX - d) / (unsigned)base)
+			break;
+		v = v * (unsigned)base + d;
+	}
+	if (q == c->p || isalnum((unsigned char)*q))
+		c->ok = false;
+	c->p = q;
+	return v;
+}
+
+static int64_t c_sdec(struct cur *c)
+{
+	bool neg;
+	uint64_t v;
+
+	c->p = skip_ws(c->p);
+	neg = *c->p == '-';
+	if (neg)
+		c->p++;
+	v = c_num(c, 10, false);
+	if (v > INT32_MAX)
+		c->ok = false;
+	return neg ? -(int64_t)v : (int64_t)v;
+}
+
+/* A word of [A-Za-z0-9_/-]; false (and not ok) if empty or too long. */
+static void c_word(struct cur *c, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	c->p = skip_ws(c->p);
+	while (isalnum((unsigned char)c->p[n]) || c->p[n] == '_' ||
+	       c->p[n] == '-' || c->p[n] == '/')
+		n++;
+	if (!c->ok || !n || n >= cap) {
+		c->ok = false;
+		buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, c->p, n);
+	buf[n] = '\0';
+	c->p += n;
+}
+
+/* The rest is only spaces (and, where allowed, an optional tail). */
+static bool c_end(struct cur *c, const char *tail)
+{
+	c->p = skip_ws(c->p);
+	if (tail && !strncmp(c->p, tail, strlen(tail)))
+		c->p = skip_ws(c->p + strlen(tail));
+	return c->ok && !*c->p;
+}
+
+struct ev_pio {
+	bool write;
+	uint32_t port, size, count, val;
+};
+
+static bool parse_pio(const char *b, struct ev_pio *e)
+{
+	struct cur c = {b, true};
+	char rw[8];
+
+	c_lit(&c, "pio_");
+	c_word(&c, rw, sizeof(rw));
+	e->write = !strcmp(rw, "write");
+	c_lit(&c, "at");
+	e->port = (uint32_t)c_num(&c, 16, true);
+	c_lit(&c, "size");
+	e->size = (uint32_t)c_num(&c, 10, false);
+	c_lit(&c, "count");
+	e->count = (uint32_t)c_num(&c, 10, false);
+	c_lit(&c, "val");
+	e->val = (uint32_t)c_num(&c, 16, true);
+	return c_end(&c, "(...)") && (e->write || !strcmp(rw, "read")) &&
+	       e->port <= 0xffff &&
+	       (e->size == 1 || e->size == 2 || e->size == 4) && e->count;
+}
+
+enum mmio_type { MMIO_UNSAT, MMIO_READ, MMIO_WRITE };
+
+struct ev_mmio {
+	enum mmio_type type;
+	uint32_t len;
+	uint64_t gpa, val;
+};
+
+static bool parse_mmio(const char *b, struct ev_mmio *e)
+{
+	struct cur c = {b, true};
+	char type[24];
+
+	c_lit(&c, "mmio");
+	c_word(&c, type, sizeof(type));
+	c_lit(&c, "len");
+	e->len = (uint32_t)c_num(&c, 10, false);
+	c_lit(&c, "gpa");
+	e->gpa = c_num(&c, 16, true);
+	c_lit(&c, "val");
+	e->val = c_num(&c, 16, true);
+	if (!strcmp(type, "unsatisfied-read"))
+		e->type = MMIO_UNSAT;
+	else if (!strcmp(type, "read"))
+		e->type = MMIO_READ;
+	else if (!strcmp(type, "write"))
+		e->type = MMIO_WRITE;
+	else
+		return false;
+	return c_end(&c, NULL);
+}
+
+struct ev_msr {
+	bool write, gp;
+	uint32_t index;
+	uint64_t val;
+};
+
+static bool parse_msr(const char *b, struct ev_msr *e)
+{
+	struct cur c = {b, true};
+	char rw[8];
+	uint64_t index;
+
+	c_lit(&c, "msr_");
+	c_word(&c, rw, sizeof(rw));
+	e->write = !strcmp(rw, "write");
+	index = c_num(&c, 16, false);
+	c_lit(&c, "=");
+	e->val = c_num(&c, 16, true);
+	c.p = skip_ws(c.p);
+	e->gp = !strncmp(c.p, "(#GP)", 5);
+	if (e->gp)
+		c.p += 5;
+	e->index = (uint32_t)index;
+	return c_end(&c, NULL) && (e->write || !strcmp(rw, "read")) &&
+	       index <= UINT32_MAX;
+}
+
+/* The register names kvm_apic prints (arch/x86/kvm/trace.h). */
+static const struct {
+	const char *name;
+	uint32_t reg;
+} apic_regs[] = {
+	{"ID", 0x20},	   {"LVR", 0x30},	{"TASKPRI", 0x80},
+	{"ARBPRI", 0x90},  {"PROCPRI", 0xa0},	{"EOI", 0xb0},
+	{"RRR", 0xc0},	   {"LDR", 0xd0},	{"DFR", 0xe0},
+	{"SPIV", 0xf0},	   {"ISR", 0x100},	{"TMR", 0x180},
+	{"IRR", 0x200},	   {"ESR", 0x280},	{"ICR", 0x300},
+	{"ICR2", 0x310},   {"LVTT", 0x320},	{"LVTTHMR", 0x330},
+	{"LVTPC", 0x340},  {"LVT0", 0x350},	{"LVT1", 0x360},
+	{"LVTERR", 0x370}, {"TMICT", 0x380},	{"TMCCT", 0x390},
+	{"TDCR", 0x3e0},   {"SELF_IPI", 0x3f0}, {"EFEAT", 0x400},
+	{"ECTRL", 0x410},
+};
+
+struct ev_apic {
+	bool write;
+	uint32_t reg;
+	uint64_t val;
+};
+
+static bool parse_apic(const char *b, struct ev_apic *e)
+{
+	struct cur c = {b, true};
+	char rw[8], name[24];
+	bool known = false;
+
+	c_lit(&c, "apic_");
+	c_word(&c, rw, sizeof(rw));
+	e->write = !strcmp(rw, "write");
+	c.p = skip_ws(c.p);
+	if (!strncmp(c.p, "APIC_", 5)) {
+		c.p += 5;
+		c_word(&c, name, sizeof(name));
+		for (size_t i = 0; i < sizeof(apic_regs) / sizeof(apic_regs[0]);
+		     i++)
+			if (!strcmp(name, apic_regs[i].name)) {
+				e->reg = apic_regs[i].reg;
+				known = true;
+			}
+		if (!known)
+			c.ok = false;
+	} else {
+		e->reg = (uint32_t)c_num(&c, 16, true);
+		if (e->reg >= DM_LAPIC_MMIO_SIZE)
+			c.ok = false;
+	}
+	c_lit(&c, "=");
+	e->val = c_num(&c, 16, true);
+	return c_end(&c, NULL) && (e->write || !strcmp(rw, "read"));
+}
+
+struct ev_irq {
+	uint32_t gsi;
+	int64_t level, source;
+};
+
+static bool parse_set_irq(const char *b, struct ev_irq *e)
+{
+	struct cur c = {b, true};
+	uint64_t gsi;
+
+	c_lit(&c, "gsi");
+	gsi = c_num(&c, 10, false);
+	c_lit(&c, "level");
+	e->level = c_sdec(&c);
+	c_lit(&c, "source");
+	e->source = c_sdec(&c);
+	e->gsi = (uint32_t)gsi;
+	return c_end(&c, NULL) && gsi <= UINT32_MAX;
+}
+
+/* In-kernel devices have their own source ids (KVM_PIT_IRQ_SOURCE_ID is
+ * 2; 0 is userspace, 1 irqfd resampling): on GSI 0 that is the PIT. */
+static bool pit_edge(const struct ev_irq *e)
+{
+	return e->source >= KERNEL_SOURCE_MIN && e->gsi == 0;
+}
+
+static bool pit_edge_line(const char *body)
+{
+	struct ev_irq e;
+
+	return parse_set_irq(body, &e) && pit_edge(&e);
+}
+
+/*
+ * kvm_msi_set_irq prints "dst D vec V (MODE|logical|level|rh)": the
+ * address and data are rebuilt from those fields (SPEC-NOTES 8): address
+ * bits 19:12 and, for x2APIC destinations, address-high bits 31:8 from D;
+ * DM bit 2, RH bit 3; data bits 7:0 V, 10:8 MODE, 15 trigger and, for a
+ * level-triggered message, 14 asserted (the print omits the level bit).
+ */
+struct ev_msi {
+	uint64_t addr;
+	uint32_t data;
+};
+
+static const char *const delivery_modes[] = {
+	"Fixed", "LowPrio", "SMI", "Res3", "NMI", "INIT", "SIPI", "ExtINT"};
+
+static bool parse_msi(const char *b, struct ev_msi *e)
+{
+	struct cur c = {b, true};
+	char mode[16], dm[16], trig[16];
+	uint64_t dst, vec;
+	int m = -1;
+
+	c_lit(&c, "dst");
+	dst = c_num(&c, 16, false);
+	c_lit(&c, "vec");
+	vec = c_num(&c, 10, false);
+	c_lit(&c, "(");
+	c_word(&c, mode, sizeof(mode));
+	c_lit(&c, "|");
+	c_word(&c, dm, sizeof(dm));
+	c_lit(&c, "|");
+	c_word(&c, trig, sizeof(trig));
+	for (int i = 0; i < 8; i++)
+		if (!strcmp(mode, delivery_modes[i]))
+			m = i;
+	if (!c_end(&c, NULL) && !c_end(&c, "|rh)") && !c_end(&c, ")"))
+		return false;
+	if (m < 0 || vec > 0xff || dst > UINT32_MAX ||
+	    (strcmp(dm, "logical") && strcmp(dm, "physical")) ||
+	    (strcmp(trig, "edge") && strcmp(trig, "level")))
+		return false;
+	e->addr = 0xfee00000ULL | (dst & 0xff) << 12 |
+		  (dst & 0xffffff00ULL) << 32 | (!strcmp(dm, "logical") << 2) |
+		  ((uint64_t)(strstr(b, "|rh)") != NULL) << 3);
+	e->data = (uint32_t)vec | (uint32_t)m << 8;
+	if (!strcmp(trig, "level"))
+		e->data |= 1u << 15 | 1u << 14;
+	return true;
+}
+
+static bool parse_eoi(const char *b, int64_t *vector)
+{
+	struct cur c = {b, true};
+
+	c_lit(&c, "apicid");
+	c_num(&c, 16, false);
+	c_lit(&c, "vector");
+	*vector = c_sdec(&c);
+	return c_end(&c, NULL);
+}
+
+struct ev_inj {
+	uint32_t vector;
+	bool soft, reinjected;
+};
+
+static bool parse_inj_virq(const char *b, struct ev_inj *e)
+{
+	struct cur c = {b, true};
+	char kind[16];
+	uint64_t v;
+
+	c_word(&c, kind, sizeof(kind));
+	v = c_num(&c, 16, true);
+	c.p = skip_ws(c.p);
+	e->reinjected = !strncmp(c.p, "[reinjected]", 12);
+	if (e->reinjected)
+		c.p += 12;
+	e->soft = !strcmp(kind, "Soft/INTn");
+	e->vector = (uint32_t)v;
+	return c_end(&c, NULL) && v <= 0xff &&
+	       (e->soft || !strcmp(kind, "IRQ"));
+}
+
+static bool parse_exit(const char *b, char *reason, size_t cap)
+{
+	struct cur c = {b, true};
+
+	c_lit(&c, "reason");
+	c_word(&c, reason, cap);
+	c_lit(&c, "(");
+	c_sdec(&c);
+	c_lit(&c, ")");
+	return c_end(&c, NULL);
+}
+
+static bool parse_accept(const char *b, uint64_t *apicid)
+{
+	struct cur c = {b, true};
+
+	c_lit(&c, "apicid");
+	*apicid = c_num(&c, 16, false);
+	c_lit(&c, "vec");
+	c_num(&c, 10, false);
+	return c.ok;
+}
+
+static bool parse_entry(const char *b, uint64_t *vcpu)
+{
+	struct cur c = {b, true};
+
+	c_lit(&c, "vcpu");
+	*vcpu = c_num(&c, 10, false);
+	c_lit(&c, ",");
+	return c.ok;
+}
+
+static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
+{
+	struct cur c = {b, true};
+
+	c_lit(&c, "vcpu=");
+	*vcpu = c_num(&c, 10, false);
+	c_lit(&c, "prev=");
+	c_num(&c, 10, false);
+	c_lit(&c, "next=");
+	*next = c_num(&c, 10, false);
+	return c_end(&c, NULL);
+}
+
+/* "dmsim-clock mono_raw_ns=N", written to trace_marker by the capture. */
+static bool parse_clock_marker(const char *b, uint64_t *ns)
+{
+	struct cur c = {b, true};
+
+	c_lit(&c, "dmsim-clock");
+	c_lit(&c, "mono_raw_ns=");
+	*ns = c_num(&c, 10, false);
+	return c_end(&c, NULL);
+}
+
+/* ---- the events the importer knows ------------------------------------ */
+
+enum kev {
+	K_PIO,
+	K_MMIO,
+	K_MSR,
+	K_APIC,
+	K_SET_IRQ,
+	K_MSI,
+	K_EOI,
+	K_INJ_VIRQ,
+	K_EXIT,
+	K_ENTRY,
+	K_ACCEPT,
+	K_TSC_OFFSET,
+	K_MARKER,
+	K_ECHO,	  /* a line change reaching the 8259 or the IOAPIC */
+	K_OUTPUT, /* known, carries nothing the trace needs */
+	K_UNKNOWN,
+};
+
+static const struct {
+	const char *name;
+	enum kev kind;
+} known_events[] = {
+	{"kvm_pio", K_PIO},
+	{"kvm_mmio", K_MMIO},
+	{"kvm_msr", K_MSR},
+	{"kvm_apic", K_APIC},
+	{"kvm_set_irq", K_SET_IRQ},
+	{"kvm_msi_set_irq", K_MSI},
+	{"kvm_eoi", K_EOI},
+	{"kvm_inj_virq", K_INJ_VIRQ},
+	{"kvm_userspace_exit", K_EXIT},
+	{"kvm_entry", K_ENTRY},
+	{"kvm_apic_accept_irq", K_ACCEPT},
+	{"kvm_write_tsc_offset", K_TSC_OFFSET},
+	{"tracing_mark_write", K_MARKER},
+	{"print", K_MARKER},
+	{"kvm_pic_set_irq", K_ECHO},
+	{"kvm_ioapic_set_irq", K_ECHO},
+	{"kvm_apic_ipi", K_OUTPUT},
+	{"kvm_ack_irq", K_OUTPUT},
+	{"kvm_ioapic_delayed_eoi_inj", K_OUTPUT},
+	{"kvm_pv_eoi", K_OUTPUT},
+	{"kvm_exit", K_OUTPUT},
+};
+
+static enum kev event_kind(const char *name)
+{
+	for (size_t i = 0; i < sizeof(known_events) / sizeof(known_events[0]);
+	     i++)
+		if (!strcmp(name, known_events[i].name))
+			return known_events[i].kind;
+	return K_UNKNOWN;
+}
+
+/* Events that only a vcpu thread logs, for its own accesses. */
+static bool vcpu_event(enum kev k)
+{
+	return k == K_PIO || k == K_MMIO || k == K_MSR || k == K_APIC ||
+	       k == K_EXIT || k == K_INJ_VIRQ || k == K_ENTRY;
+}
+
+/* ---- pass 1: the survey ---------------------------------------------- */
+
+/* How a thread got its vcpu number, weakest first. */
+enum claim { C_NONE, C_APICID, C_NAME, C_ENTRY, C_HEADER };
+
+static const char *const claim_names[] = {
+	"order of first access",   "its APIC ID",
+	"its thread name",	   "kvm_entry",
+	"the capture's vcpu list",
+};
+
+struct tinfo {
+	uint32_t tid;
+	bool vcpu_thread;
+	uint64_t first; /* line of its first vcpu event */
+	enum claim claim;
+	uint32_t claimed;
+	int vcpu;
+	bool x2apic;
+};
+
+struct survey {
+	struct tinfo t[MAX_THREADS];
+	unsigned nt;
+	bool have_ts, counter;
+	uint64_t t0, t0_line;
+	bool inj_virq;
+	uint64_t hdr_tsc_hz, hdr_lost;
+	bool hdr_lost_known;
+	int64_t hdr_offset[MAX_VCPUS];
+	bool hdr_offset_known[MAX_VCPUS];
+	uint64_t mark_c[2], mark_ns[2];
+	unsigned nmarks;
+	int chipset; /* -1: not inferred */
+	const char *chipset_why;
+	uint32_t pmbase;
+	bool hpet, tsc_deadline, userspace_ioapic;
+	bool echoes;	     /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
+	uint64_t pit_edges;  /* kvm_set_irq lines of the PIT (GSI 0) */
+	uint32_t cf8;
+	unsigned apic_ids; /* highest APIC ID targeted, plus one */
+	uint64_t events, kvm_events;
+};
+
+static struct tinfo *thread_get(struct survey *sv, uint32_t tid,
+				struct dm_error *err)
+{
+	for (unsigned i = 0; i < sv->nt; i++)
+		if (sv->t[i].tid == tid)
+			return &sv->t[i];
+	if (sv->nt == MAX_THREADS) {
+		dm_errorf(err, "more than %u threads", MAX_THREADS);
+		return NULL;
+	}
+	sv->t[sv->nt] = (struct tinfo){.tid = tid, .vcpu = -1};
+	return &sv->t[sv->nt++];
+}
+
+static void claim(struct tinfo *t, enum claim how, uint64_t vcpu)
+{
+	if (vcpu < MAX_VCPUS && how > t->claim) {
+		t->claim = how;
+		t->claimed = (uint32_t)vcpu;
+	}
+}
+
+/* "# dmsim-capture ... tsc_hz=N", "# dmsim-vcpu N tid=T tsc_offset=O",
+ * "# dmsim-lost N": what the capture knew (docs/importers.md). */
+static int survey_comment(struct survey *sv, const char *line,
+			  struct dm_error *err)
+{
+	const char *p = skip_ws(skip_ws(line) + 1);
+	unsigned long long a, b;
+	long long off;
+	const char *q;
+
+	if (!strncmp(p, "dmsim-capture ", 14)) {
+		q = strstr(p, " tsc_hz=");
+		if (q && sscanf(q, " tsc_hz=%llu", &a) == 1)
+			sv->hdr_tsc_hz = a;
+	} else if (sscanf(p, "dmsim-vcpu %llu tid=%llu tsc_offset=%lld", &a, &b,
+			  &off) == 3 &&
+		   a < MAX_VCPUS && b <= UINT32_MAX) {
+		struct tinfo *t = thread_get(sv, (uint32_t)b, err);
+
+		if (!t)
+			return -1;
+		claim(t, C_HEADER, a);
+		sv->hdr_offset[a] = off;
+		sv->hdr_offset_known[a] = true;
+	} else if (sscanf(p, "dmsim-lost %llu", &a) == 1) {
+		sv->hdr_lost = a;
+		sv->hdr_lost_known = true;
+	}
+	return 0;
+}
+
+/* PCI configuration through 0xcf8/0xcfc identifies the chipset: the host
+ * bridge and the ISA bridge differ (i440FX/PIIX3 vs Q35/ICH9), and the
+ * firmware's PMBASE write places the PM timer. */
+static void survey_pci(struct survey *sv, const struct ev_pio *e)
+{
+	uint32_t devfn = (sv->cf8 >> 8) & 0xff, reg = sv->cf8 & 0xfc;
+	bool bus0 = (sv->cf8 & 0x80ff0000u) == 0x80000000u;
+
+	if (e->port == 0xcf8 && e->size == 4 && e->write) {
+		sv->cf8 = e->val;
+		return;
+	}
+	if (e->port != 0xcfc || e->size != 4 || !bus0)
+		return;
+	if (!e->write && reg == 0) {
+		if (e->val == 0x12378086 || e->val == 0x70008086) {
+			sv->chipset = DM_CHIPSET_PC;
+			sv->chipset_why = "i440FX/PIIX3 PCI IDs";
+		} else if (e->val == 0x29c08086 || e->val == 0x29188086) {
+			sv->chipset = DM_CHIPSET_Q35;
+			sv->chipset_why = "Q35/ICH9 PCI IDs";
+		}
+	}
+	if (e->write && reg == 0x40 && (devfn == 0x0b || devfn == 0xf8))
+		sv->pmbase = e->val & (devfn == 0xf8 ? 0xff80 : 0xffc0);
+}
+
+static int survey_event(struct survey *sv, const struct fline *fl,
+			struct dm_error *err)
+{
+	enum kev k = event_kind(fl->event);
+	struct tinfo *t = thread_get(sv, fl->tid, err);
+	unsigned long vcpu;
+	struct ev_pio pio;
+	struct ev_mmio mmio;
+	struct ev_msr msr;
+	struct ev_apic apic;
+	uint64_t v, ns;
+	int n = 0;
+
+	if (!t)
+		return -1;
+	sv->events++;
+	if (!strncmp(fl->event, "kvm_", 4))
+		sv->kvm_events++;
+	if (vcpu_event(k) && !t->vcpu_thread) {
+		t->vcpu_thread = true;
+		t->first = sv->events;
+	}
+	if (sscanf(fl->task, "CPU %lu/KVM%n", &vcpu, &n) == 1 &&
+	    (size_t)n == fl->task_len)
+		claim(t, C_NAME, vcpu);
+	switch (k) {
+	case K_INJ_VIRQ:
+		sv->inj_virq = true;
+		break;
+	case K_ENTRY:
+		if (parse_entry(fl->body, &v))
+			claim(t, C_ENTRY, v);
+		break;
+	case K_PIO:
+		if (parse_pio(fl->body, &pio))
+			survey_pci(sv, &pio);
+		break;
+	case K_MMIO:
+		if (!parse_mmio(fl->body, &mmio))
+			break;
+		if (mmio.gpa - DM_HPET_BASE < HPET_LEN)
+			sv->hpet = true;
+		if (mmio.gpa - DM_IOAPIC_BASE < DM_IOAPIC_SIZE &&
+		    mmio.type == MMIO_UNSAT)
+			sv->userspace_ioapic = true;
+		break;
+	case K_MSR:
+		if (!parse_msr(fl->body, &msr) || msr.gp)
+			break;
+		if (msr.index == DM_MSR_APIC_BASE && msr.write)
+			t->x2apic = (msr.val & 0xc00) == 0xc00;
+		if (msr.index == DM_MSR_X2APIC_FIRST + 2 && !msr.write)
+			claim(t, C_APICID, msr.val);
+		if (msr.index == DM_MSR_TSC_DEADLINE)
+			sv->tsc_deadline = true;
+		break;
+	case K_APIC:
+		if (parse_apic(fl->body, &apic) && !apic.write &&
+		    apic.reg == 0x20)
+			claim(t, C_APICID,
+			      t->x2apic ? apic.val : apic.val >> 24);
+		break;
+	case K_ECHO:
+		sv->echoes = true;
+		break;
+	case K_SET_IRQ:
+		if (pit_edge_line(fl->body))
+			sv->pit_edges++;
+		break;
+	case K_ACCEPT:
+		if (parse_accept(fl->body, &v) && v < MAX_VCPUS &&
+		    v + 1 > sv->apic_ids)
+			sv->apic_ids = (unsigned)v + 1;
+		break;
+	case K_MARKER:
+		if (parse_clock_marker(fl->body, &ns) && fl->counter) {
+			unsigned i = sv->nmarks ? 1 : 0;
+
+			sv->mark_c[i] = fl->ts;
+			sv->mark_ns[i] = ns;
+			sv->nmarks++;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int survey(struct input *in, struct survey *sv, struct dm_error *err)
+{
+	struct fline fl;
+	int r;
+
+	sv->chipset = -1;
+	while ((r = input_next(in, err)) > 0) {
+		enum line_kind kind = lex(in->line, &fl);
+
+		if (kind == L_COMMENT && survey_comment(sv, in->line, err))
+			return -1;
+		if (kind != L_EVENT)
+			continue;
+		if (!sv->have_ts) {
+			sv->have_ts = true;
+			sv->counter = fl.counter;
+			sv->t0 = fl.ts;
+			sv->t0_line = in->lineno;
+		} else if (fl.counter != sv->counter) {
+			return dm_errorf(err,
+					 "%s:%" PRIu64
+					 ": %s timestamp, but line %" PRIu64
+					 " had a %s one (two trace clocks in "
+					 "one file)",
+					 in->name, in->lineno,
+					 fl.counter ? "a counter" : "a seconds",
+					 sv->t0_line,
+					 sv->counter ? "counter" : "seconds");
+		}
+		if (survey_event(sv, &fl, err))
+			return dm_error_prefix(err, "%s:%" PRIu64, in->name,
+					       in->lineno);
+	}
+	return r;
+}
+
+/* Threads to vcpu numbers: the strongest claims first, each number once;
+ * the rest take the lowest free numbers in order of first access. */
+static void assign_vcpus(struct survey *sv)
+{
+	bool used[MAX_VCPUS] = {false};
+
+	for (enum claim how = C_HEADER; how > C_NONE; how--)
+		for (unsigned i = 0; i < sv->nt; i++) {
+			struct tinfo *t = &sv->t[i];
+
+			if (t->claim == how && t->vcpu < 0 &&
+			    !used[t->claimed] &&
+			    (t->vcpu_thread || how == C_HEADER)) {
+				t->vcpu = (int)t->claimed;
+				used[t->claimed] = true;
+			}
+		}
+	for (;;) {
+		struct tinfo *next = NULL;
+		unsigned v = 0;
+
+		for (unsigned i = 0; i < sv->nt; i++)
+			if (sv->t[i].vcpu_thread && sv->t[i].vcpu < 0 &&
+			    (!next || sv->t[i].first < next->first))
+				next = &sv->t[i];
+		if (!next)
+			break;
+		while (v < MAX_VCPUS - 1 && used[v])
+			v++;
+		next->vcpu = (int)v;
+		next->claim = C_NONE;
+		used[v] = true;
+	}
+}
+
+static unsigned vcpu_count(const struct survey *sv)
+{
+	unsigned n = sv->apic_ids ? sv->apic_ids : 1;
+
+	for (unsigned i = 0; i < sv->nt; i++)
+		if (sv->t[i].vcpu >= 0 && (unsigned)sv->t[i].vcpu + 1 > n)
+			n = (unsigned)sv->t[i].vcpu + 1;
+	return n;
+}
+
+/* "cpu MHz : 2445.432" as Hz: exact to the kHz the kernel prints. */
+static uint64_t cpuinfo_hz(const char *path)
+{
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[512];
+	unsigned long mhz, khz;
+	uint64_t hz = 0;
+
+	while (f && !hz && fgets(line, sizeof(line), f))
+		if (sscanf(line, "cpu MHz : %lu.%3lu", &mhz, &khz) == 2)
+			hz = ((uint64_t)mhz * 1000 + khz) * 1000;
+	if (f)
+		fclose(f);
+	return hz;
+}
+
+static int tsc_rate(const struct survey *sv, const struct dm_ftrace_opts *o,
+		    uint64_t *hz, const char **why, struct dm_error *err)
+{
+	*hz = 0;
+	if (o->tsc_hz) {
+		*hz = o->tsc_hz;
+		*why = "--tsc-hz";
+	} else if (sv->hdr_tsc_hz) {
+		*hz = sv->hdr_tsc_hz;
+		*why = "the capture header";
+	} else if (sv->nmarks >= 2 && sv->mark_c[1] > sv->mark_c[0] &&
+		   sv->mark_ns[1] > sv->mark_ns[0] &&
+		   sv->mark_ns[1] - sv->mark_ns[0] >= MIN_MARKER_SPAN) {
+		*hz = dm_muldiv64(sv->mark_c[1] - sv->mark_c[0], DM_NS_PER_SEC,
+				  sv->mark_ns[1] - sv->mark_ns[0]);
+		*why = "the capture's clock markers";
+	} else if ((*hz = cpuinfo_hz(o->cpuinfo)) != 0) {
+		*why = "this machine's /proc/cpuinfo (not the capture's: "
+		       "give --tsc-hz if it was taken elsewhere)";
+	}
+	if (!sv->counter)
+		return 0;
+	if (!*hz || *hz > 100000000000ULL)
+		return dm_errorf(err,
+				 "the timestamps are TSC counts and their rate "
+				 "is unknown: give --tsc-hz");
+	return 0;
+}
+
+/* ---- pass 2: the conversion ------------------------------------------ */
+
+struct oev {
+	uint64_t time, addr, value;
+	uint32_t cpu;
+	uint8_t actor, op, size, flags;
+	char label[32];
+};
+
+struct slot {
+	struct oev ev[2];
+	uint8_t n;
+	bool pending;
+};
+
+enum last { LAST_NONE, LAST_PIO_W, LAST_EXIT, LAST_OTHER };
+enum pend {
+	P_NONE,
+	P_APIC_READ,   /* kvm_apic read: a guest read's echo follows, or not */
+	P_APIC_WRITE,  /* kvm_apic write with no guest write before it */
+	P_LAPIC_WRITE, /* xAPIC MMIO write: its kvm_apic echo follows */
+	P_PIO_READ,    /* IN passed to userspace: kvm_pio completes it */
+	P_MMIO_READ,   /* unsatisfied-read: the completed read follows */
+};
+
+struct thread {
+	int vcpu;
+	enum last last;
+	enum pend pend;
+	uint64_t slot, ptime, paddr, pval, pline;
+	uint32_t preg, psize;
+	int64_t peoi; /* vector of the kvm_eoi after an apic_write EOI */
+	bool irq0_pend;	 /* a PIT edge waits for its echo line */
+	struct oev irq0; /* that edge */
+};
+
+struct vcpu {
+	uint64_t apic_base;
+	bool x2apic;
+	int64_t tsc_offset;
+};
+
+struct conv {
+	const struct dm_ftrace_opts *o;
+	struct dm_ftrace_stats *st;
+	struct dm_error *err;
+	struct survey *sv;
+	struct input *in;
+	struct dm_trace_writer *w;
+	struct thread th[MAX_THREADS];
+	struct vcpu vc[MAX_VCPUS];
+	struct slot *q;
+	uint64_t qcap, head, tail;
+	uint64_t last_written, now;
+	uint64_t rate;
+	uint32_t model_gsis, dev_high;
+	uint16_t pmbase;
+	bool delivery_eoi;
+	uint64_t first_clamp_line, first_unknown_line;
+	bool created; /* out exists because of this import */
+	char first_unknown[48];
+};
+
+static struct slot *q_at(struct conv *c, uint64_t i)
+{
+	return &c->q[i & (c->qcap - 1)];
+}
+
+static int q_write(struct conv *c, const struct oev *o)
+{
+	struct dm_event ev = {
+		.time = o->time,
+		.addr = o->addr,
+		.value = o->value,
+		.cpu = o->cpu,
+		.actor = o->actor,
+		.op = o->op,
+		.size = o->size,
+		.flags = o->flags,
+	};
+
+	if (ev.time < c->last_written) {
+		if (!c->st->clamped++)
+			c->first_clamp_line = c->in->lineno;
+		ev.time = c->last_written;
+	}
+	c->last_written = ev.time;
+	memcpy(ev.label, o->label, sizeof(o->label));
+	if (dm_trace_write(c->w, &ev, c->err))
+		return -1;
+	c->st->events++;
+	switch (ev.op) {
+	case DM_OP_IRQ:
+		c->st->dev_irqs++;
+		break;
+	case DM_OP_MSI:
+		c->st->dev_msis++;
+		break;
+	case DM_OP_INTACK:
+		c->st->intacks++;
+		break;
+	case DM_OP_MARK:
+		break;
+	default:
+		c->st->accesses++;
+		break;
+	}
+	return 0;
+}
+
+static int q_flush(struct conv *c)
+{
+	while (c->head < c->tail && !q_at(c, c->head)->pending) {
+		struct slot *s = q_at(c, c->head++);
+
+		for (unsigned i = 0; i < s->n; i++)
+			if (q_write(c, &s->ev[i]))
+				return -1;
+	}
+	return 0;
+}
+
+static int resolve(struct conv *c, struct thread *t);
+
+/* A free slot at the tail; a full queue first closes its oldest access. */
+static int q_reserve(struct conv *c, uint64_t *idx)
+{
+	struct slot *grown;
+
+	if (c->tail - c->head == c->qcap && c->qcap < QUEUE_MAX) {
+		grown = calloc(c->qcap * 2, sizeof(*grown));
+		if (!grown)
+			return dm_errorf(c->err, "out of memory");
+		for (uint64_t i = c->head; i < c->tail; i++)
+			grown[i & (c->qcap * 2 - 1)] = *q_at(c, i);
+		free(c->q);
+		c->q = grown;
+		c->qcap *= 2;
+	}
+	while (c->tail - c->head == c->qcap) {
+		struct thread *owner = NULL;
+
+		for (unsigned i = 0; i < c->sv->nt; i++)
+			if (c->th[i].pend != P_NONE && c->th[i].slot == c->head)
+				owner = &c->th[i];
+		if (!owner)
+			return dm_errorf(c->err, "output queue stuck");
+		if (resolve(c, owner) || q_flush(c))
+			return -1;
+	}
+	*idx = c->tail++;
+	*q_at(c, *idx) = (struct slot){.pending = true};
+	return 0;
+}
+
+static int q_fill(struct conv *c, uint64_t idx, const struct oev *a,
+		  const struct oev *b)
+{
+	struct slot *s = q_at(c, idx);
+
+	s->n = 0;
+	if (a)
+		s->ev[s->n++] = *a;
+	if (b)
+		s->ev[s->n++] = *b;
+	s->pending = false;
+	return q_flush(c);
+}
+
+static int q_push(struct conv *c, const struct oev *a)
+{
+	uint64_t idx;
+
+	return q_reserve(c, &idx) || q_fill(c, idx, a, NULL);
+}
+
+static struct oev cpu_ev(uint64_t time, int vcpu, enum dm_op op, uint64_t addr,
+			 unsigned size, uint64_t value, bool checked)
+{
+	return (struct oev){.time = time,
+			    .cpu = (uint32_t)vcpu,
+			    .actor = DM_ACTOR_CPU,
+			    .op = (uint8_t)op,
+			    .addr = addr,
+			    .size = (uint8_t)size,
+			    .value = checked ? value : 0,
+			    .flags = checked ? DM_EV_VALUE : 0};
+}
+
+static uint64_t vtime(const struct conv *c, const struct fline *fl)
+{
+	uint64_t d = fl->ts > c->sv->t0 ? fl->ts - c->sv->t0 : 0;
+
+	return fl->counter ? dm_muldiv64(d, DM_NS_PER_SEC, c->rate) : d;
+}
+
+static int bad_line(struct conv *c, const char *what, const char *body)
+{
+	return dm_errorf(c->err, "%s:%" PRIu64 ": %s: '%.200s'", c->in->name,
+			 c->in->lineno, what, body);
+}
+
+/* ---- the model set: which accesses reach a modelled device ---------- */
+
+static bool lapic_page(const struct conv *c, int vcpu, uint64_t gpa)
+{
+	return vcpu >= 0 && gpa - c->vc[vcpu].apic_base < DM_LAPIC_MMIO_SIZE;
+}
+
+static bool modelled_mmio(const struct conv *c, int vcpu, uint64_t gpa)
+{
+	return lapic_page(c, vcpu, gpa) ||
+	       gpa - DM_IOAPIC_BASE < DM_IOAPIC_SIZE ||
+	       gpa - DM_HPET_BASE < HPET_LEN;
+}
+
+static bool modelled_port(const struct conv *c, uint32_t port)
+{
+	return port - 0x40 < 4 || port == 0x61 ||
+	       port - DM_PIC_MASTER_BASE < DM_PIC_REGION_LEN ||
+	       port - DM_PIC_SLAVE_BASE < DM_PIC_REGION_LEN ||
+	       port - DM_PIC_ELCR_BASE < DM_PIC_REGION_LEN ||
+	       port - DM_RTC_BASE < DM_RTC_LEN ||
+	       port - c->pmbase < DM_PMTIMER_LEN;
+}
+
+static bool modelled_msr(uint32_t index)
+{
+	return index == DM_MSR_APIC_BASE || index == DM_MSR_TSC_DEADLINE ||
+	       (index >= DM_MSR_X2APIC_FIRST && index <= DM_MSR_X2APIC_LAST);
+}
+
+/* ---- closing an open access ------------------------------------------ */
+
+/* A kvm_apic access that no guest MMIO or MSR line echoed. */
+static int emit_unpaired_apic(struct conv *c, struct thread *t)
+{
+	const struct vcpu *v = &c->vc[t->vcpu];
+	struct oev a, b;
+	bool write = t->pend == P_APIC_WRITE;
+
+	/*
+	 * Where KVM does not trace its injections (kvm_inj_virq), an EOI
+	 * nobody wrote is KVM delivering an interrupt: the kvm_pvm backend
+	 * acknowledges the LAPIC as it injects, so the EOI clears the vector
+	 * just taken (kvm_eoi names it), or nothing for an 8259 ExtINT
+	 * (kvm_eoi vector -1).  That is an intack, and then an EOI.
+	 */
+	if (write && t->preg == APIC_EOI && c->delivery_eoi) {
+		a = cpu_ev(t->ptime, t->vcpu, DM_OP_INTACK, 0, 0,
+			   (uint64_t)t->peoi, t->peoi >= 0);
+		if (t->peoi < 0)
+			return q_fill(c, t->slot, &a, NULL);
+		c->st->eois_by_kvm++;
+		b = v->x2apic ? cpu_ev(t->ptime, t->vcpu, DM_OP_MSR_W,
+				       DM_MSR_X2APIC_FIRST + (APIC_EOI >> 4), 8,
+				       0, true)
+			      : cpu_ev(t->ptime, t->vcpu, DM_OP_MMIO_W,
+				       v->apic_base + APIC_EOI, 4, 0, true);
+		return q_fill(c, t->slot, &a, &b);
+	}
+	if (v->x2apic)
+		a = cpu_ev(t->ptime, t->vcpu, write ? DM_OP_MSR_W : DM_OP_MSR_R,
+			   DM_MSR_X2APIC_FIRST + (t->preg >> 4), 8, t->pval,
+			   true);
+	else
+		a = cpu_ev(
+			t->ptime, t->vcpu, write ? DM_OP_MMIO_W : DM_OP_MMIO_R,
+			v->apic_base + t->preg, 4, t->pval & 0xffffffffu, true);
+	return q_fill(c, t->slot, &a, NULL);
+}
+
+/* Closes t's open access: a kvm_apic line is emitted as the guest's own
+ * access; a userspace read that never completed is dropped. */
+static int resolve(struct conv *c, struct thread *t)
+{
+	enum pend p = t->pend;
+
+	t->pend = P_NONE;
+	if (p == P_APIC_READ || p == P_APIC_WRITE) {
+		t->pend = p;
+		if (emit_unpaired_apic(c, t))
+			return -1;
+		t->pend = P_NONE;
+		return 0;
+	}
+	if (p == P_LAPIC_WRITE) {
+		struct oev a = cpu_ev(t->ptime, t->vcpu, DM_OP_MMIO_W, t->paddr,
+				      t->psize, t->pval, true);
+
+		return q_fill(c, t->slot, &a, NULL);
+	}
+	if (p == P_PIO_READ || p == P_MMIO_READ) {
+		if (c->o->log && !c->st->incomplete)
+			fprintf(c->o->log,
+				"import: warning: %s:%" PRIu64
+				": a read served by userspace never "
+				"completed; dropped\n",
+				c->in->name, t->pline);
+		c->st->incomplete++;
+		return q_fill(c, t->slot, NULL, NULL);
+	}
+	return 0;
+}
+
+/* Opens an access on t at time, holding its place in the queue. */
+static int open_access(struct conv *c, struct thread *t, enum pend p,
+		       uint64_t time)
+{
+	if (resolve(c, t) || q_reserve(c, &t->slot))
+		return -1;
+	t->pend = p;
+	t->ptime = time;
+	t->pline = c->in->lineno;
+	return 0;
+}
+
+/* The slot and time of a read that completes t's open access, or a new
+ * slot at time. */
+static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
+		     uint64_t *time, uint64_t *slot)
+{
+	if (t->pend == p && match) {
+		t->pend = P_NONE;
+		*time = t->ptime;
+		*slot = t->slot;
+		return 0;
+	}
+	return resolve(c, t) || q_reserve(c, slot);
+}
+
+/* ---- pass 2 handlers ---------------------------------------------------- */
+
+static int on_pio(struct conv *c, struct thread *t, uint64_t time,
+		  const char *body)
+{
+	struct ev_pio e;
+	struct oev a;
+	uint64_t slot;
+
+	if (!parse_pio(body, &e))
+		return bad_line(c,
+				"kvm_pio line not in the format "
+				"'pio_read|pio_write at 0xPORT size N "
+				"count N val 0xV'",
+				body);
+	if (e.write) {
+		if (resolve(c, t))
+			return -1;
+		t->last = e.port == RTC_INDEX ? LAST_OTHER : LAST_PIO_W;
+		if (!modelled_port(c, e.port)) {
+			c->st->unmodelled++;
+			return 0;
+		}
+		if (e.count > 1)
+			return bad_line(c,
+					"string port write to a modelled "
+					"device: the trace shows only "
+					"the first value",
+					body);
+		a = cpu_ev(time, t->vcpu, DM_OP_PIO_W, e.port, e.size, e.val,
+			   true);
+		return q_push(c, &a);
+	}
+	if (read_slot(c, t, P_PIO_READ, true, &time, &slot))
+		return -1;
+	t->last = LAST_OTHER;
+	if (!modelled_port(c, e.port)) {
+		c->st->unmodelled++;
+		return q_fill(c, slot, NULL, NULL);
+	}
+	/* A string read shows its first value; the rest are recorded. */
+	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, true);
+	if (q_fill(c, slot, &a, NULL))
+		return -1;
+	a.flags = 0;
+	a.value = 0;
+	for (uint32_t i = 1; i < e.count; i++)
+		if (q_push(c, &a))
+			return -1;
+	return 0;
+}
+
+static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
+		    const char *body)
+{
+	char reason[32];
+
+	if (!parse_exit(body, reason, sizeof(reason)))
+		return bad_line(c,
+				"kvm_userspace_exit line not in the "
+				"format 'reason NAME (N)'",
+				body);
+	/* An IN that KVM passed to userspace: its value comes with the
+	 * completing kvm_pio line when the vcpu runs again. */
+	if (!strcmp(reason, "KVM_EXIT_IO") && t->last != LAST_PIO_W &&
+	    t->pend != P_PIO_READ) {
+		if (open_access(c, t, P_PIO_READ, time))
+			return -1;
+	} else if (t->pend == P_APIC_READ || t->pend == P_APIC_WRITE) {
+		if (resolve(c, t))
+			return -1;
+	}
+	t->last = LAST_EXIT;
+	return 0;
+}
+
+static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
+		   const char *body)
+{
+	struct ev_mmio e;
+	struct oev a;
+	uint64_t slot;
+	bool lapic, modelled;
+
+	if (!parse_mmio(body, &e))
+		return bad_line(c,
+				"kvm_mmio line not in the format 'mmio "
+				"read|write|unsatisfied-read len N gpa "
+				"0xA val 0xV'",
+				body);
+	lapic = lapic_page(c, t->vcpu, e.gpa);
+	modelled = modelled_mmio(c, t->vcpu, e.gpa);
+	if (modelled && e.len != 1 && e.len != 2 && e.len != 4 && e.len != 8)
+		return bad_line(c, "MMIO access of a size no bus has", body);
+	if (e.type == MMIO_UNSAT) {
+		if (open_access(c, t, P_MMIO_READ, time))
+			return -1;
+		t->paddr = e.gpa;
+		t->psize = e.len;
+		return 0;
+	}
+	if (e.type == MMIO_WRITE) {
+		t->last = LAST_OTHER;
+		if (!modelled) {
+			c->st->unmodelled++;
+			return resolve(c, t);
+		}
+		if (lapic) {
+			/* Applied when its kvm_apic line is logged. */
+			if (open_access(c, t, P_LAPIC_WRITE, time))
+				return -1;
+			t->paddr = e.gpa;
+			t->psize = e.len;
+			t->pval = e.val;
+			return 0;
+		}
+		a = cpu_ev(time, t->vcpu, DM_OP_MMIO_W, e.gpa, e.len, e.val,
+			   true);
+		return resolve(c, t) || q_push(c, &a);
+	}
+	/* A LAPIC read, computed when the kvm_apic line before it was
+	 * logged: it takes that line's place. */
+	if (t->pend == P_APIC_READ && lapic &&
+	    ((e.gpa - c->vc[t->vcpu].apic_base) & ~0xfULL) == t->preg) {
+		t->pend = P_NONE;
+		t->last = LAST_OTHER;
+		c->st->outputs++;
+		a = cpu_ev(t->ptime, t->vcpu, DM_OP_MMIO_R, e.gpa, e.len, e.val,
+			   true);
+		return q_fill(c, t->slot, &a, NULL);
+	}
+	if (read_slot(c, t, P_MMIO_READ, t->paddr == e.gpa && t->psize == e.len,
+		      &time, &slot))
+		return -1;
+	t->last = LAST_OTHER;
+	if (!modelled) {
+		c->st->unmodelled++;
+		return q_fill(c, slot, NULL, NULL);
+	}
+	a = cpu_ev(time, t->vcpu, DM_OP_MMIO_R, e.gpa, e.len, e.val, true);
+	return q_fill(c, slot, &a, NULL);
+}
+
+/*
+ * TSC-deadline values are guest TSC counts.  The guest TSC is the host TSC
+ * plus the vcpu's offset, and the machine's TSC (tsc_hz = the host rate)
+ * counts from the first event, so a deadline D is D - offset - T0.  A
+ * deadline already past stays armed (1); 0 disarms and stays 0.
+ */
+static int tsc_deadline(struct conv *c, struct thread *t, uint64_t *val,
+			const char *body)
+{
+	uint64_t host;
+
+	if (!*val)
+		return 0;
+	if (!c->sv->counter)
+		return bad_line(c,
+				"TSC-deadline value, but the trace clock "
+				"is not the TSC (capture with x86-tsc)",
+				body);
+	host = *val - (uint64_t)c->vc[t->vcpu].tsc_offset;
+	*val = host > c->sv->t0 ? host - c->sv->t0 : 1;
+	return 0;
+}
+
+static int on_msr(struct conv *c, struct thread *t, uint64_t time,
+		  const char *body)
+{
+	struct ev_msr e;
+	struct oev a;
+	uint32_t echo;
+
+	if (!parse_msr(body, &e))
+		return bad_line(c,
+				"kvm_msr line not in the format "
+				"'msr_read|msr_write IDX = 0xV'",
+				body);
+	/* An x2APIC access, done when its kvm_apic line was logged: it
+	 * takes that line's place. */
+	echo = DM_MSR_X2APIC_FIRST + (t->preg >> 4);
+	if (!e.gp && e.index == echo &&
+	    ((t->pend == P_APIC_READ && !e.write) ||
+	     (t->pend == P_APIC_WRITE && e.write))) {
+		t->pend = P_NONE;
+		t->last = LAST_OTHER;
+		c->st->outputs++;
+		a = cpu_ev(t->ptime, t->vcpu,
+			   e.write ? DM_OP_MSR_W : DM_OP_MSR_R, e.index, 8,
+			   e.val, true);
+		return q_fill(c, t->slot, &a, NULL);
+	}
+	if (resolve(c, t))
+		return -1;
+	t->last = LAST_OTHER;
+	if (e.gp) {
+		/* The trace format has no way to expect a fault. */
+		c->st->faulted++;
+		return 0;
+	}
+	if (!modelled_msr(e.index)) {
+		c->st->unmodelled++;
+		return 0;
+	}
+	if (e.index == DM_MSR_TSC_DEADLINE && tsc_deadline(c, t, &e.val, body))
+		return -1;
+	a = cpu_ev(time, t->vcpu, e.write ? DM_OP_MSR_W : DM_OP_MSR_R, e.index,
+		   8, e.val, true);
+	if (e.index == DM_MSR_APIC_BASE && e.write) {
+		c->vc[t->vcpu].apic_base = e.val & 0xfffffffffffff000ULL;
+		c->vc[t->vcpu].x2apic = (e.val & 0xc00) == 0xc00;
+	}
+	return q_push(c, &a);
+}
+
+static int on_apic(struct conv *c, struct thread *t, uint64_t time,
+		   const char *body)
+{
+	struct ev_apic e;
+
+	if (!parse_apic(body, &e))
+		return bad_line(c,
+				"kvm_apic line not in the format "
+				"'apic_read|apic_write APIC_REG = 0xV'",
+				body);
+	/* The echo of an xAPIC write: the write is applied now. */
+	if (e.write && t->pend == P_LAPIC_WRITE &&
+	    ((t->paddr - c->vc[t->vcpu].apic_base) & ~0xfULL) == e.reg) {
+		struct oev a = cpu_ev(time, t->vcpu, DM_OP_MMIO_W, t->paddr,
+				      t->psize, t->pval, true);
+
+		t->pend = P_NONE;
+		c->st->outputs++;
+		return q_fill(c, t->slot, &a, NULL);
+	}
+	if (open_access(c, t, e.write ? P_APIC_WRITE : P_APIC_READ, time))
+		return -1;
+	t->preg = e.reg;
+	t->pval = e.val;
+	t->peoi = -1;
+	return 0;
+}
+
+static int on_eoi(struct conv *c, struct thread *t, const char *body)
+{
+	int64_t vector;
+
+	if (!parse_eoi(body, &vector))
+		return bad_line(c,
+				"kvm_eoi line not in the format 'apicid "
+				"N vector V'",
+				body);
+	if (t->pend == P_APIC_WRITE && t->preg == APIC_EOI && vector >= 0 &&
+	    vector <= 0xff)
+		t->peoi = vector;
+	c->st->outputs++;
+	return 0;
+}
+
+static int on_inj_virq(struct conv *c, struct thread *t, uint64_t time,
+		       const char *body)
+{
+	struct ev_inj e;
+	struct oev a;
+
+	if (!parse_inj_virq(body, &e))
+		return bad_line(c,
+				"kvm_inj_virq line not in the format "
+				"'IRQ 0xV' or 'Soft/INTn 0xV'",
+				body);
+	if (resolve(c, t))
+		return -1;
+	/* A software INTn is no interrupt acceptance; a reinjection
+	 * repeats one already counted. */
+	if (e.soft || e.reinjected) {
+		c->st->outputs++;
+		return 0;
+	}
+	a = cpu_ev(time, t->vcpu, DM_OP_INTACK, 0, 0, e.vector, true);
+	return q_push(c, &a);
+}
+
+/* A held PIT edge, written at the time it has (its own line's, when no
+ * echo followed). */
+static int flush_irq0(struct conv *c, struct thread *t)
+{
+	if (!t->irq0_pend)
+		return 0;
+	t->irq0_pend = false;
+	return q_push(c, &t->irq0);
+}
+
+/*
+ * KVM's PIT raises IRQ0 from its kvm-pit worker thread at times the host
+ * scheduler picks (docs/importers.md), so with pit_irq0_edges its edges
+ * are inputs.  kvm_set_irq is logged before the line changes; the first
+ * echo (kvm_pic_set_irq, logged under the 8259's lock after its IRR
+ * changed) is the edge's time, so a vcpu's IRR read logged before the
+ * echo is placed before the edge, as the lock ordered them.
+ */
+static int on_pit_edge(struct conv *c, struct thread *t, const struct oev *a)
+{
+	c->st->pit_edges++;
+	if (!t || !c->sv->echoes)
+		return q_push(c, a);
+	if (flush_irq0(c, t))
+		return -1;
+	t->irq0 = *a;
+	t->irq0_pend = true;
+	return 0;
+}
+
+static int on_echo(struct conv *c, struct thread *t, uint64_t time)
+{
+	c->st->outputs++;
+	if (!t || !t->irq0_pend)
+		return 0;
+	t->irq0.time = time;
+	return flush_irq0(c, t);
+}
+
+static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
+		      const char *body)
+{
+	struct ev_irq e;
+	struct oev a = {.time = time,
+			.actor = DM_ACTOR_DEV,
+			.op = DM_OP_IRQ,
+			.flags = DM_EV_VALUE};
+	bool pit = false;
+	uint32_t bit;
+
+	if (!parse_set_irq(body, &e))
+		return bad_line(c,
+				"kvm_set_irq line not in the format 'gsi "
+				"N level L source S'",
+				body);
+	/*
+	 * In-kernel devices (the PIT) have their own source ids, and are
+	 * the PIT model's output unless pit_irq0_edges takes them from the
+	 * trace; GSIs above the IOAPIC's are MSI routes, whose
+	 * kvm_msi_set_irq line follows; userspace raises of modelled devices
+	 * (the RTC, the HPET) are the models' own outputs.
+	 */
+	if (pit_edge(&e) && c->o->pit_irq0_edges)
+		pit = true;
+	else if (e.source >= KERNEL_SOURCE_MIN || e.gsi >= ISA_GSIS ||
+		 (c->model_gsis >> e.gsi & 1)) {
+		c->st->outputs++;
+		return 0;
+	}
+	bit = 1u << e.gsi;
+	if (!e.level && !(c->dev_high & bit)) {
+		c->st->noop_lowers++;
+		return 0;
+	}
+	c->dev_high = e.level ? c->dev_high | bit : c->dev_high & ~bit;
+	a.addr = e.gsi;
+	a.value = e.level != 0;
+	return pit ? on_pit_edge(c, t, &a) : q_push(c, &a);
+}
+
+static int on_msi(struct conv *c, uint64_t time, const char *body)
+{
+	struct ev_msi e;
+	struct oev a = {.time = time,
+			.actor = DM_ACTOR_DEV,
+			.op = DM_OP_MSI,
+			.size = 4,
+			.flags = DM_EV_VALUE};
+
+	if (!parse_msi(body, &e))
+		return bad_line(c,
+				"kvm_msi_set_irq line not in the format "
+				"'dst D vec V (MODE|DM|TRIGGER)'",
+				body);
+	a.addr = e.addr;
+	a.value = e.data;
+	return q_push(c, &a);
+}
+
+static int on_tsc_offset(struct conv *c, const char *body)
+{
+	uint64_t vcpu, next;
+
+	if (!parse_tsc_offset(body, &vcpu, &next))
+		return bad_line(c,
+				"kvm_write_tsc_offset line not in the "
+				"format 'vcpu=N prev=P next=N'",
+				body);
+	if (vcpu < MAX_VCPUS)
+		c->vc[vcpu].tsc_offset = (int64_t)next;
+	c->st->outputs++;
+	return 0;
+}
+
+/* sim mark lost-N (lost-unknown when tracefs did not count them). */
+static int mark_lost(struct conv *c, uint64_t time, bool known, uint64_t n)
+{
+	struct oev a = {.time = time, .actor = DM_ACTOR_SIM, .op = DM_OP_MARK};
+
+	if (known)
+		snprintf(a.label, sizeof(a.label), "lost-%" PRIu64, n);
+	else
+		snprintf(a.label, sizeof(a.label), "lost-unknown");
+	return q_push(c, &a);
+}
+
+static int on_lost(struct conv *c, const struct fline *fl)
+{
+	if (c->o->log && fl->lost_known)
+		fprintf(c->o->log,
+			"import: warning: %s:%" PRIu64
+			": the ring buffer lost %" PRIu64 " events here\n",
+			c->in->name, c->in->lineno, fl->lost);
+	else if (c->o->log)
+		fprintf(c->o->log,
+			"import: warning: %s:%" PRIu64
+			": the ring buffer lost events here\n",
+			c->in->name, c->in->lineno);
+	c->st->lost += fl->lost_known ? fl->lost : 1;
+	/* The echo of a held PIT edge may be among the events lost. */
+	for (unsigned i = 0; i < c->sv->nt; i++)
+		if (flush_irq0(c, &c->th[i]))
+			return -1;
+	return mark_lost(c, c->now, fl->lost_known, fl->lost);
+}
+
+static struct thread *conv_thread(struct conv *c, uint32_t tid)
+{
+	for (unsigned i = 0; i < c->sv->nt; i++)
+		if (c->sv->t[i].tid == tid)
+			return &c->th[i];
+	return NULL;
+}
+
+static int on_event(struct conv *c, const struct fline *fl)
+{
+	enum kev k = event_kind(fl->event);
+	struct thread *t = conv_thread(c, fl->tid);
+	uint64_t time = vtime(c, fl);
+
+	if (time > c->now)
+		c->now = time;
+	if (vcpu_event(k) && (!t || t->vcpu < 0))
+		return bad_line(c, "vcpu event from a thread with no vcpu",
+				fl->body);
+	switch (k) {
+	case K_PIO:
+		return on_pio(c, t, time, fl->body);
+	case K_MMIO:
+		return on_mmio(c, t, time, fl->body);
+	case K_MSR:
+		return on_msr(c, t, time, fl->body);
+	case K_APIC:
+		return on_apic(c, t, time, fl->body);
+	case K_EXIT:
+		return on_uexit(c, t, time, fl->body);
+	case K_INJ_VIRQ:
+		return on_inj_virq(c, t, time, fl->body);
+	case K_SET_IRQ:
+		return on_set_irq(c, t, time, fl->body);
+	case K_ECHO:
+		return on_echo(c, t, time);
+	case K_MSI:
+		return on_msi(c, time, fl->body);
+	case K_EOI:
+		return t ? on_eoi(c, t, fl->body) : 0;
+	case K_TSC_OFFSET:
+		return on_tsc_offset(c, fl->body);
+	case K_UNKNOWN:
+		if (!c->st->unknown++) {
+			c->first_unknown_line = c->in->lineno;
+			snprintf(c->first_unknown, sizeof(c->first_unknown),
+				 "%s", fl->event);
+		}
+		return 0;
+	default:
+		c->st->outputs++;
+		return 0;
+	}
+}
+
+/* A line that is neither an event nor anything else a trace holds: a
+ * capture cut short leaves one at the very end, which is skipped. */
+static int on_bad(struct conv *c)
+{
+	if (c->in->unterminated) {
+		if (c->o->log)
+			fprintf(c->o->log,
+				"import: warning: %s:%" PRIu64
+				": truncated last line skipped\n",
+				c->in->name, c->in->lineno);
+		c->st->truncated++;
+		return 0;
+	}
+	return bad_line(c, "not a trace line", c->in->line);
+}
+
+static int finish_threads(struct conv *c)
+{
+	for (unsigned i = 0; i < c->sv->nt; i++)
+		if (resolve(c, &c->th[i]) || flush_irq0(c, &c->th[i]))
+			return -1;
+	if (c->sv->hdr_lost_known && c->sv->hdr_lost > c->st->lost) {
+		uint64_t more = c->sv->hdr_lost - c->st->lost;
+
+		if (c->o->log)
+			fprintf(c->o->log,
+				"import: warning: the capture counted %" PRIu64
+				" more lost events than the trace marks; "
+				"recorded at its end\n",
+				more);
+		c->st->lost += more;
+		if (mark_lost(c, c->now, true, more))
+			return -1;
+	}
+	return q_flush(c);
+}
+
+static int convert(struct conv *c)
+{
+	struct fline fl;
+	int r;
+
+	while ((r = input_next(c->in, c->err)) > 0) {
+		c->st->lines++;
+		switch (lex(c->in->line, &fl)) {
+		case L_EVENT:
+			r = on_event(c, &fl);
+			break;
+		case L_LOST:
+			r = on_lost(c, &fl);
+			break;
+		case L_BAD:
+			r = on_bad(c);
+			break;
+		default:
+			r = 0;
+			break;
+		}
+		if (r)
+			return -1;
+	}
+	return r < 0 ? -1 : finish_threads(c);
+}
+
+/* ---- set-up and report -------------------------------------------------- */
+
+static void init_conv(struct conv *c, struct survey *sv)
+{
+	for (unsigned i = 0; i < MAX_VCPUS; i++)
+		c->vc[i] = (struct vcpu){
+			.apic_base = DM_LAPIC_DEFAULT_BASE,
+			.tsc_offset =
+				sv->hdr_offset_known[i] ? sv->hdr_offset[i] : 0,
+		};
+	for (unsigned i = 0; i < sv->nt; i++)
+		c->th[i] = (struct thread){.vcpu = sv->t[i].vcpu};
+	c->delivery_eoi = !sv->inj_virq;
+	if (c->o->model_gsis_given)
+		c->model_gsis = c->o->model_gsis;
+	else
+		c->model_gsis =
+			1u << DM_RTC_IRQ | (sv->hpet ? 1u << 0 | 1u << 2 : 0);
+}
+
+static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
+			 bool pit_irq0_edges, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "profile=kvm vcpus=%u chipset=%s", vcpus,
+			 sv->chipset == DM_CHIPSET_Q35 ? "q35" : "pc");
+
+	if (sv->pmbase && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, " pmbase=0x%x",
+			      sv->pmbase);
+	if (sv->counter && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, " tsc_hz=%" PRIu64,
+			      rate);
+	/* IRQ0 comes from the trace's dev irq 0 events, not the PIT model. */
+	if (pit_irq0_edges && n > 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, " pit_irq0=off");
+}
+
+static void report_inference(FILE *log, const struct survey *sv,
+			     const char *rate_why, uint64_t rate)
+{
+	for (unsigned i = 0; i < sv->nt; i++)
+		if (sv->t[i].vcpu >= 0)
+			fprintf(log, "import: thread %u is cpu%d (from %s)\n",
+				sv->t[i].tid, sv->t[i].vcpu,
+				claim_names[sv->t[i].claim]);
+	if (sv->chipset >= 0)
+		fprintf(log, "import: chipset %s (from %s)\n",
+			sv->chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
+			sv->chipset_why);
+	else
+		fprintf(log, "import: chipset not inferred (no PCI host or "
+			     "ISA bridge ID read): pc assumed\n");
+	if (sv->pmbase)
+		fprintf(log, "import: PM timer block at 0x%x (PMBASE write)\n",
+			sv->pmbase);
+	fprintf(log,
+		sv->hpet ? "import: the guest uses the HPET\n"
+			 : "import: the guest never touched the HPET (the "
+			   "machine still has one: no option removes it)\n");
+	if (sv->userspace_ioapic)
+		fprintf(log, "import: warning: IOAPIC reads served by "
+			     "userspace (kernel-irqchip=split?): its "
+			     "messages are not separated from devices' "
+			     "MSIs\n");
+	if (sv->counter)
+		fprintf(log,
+			"import: TSC timestamps at %" PRIu64 " Hz (from %s)\n",
+			rate, rate_why);
+}
+
+static void report_pit_edges(FILE *log, const struct survey *sv)
+{
+	if (!sv->pit_edges)
+		fprintf(log, "import: warning: IRQ0 is taken from the trace, "
+			     "which has no PIT kvm_set_irq lines (was the "
+			     "kvm-pit thread traced?): the guest gets no PIT "
+			     "interrupts\n");
+	else if (!sv->echoes)
+		fprintf(log, "import: warning: no kvm_pic_set_irq or "
+			     "kvm_ioapic_set_irq lines: PIT edges take their "
+			     "kvm_set_irq times, logged before the line "
+			     "changes\n");
+}
+
+static void report_summary(FILE *log, const struct conv *c)
+{
+	const struct dm_ftrace_stats *st = c->st;
+
+	fprintf(log,
+		"import: %" PRIu64 " lines -> %" PRIu64 " events: %" PRIu64
+		" accesses, %" PRIu64 " intacks (%" PRIu64
+		" with KVM's own EOI), %" PRIu64 " dev irq, %" PRIu64
+		" dev msi\n",
+		st->lines, st->events, st->accesses, st->intacks,
+		st->eois_by_kvm, st->dev_irqs, st->dev_msis);
+	if (c->o->pit_irq0_edges)
+		fprintf(log,
+			"import: %" PRIu64 " of the dev irq events are the "
+			"PIT's IRQ0 edges\n",
+			st->pit_edges);
+	fprintf(log,
+		"import: skipped %" PRIu64 " model outputs and echoes, %" PRIu64
+		" accesses outside the model set, %" PRIu64 " no-op lowers\n",
+		st->outputs, st->unmodelled, st->noop_lowers);
+	if (st->unknown)
+		fprintf(log,
+			"import: warning: %" PRIu64
+			" lines of events not used (first: %s, line %" PRIu64
+			")\n",
+			st->unknown, c->first_unknown, c->first_unknown_line);
+	if (st->faulted)
+		fprintf(log,
+			"import: warning: %" PRIu64
+			" MSR accesses that took a #GP dropped (a trace "
+			"cannot expect a fault)\n",
+			st->faulted);
+	if (st->clamped)
+		fprintf(log,
+			"import: warning: %" PRIu64
+			" timestamps earlier than the event before (CPUs "
+			"interleaved), first at line %" PRIu64
+			"; each moved up to its predecessor\n",
+			st->clamped, c->first_clamp_line);
+	if (st->lost)
+		fprintf(log,
+			"import: warning: %" PRIu64
+			" events lost by the ring buffer (sim mark lost-N "
+			"in the trace)\n",
+			st->lost);
+}
+
+static int run(struct input *in, const char *out,
+	       const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
+	       struct survey *sv, struct conv *c, struct dm_error *err)
+{
+	char config[256];
+	const char *why = NULL;
+	unsigned vcpus;
+
+	if (survey(in, sv, err))
+		return -1;
+	if (!sv->kvm_events)
+		return dm_errorf(err,
+				 "%s: no kvm trace events (nothing captured, "
+				 "or not the kvm tracepoints)",
+				 in->name);
+	if (tsc_rate(sv, o, &c->rate, &why, err))
+		return dm_error_prefix(err, "%s", in->name);
+	assign_vcpus(sv);
+	vcpus = vcpu_count(sv);
+	st->vcpus = vcpus;
+	st->tsc_hz = sv->counter ? c->rate : 0;
+	machine_line(sv, vcpus, c->rate, o->pit_irq0_edges, config,
+		     sizeof(config));
+	if (o->log)
+		report_inference(o->log, sv, why, c->rate);
+	if (o->log && o->pit_irq0_edges)
+		report_pit_edges(o->log, sv);
+	c->o = o;
+	c->st = st;
+	c->err = err;
+	c->sv = sv;
+	c->in = in;
+	c->pmbase = dm_pmtimer_base(&(struct dm_config){
+		.chipset = sv->chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
+							 : DM_CHIPSET_PC,
+		.pmbase = sv->pmbase});
+	c->qcap = 64;
+	c->q = calloc(c->qcap, sizeof(*c->q));
+	if (!c->q)
+		return dm_errorf(err, "out of memory");
+	init_conv(c, sv);
+	if (input_rewind(in, err) ||
+	    dm_trace_create(&c->w, out, o->encoding, config, err))
+		return -1;
+	c->created = true;
+	if (convert(c)) {
+		dm_trace_finish(c->w, NULL);
+		c->w = NULL;
+		return -1;
+	}
+	if (dm_trace_finish(c->w, err))
+		return -1;
+	c->w = NULL;
+	if (o->log)
+		report_summary(o->log, c);
+	return 0;
+}
+
+int dm_import_ftrace(const char *in_path, const char *out,
+		     const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
+		     struct dm_error *err)
+{
+	struct input in = {0};
+	struct survey *sv = calloc(1, sizeof(*sv));
+	struct conv *c = calloc(1, sizeof(*c));
+	int rc = -1;
+
+	*st = (struct dm_ftrace_stats){0};
+	if (!sv || !c)
+		dm_errorf(err, "out of memory");
+	else if (!input_open(&in, in_path, err))
+		rc = run(&in, out, o, st, sv, c, err);
+	/* A half-written trace would replay as if it were whole. */
+	if (rc && c && c->created && strcmp(out, "-"))
+		remove(out);
+	if (in.f)
+		fclose(in.f);
+	free(in.line);
+	if (c)
+		free(c->q);
+	free(c);
+	free(sv);
+	return rc;
+}
