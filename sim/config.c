@@ -305,25 +305,49 @@ int dm_config_parse(struct dm_config *cfg, const char *text,
 	}
 }
 
+/* Appends s at buf[n] within cap (NUL-terminated); returns the new n. */
+static size_t append(char *buf, size_t cap, size_t n, const char *s)
+{
+	for (; *s; s++, n++)
+		if (n + 1 < cap)
+			buf[n] = *s;
+	if (cap)
+		buf[n < cap ? n : cap - 1] = '\0';
+	return n;
+}
+
+/*
+ * Formats by hand rather than with snprintf: a machine formats its options
+ * whenever it is built, and the migration check builds one per event.
+ */
 size_t dm_config_format(const struct dm_config *cfg, char *buf, size_t cap)
 {
 	size_t n = 0;
 
+	if (cap)
+		buf[0] = '\0';
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &options[i];
 		uint64_t v = opt_load(cfg, o);
-		char val[32];
-		int w;
+		char num[24], *p = num + sizeof(num) - 1;
 
-		if (o->type == OPT_ENUM)
-			snprintf(val, sizeof(val), "%s", o->names[v]);
-		else if (o->type == OPT_BOOL)
-			snprintf(val, sizeof(val), "%s", v ? "on" : "off");
-		else
-			snprintf(val, sizeof(val), "%" PRIu64, v);
-		w = snprintf(buf + (n < cap ? n : cap), n < cap ? cap - n : 0,
-			     "%s%s=%s", i ? " " : "", o->name, val);
-		n += (size_t)w;
+		if (i)
+			n = append(buf, cap, n, " ");
+		n = append(buf, cap, n, o->name);
+		n = append(buf, cap, n, "=");
+		if (o->type == OPT_ENUM) {
+			n = append(buf, cap, n, o->names[v]);
+			continue;
+		}
+		if (o->type == OPT_BOOL) {
+			n = append(buf, cap, n, v ? "on" : "off");
+			continue;
+		}
+		*p = '\0';
+		do
+			*--p = (char)('0' + v % 10);
+		while (v /= 10);
+		n = append(buf, cap, n, p);
 	}
 	return n;
 }

@@ -357,6 +357,11 @@ int dm_machine_create(struct dm_machine **out, const struct dm_config *cfg,
 	if (!m)
 		return dm_errorf(err, "out of memory creating the machine");
 	m->cfg = *cfg;
+	if (dm_config_format(cfg, m->config_text, sizeof(m->config_text)) >=
+	    sizeof(m->config_text)) {
+		dm_machine_destroy(m);
+		return dm_errorf(err, "machine options too long");
+	}
 	if (build(m, err)) {
 		dm_machine_destroy(m);
 		return -1;
@@ -595,13 +600,10 @@ uint64_t dm_machine_hash(const struct dm_machine *m)
 
 uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 {
-	char config[2048];
-	size_t nc = dm_config_format(&m->cfg, config, sizeof(config));
+	size_t nc = strlen(m->config_text);
 	size_t total = CKPT_HEADER + nc + 8;
 	uint8_t *buf, *p;
 
-	if (nc >= sizeof(config))
-		return NULL;
 	for (unsigned i = 0; i < m->ndevices; i++)
 		total += 1 + strlen(m->devices[i].name) + 4 +
 			 dm_state_encoded_size(m->devices[i].desc);
@@ -612,7 +614,7 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 	p = dm_put_le(buf + 4, CKPT_VERSION, 2);
 	p = dm_put_le(p, m->ndevices, 2);
 	p = dm_put_le(p, nc, 2);
-	memcpy(p, config, nc);
+	memcpy(p, m->config_text, nc);
 	p += nc;
 	for (unsigned i = 0; i < m->ndevices; i++) {
 		const struct dm_device *d = &m->devices[i];
@@ -699,15 +701,13 @@ static int load_device(const struct dm_device *d, unsigned i,
 int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 		    struct dm_error *err)
 {
-	char mine[2048];
 	const char *config;
 	size_t nc, off;
 	unsigned count;
 
 	if (checkpoint_header(buf, len, &config, &nc, err))
 		return -1;
-	dm_config_format(&m->cfg, mine, sizeof(mine));
-	if (nc != strlen(mine) || memcmp(config, mine, nc))
+	if (nc != strlen(m->config_text) || memcmp(config, m->config_text, nc))
 		return dm_errorf(err, "the checkpoint was taken on a machine "
 				      "with other options: %.*s",
 				 (int)nc, config);

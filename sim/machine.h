@@ -90,6 +90,7 @@ struct dm_machine_state {
 
 struct dm_machine {
 	struct dm_config cfg;
+	char config_text[2048]; /* canonical dm_config_format of cfg */
 	struct dm_machine_state ms;
 	struct dm_eventq q;
 	struct dm_pit pit;

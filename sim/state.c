@@ -235,15 +235,47 @@ static size_t path_push_elem(struct path *p, const struct dm_field *f, size_t i)
 	return path_push(p, "%s", f->name);
 }
 
-/* Decoder position and error context. */
+/* Nesting of sub-tables a decoder follows (tables nest two deep today). */
+#define DECODE_DEPTH 8
+
+/*
+ * Decoder position and error context.  Where decoding stands is kept as a
+ * stack of (field, element) and rendered into a path only when a message
+ * needs it: building path strings for every field would dominate the cost
+ * of a load, which the migration check pays at every event.
+ */
 struct reader {
 	const uint8_t *buf;
 	size_t len;
 	size_t pos;
 	const struct dm_state_desc *top;
 	struct dm_error *err;
+	struct {
+		const struct dm_field *f;
+		size_t i;
+		bool elem; /* inside element i, past the field header */
+	} at[DECODE_DEPTH];
+	unsigned depth;
 	struct path path;
 };
+
+/* The path of the field or element being decoded ("ch1.mode"). */
+static const char *where(struct reader *r)
+{
+	path_pop(&r->path, 0);
+	for (unsigned d = 0; d < r->depth; d++) {
+		if (r->at[d].elem)
+			path_push_elem(&r->path, r->at[d].f, r->at[d].i);
+		else
+			path_push(&r->path, "%s", r->at[d].f->name);
+	}
+	return r->path.s;
+}
+
+static bool short_of(const struct reader *r, size_t n)
+{
+	return r->len - r->pos < n;
+}
 
 /*
  * Fails with a truncation error when fewer than n bytes are left; what
@@ -276,16 +308,16 @@ static int value_error(struct reader *r, const struct dm_field *f, uint64_t v,
 		return dm_errorf(r->err,
 				 "%s: %s: value %" PRIu64
 				 " is not a bool (0 or 1) at byte %zu",
-				 r->top->name, r->path.s, v, at);
+				 r->top->name, where(r), v, at);
 	if (f->flags & DM_FF_HEX)
 		return dm_errorf(r->err,
 				 "%s: %s: value 0x%" PRIx64
 				 " exceeds 0x%" PRIx64 " at byte %zu",
-				 r->top->name, r->path.s, v, f->max, at);
+				 r->top->name, where(r), v, f->max, at);
 	return dm_errorf(r->err,
 			 "%s: %s: value %" PRIu64 " exceeds %" PRIu64
 			 " at byte %zu",
-			 r->top->name, r->path.s, v, f->max, at);
+			 r->top->name, where(r), v, f->max, at);
 }
 
 static int check_header(struct reader *r, const struct dm_field *f)
@@ -294,8 +326,9 @@ static int check_header(struct reader *r, const struct dm_field *f)
 	size_t want_size = elem_size(f);
 	unsigned id, count, size;
 
-	if (need(r, HDR_SIZE, "the header of field %u (%s)", f->id, r->path.s))
-		return -1;
+	if (short_of(r, HDR_SIZE))
+		return need(r, HDR_SIZE, "the header of field %u (%s)", f->id,
+			    where(r));
 	id = (unsigned)get_le(r->buf + at, 2);
 	count = (unsigned)get_le(r->buf + at + 2, 2);
 	size = (unsigned)get_le(r->buf + at + 4, 1);
@@ -303,16 +336,16 @@ static int check_header(struct reader *r, const struct dm_field *f)
 		return dm_errorf(r->err,
 				 "%s: byte %zu: expected field %u (%s), found "
 				 "id %u",
-				 r->top->name, at, f->id, r->path.s, id);
+				 r->top->name, at, f->id, where(r), id);
 	if (count != f->count)
 		return dm_errorf(
 			r->err, "%s: byte %zu: %s: count %u, expected %u",
-			r->top->name, at + 2, r->path.s, count, f->count);
+			r->top->name, at + 2, where(r), count, f->count);
 	if (size != want_size)
 		return dm_errorf(r->err,
 				 "%s: byte %zu: %s: element size %u, expected "
 				 "%zu",
-				 r->top->name, at + 4, r->path.s, size,
+				 r->top->name, at + 4, where(r), size,
 				 want_size);
 	r->pos += HDR_SIZE;
 	return 0;
@@ -327,8 +360,8 @@ static int decode_leaf(struct reader *r, const struct dm_field *f, uint8_t *p)
 	size_t at = r->pos;
 	uint64_t v;
 
-	if (need(r, size, "%s", r->path.s))
-		return -1;
+	if (short_of(r, size))
+		return need(r, size, "%s", where(r));
 	v = get_le(r->buf + at, size);
 	if ((f->type == DM_FT_BOOL && v > 1) || v > f->max)
 		return value_error(r, f, v, at);
@@ -353,26 +386,33 @@ static int decode_struct(struct reader *r, const struct dm_field *f, uint8_t *p)
 		r->err->msg[0] = '\0';
 	if (!f->sub->validate(p, r->err))
 		return 0;
+	where(r);
 	return dm_error_prefix(r->err, "%s: byte %zu: %.*s", r->top->name, at,
 			       (int)(r->path.len - 1), r->path.s);
 }
 
 static int decode_field(struct reader *r, const struct dm_field *f, void *base)
 {
-	size_t mark = path_push(&r->path, "%s", f->name);
-	int rc = check_header(r, f);
+	unsigned d = r->depth++;
+	int rc;
 
-	path_pop(&r->path, mark);
+	if (d == DECODE_DEPTH)
+		return dm_errorf(r->err, "%s: %s: tables nest deeper than %d",
+				 r->top->name, f->name, DECODE_DEPTH);
+	r->at[d].f = f;
+	r->at[d].elem = false;
+	rc = check_header(r, f);
+	r->at[d].elem = true;
 	for (size_t i = 0; !rc && i < f->count; i++) {
 		uint8_t *p = (uint8_t *)elem_ptr(f, base, i);
 
-		path_push_elem(&r->path, f, i);
+		r->at[d].i = i;
 		if (f->type == DM_FT_STRUCT)
 			rc = decode_struct(r, f, p);
 		else
 			rc = decode_leaf(r, f, p);
-		path_pop(&r->path, mark);
 	}
+	r->depth--;
 	return rc;
 }
 
@@ -422,11 +462,9 @@ int dm_state_decode(const struct dm_state_desc *desc, void *out,
 }
 
 /* Calls fn on every DM_FT_TIMER element of a state, in table order. */
+/* Calls fn on every table timer; stops at the first non-zero return. */
 static int for_each_timer(const struct dm_state_desc *desc, void *base,
-			  struct path *path,
-			  int (*fn)(struct dm_timer *t, const struct path *path,
-				    void *ctx),
-			  void *ctx)
+			  int (*fn)(struct dm_timer *t, void *ctx), void *ctx)
 {
 	for (size_t i = 0; i < desc->nfields; i++) {
 		const struct dm_field *f = &desc->fields[i];
@@ -435,13 +473,10 @@ static int for_each_timer(const struct dm_state_desc *desc, void *base,
 			continue;
 		for (size_t e = 0; e < f->count; e++) {
 			uint8_t *p = (uint8_t *)elem_ptr(f, base, e);
-			size_t mark = path_push_elem(path, f, e);
 			int rc = f->type == DM_FT_STRUCT
-					 ? for_each_timer(f->sub, p, path, fn,
-							  ctx)
-					 : fn((struct dm_timer *)p, path, ctx);
+					 ? for_each_timer(f->sub, p, fn, ctx)
+					 : fn((struct dm_timer *)p, ctx);
 
-			path_pop(path, mark);
 			if (rc)
 				return rc;
 		}
@@ -449,22 +484,40 @@ static int for_each_timer(const struct dm_state_desc *desc, void *base,
 	return 0;
 }
 
-/* A deadline can only be armed on a timer the model bound to a queue. */
-static int check_bound(struct dm_timer *t, const struct path *path, void *ctx)
+/* The path of the timer at t within base, for a message (0 if found). */
+static int timer_path(const struct dm_state_desc *desc, const void *base,
+		      const void *t, struct path *path)
 {
-	const struct reader *r = ctx;
+	for (size_t i = 0; i < desc->nfields; i++) {
+		const struct dm_field *f = &desc->fields[i];
+
+		for (size_t e = 0; e < f->count; e++) {
+			const void *p = elem_ptr(f, base, e);
+			size_t mark = path_push_elem(path, f, e);
+
+			if ((f->type == DM_FT_TIMER && p == t) ||
+			    (f->type == DM_FT_STRUCT &&
+			     !timer_path(f->sub, p, t, path)))
+				return 0;
+			path_pop(path, mark);
+		}
+	}
+	return -1;
+}
+
+/* A deadline can only be armed on a timer the model bound to a queue. */
+static int find_unbound(struct dm_timer *t, void *ctx)
+{
+	struct dm_timer **bad = ctx;
 
 	if (t->when == DM_TIME_NEVER || t->q)
 		return 0;
-	return dm_errorf(r->err,
-			 "%s: %s: deadline %" PRIu64
-			 " but the live timer is not bound to an event queue",
-			 r->top->name, path->s, t->when);
+	*bad = t;
+	return 1;
 }
 
-static int cancel_timer(struct dm_timer *t, const struct path *path, void *ctx)
+static int cancel_timer(struct dm_timer *t, void *ctx)
 {
-	(void)path;
 	(void)ctx;
 	dm_timer_cancel(t);
 	return 0;
@@ -504,19 +557,27 @@ int dm_state_load(const struct dm_state_desc *desc, void *state,
 		  const uint8_t *buf, size_t len, struct dm_error *err)
 {
 	void *copy = malloc(desc->size);
-	struct reader ctx = {.top = desc, .err = err};
+	struct dm_timer *unbound = NULL;
 	struct path path = {.len = 0};
 
 	if (!copy)
 		return dm_errorf(err, "%s: out of memory for a %zu-byte copy",
 				 desc->name, desc->size);
 	memcpy(copy, state, desc->size);
-	if (dm_state_decode(desc, copy, buf, len, err) ||
-	    for_each_timer(desc, copy, &path, check_bound, &ctx)) {
+	if (dm_state_decode(desc, copy, buf, len, err)) {
 		free(copy);
 		return -1;
 	}
-	for_each_timer(desc, state, &path, cancel_timer, NULL);
+	if (for_each_timer(desc, copy, find_unbound, &unbound)) {
+		timer_path(desc, copy, unbound, &path);
+		dm_errorf(err,
+			  "%s: %s: deadline %" PRIu64
+			  " but the live timer is not bound to an event queue",
+			  desc->name, path.s, unbound->when);
+		free(copy);
+		return -1;
+	}
+	for_each_timer(desc, state, cancel_timer, NULL);
 	apply_fields(desc, state, copy);
 	free(copy);
 	if (desc->post_load)
