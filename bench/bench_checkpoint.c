@@ -30,15 +30,7 @@
 #include "replay/replay.h"
 #include "replay/store.h"
 
-#define CONFIG "profile=datasheet"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "pit_workload.h"
 
 /* CPU seconds (user + system) used so far: wall time also counts other
  * loads on the machine and the disk's writeback. */
@@ -49,110 +41,6 @@ static double cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static void die(const char *what, const struct dm_error *err)
-{
-	fprintf(stderr, "bench_checkpoint: %s: %s\n", what, err->msg);
-	exit(2);
-}
-
-/* ---- the trace: the same mix as bench_replay ------------------------- */
-
-struct gen {
-	struct dm_machine *m;
-	struct dm_trace_writer *w;
-	uint64_t t;
-	uint64_t n;
-	uint64_t rng;
-};
-
-static uint64_t next_rand(struct gen *g)
-{
-	g->rng ^= g->rng << 13;
-	g->rng ^= g->rng >> 7;
-	g->rng ^= g->rng << 17;
-	return g->rng;
-}
-
-static void emit(struct gen *g, bool write, uint16_t port, uint8_t value)
-{
-	struct dm_event ev = {
-		.time = g->t,
-		.addr = port,
-		.value = value,
-		.actor = DM_ACTOR_CPU,
-		.op = write ? DM_OP_PIO_W : DM_OP_PIO_R,
-		.size = 1,
-		.flags = DM_EV_VALUE,
-	};
-	struct dm_outcome o;
-	struct dm_error err;
-
-	if (dm_replay_step(g->m, &ev, &o, &err))
-		die("generate", &err);
-	if (!write)
-		ev.value = o.actual;
-	if (dm_trace_write(g->w, &ev, &err))
-		die("write", &err);
-	g->n++;
-	g->t += 200 + next_rand(g) % 1800;
-}
-
-static void program(struct gen *g, unsigned ch, unsigned mode, uint16_t n)
-{
-	emit(g, true, 0x43, (uint8_t)(ch << 6 | 0x30 | mode << 1));
-	emit(g, true, 0x40 + ch, (uint8_t)n);
-	emit(g, true, 0x40 + ch, (uint8_t)(n >> 8));
-}
-
-static void one_burst(struct gen *g)
-{
-	switch (next_rand(g) % 8) {
-	case 0:
-		program(g, (unsigned)(next_rand(g) % 3) & 2,
-			(unsigned)(next_rand(g) % 6),
-			(uint16_t)(2 + next_rand(g) % 60000));
-		break;
-	case 1:
-		emit(g, true, 0x43, 0xC2 | 0x08); /* count+status, ch0 */
-		for (int i = 0; i < 3; i++)
-			emit(g, false, 0x40, 0);
-		break;
-	case 2:
-		emit(g, false, 0x61, 0);
-		break;
-	case 3:
-		emit(g, false, 0x42, 0); /* live, byte by byte */
-		emit(g, false, 0x42, 0);
-		break;
-	default:
-		emit(g, true, 0x43, 0x00); /* latch and read */
-		emit(g, false, 0x40, 0);
-		emit(g, false, 0x40, 0);
-		break;
-	}
-}
-
-static void generate(const char *path, uint64_t target)
-{
-	struct gen g = {.rng = 0x9e3779b97f4a7c15ULL};
-	struct dm_config cfg;
-	struct dm_error err;
-
-	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
-	if (dm_machine_create(&g.m, &cfg, &err))
-		die("machine", &err);
-	if (dm_trace_create(&g.w, path, DM_TRACE_BINARY, CONFIG, &err))
-		die(path, &err);
-	emit(&g, true, 0x61, 0x01);
-	program(&g, 0, 2, 11932);
-	program(&g, 2, 3, 1193);
-	while (g.n < target)
-		one_burst(&g);
-	if (dm_trace_finish(g.w, &err))
-		die(path, &err);
-	dm_machine_destroy(g.m);
 }
 
 /* ---- measurements ---------------------------------------------------- */

@@ -85,8 +85,27 @@ static int step_signal(struct dm_machine *m, const struct dm_event *ev,
 	return 0;
 }
 
+static int step_event(struct dm_machine *m, const struct dm_event *ev,
+		      struct dm_outcome *out, struct dm_error *err);
+
 int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 		   struct dm_outcome *out, struct dm_error *err)
+{
+	if (step_event(m, ev, out, err))
+		return -1;
+	if (m->storm_at)
+		return dm_errorf(err,
+				 "event storm: the devices fired over %llu "
+				 "timer events on the way to t=%" PRIu64
+				 " ns and stopped at t=%" PRIu64
+				 " ns (a period far too short for the time the "
+				 "trace lets pass)",
+				 DM_EVENT_BUDGET, m->storm_at, m->ms.now);
+	return 0;
+}
+
+static int step_event(struct dm_machine *m, const struct dm_event *ev,
+		      struct dm_outcome *out, struct dm_error *err)
 {
 	int vector;
 

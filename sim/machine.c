@@ -266,6 +266,38 @@ static void map_pio(struct dm_machine *m, uint64_t base, uint64_t len,
 	map(m->pio, &m->npio, base, len, rd, wr, opaque);
 }
 
+static const char *owner(const struct dm_machine *m, const void *opaque)
+{
+	for (unsigned i = 0; i < m->ndevices; i++)
+		if (m->devices[i].state == opaque)
+			return m->devices[i].name;
+	return "?";
+}
+
+/* Movable blocks (pmbase) must not shadow another device's registers. */
+static int check_overlaps(const struct dm_machine *m,
+			  const struct dm_io_region *r, unsigned n,
+			  const char *space, struct dm_error *err)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			if (r[i].base < r[j].base + r[j].len &&
+			    r[j].base < r[i].base + r[i].len)
+				return dm_errorf(
+					err,
+					"%s 0x%llx-0x%llx (%s) overlaps "
+					"0x%llx-0x%llx (%s): check pmbase",
+					space, (unsigned long long)r[j].base,
+					(unsigned long long)(r[j].base +
+							     r[j].len - 1),
+					owner(m, r[j].opaque),
+					(unsigned long long)r[i].base,
+					(unsigned long long)(r[i].base +
+							     r[i].len - 1),
+					owner(m, r[i].opaque));
+	return 0;
+}
+
 static void wire_lapics(struct dm_machine *m)
 {
 	struct dm_apic_sink bus = { dm_apicbus_deliver, &m->bus };
@@ -346,6 +378,9 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	    dm_ioapic_read, dm_ioapic_write, &m->ioapic);
 	map(m->mmio, &m->nmmio, DM_HPET_BASE, dm_hpet_mmio_len(&m->hpet),
 	    dm_hpet_read, dm_hpet_write, &m->hpet);
+	if (check_overlaps(m, m->pio, m->npio, "ports", err) ||
+	    check_overlaps(m, m->mmio, m->nmmio, "MMIO", err))
+		return -1;
 	return 0;
 }
 
@@ -383,10 +418,18 @@ void dm_machine_destroy(struct dm_machine *m)
 
 void dm_machine_advance(struct dm_machine *m, uint64_t now)
 {
+	if (m->storm_at)
+		return;
 	if (now < m->ms.now)
 		now = m->ms.now;
-	if (dm_eventq_next(&m->q) <= now)
-		dm_eventq_run_until(&m->q, now);
+	if (dm_eventq_next(&m->q) <= now &&
+	    dm_eventq_run_budget(&m->q, now, DM_EVENT_BUDGET) ==
+		    DM_EVENT_BUDGET &&
+	    dm_eventq_next(&m->q) <= now) {
+		m->storm_at = now;
+		m->ms.now = dm_eventq_next(&m->q);
+		return;
+	}
 	m->ms.now = now;
 }
 

@@ -47,6 +47,13 @@
 #define DM_MAX_DEVICES (DM_FIXED_DEVICES + DM_MAX_VCPUS)
 #define DM_MAX_REGIONS 8
 #define DM_SIGNALS 16 /* vcpu signals held until a trace checks them */
+/*
+ * Device events one advance may fire.  A guest that programs a period of a
+ * few ns (an HPET comparator of 1, a PIT count of 2) and then lets seconds
+ * of virtual time pass would otherwise keep a replay busy for hours; past
+ * this budget the machine stops and says so (dm_machine_advance).
+ */
+#define DM_EVENT_BUDGET 50000000ULL
 
 /* Who drives a shared interrupt line. */
 enum dm_irq_source {
@@ -102,6 +109,10 @@ struct dm_machine {
 	struct dm_apicbus bus;
 	struct dm_lapic *lapics; /* cfg.vcpus of them */
 
+	/* Non-zero once an advance to this time exceeded DM_EVENT_BUDGET:
+	 * the machine stopped short of it and ignores further time. */
+	uint64_t storm_at;
+
 	struct dm_device devices[DM_MAX_DEVICES];
 	char lapic_names[DM_MAX_VCPUS][16];
 	unsigned ndevices;
@@ -118,7 +129,8 @@ int dm_machine_create(struct dm_machine **m, const struct dm_config *cfg,
 		      struct dm_error *err);
 void dm_machine_destroy(struct dm_machine *m);
 
-/* Runs every device event up to and including now. */
+/* Runs every device event up to and including now (or stops, setting
+ * storm_at, after DM_EVENT_BUDGET of them). */
 void dm_machine_advance(struct dm_machine *m, uint64_t now);
 
 /* Accesses.  Each first advances the machine to now. */

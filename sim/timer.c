@@ -129,9 +129,15 @@ void dm_timer_arm(struct dm_timer *t, uint64_t when)
 
 uint64_t dm_eventq_run_until(struct dm_eventq *q, uint64_t now)
 {
+	return dm_eventq_run_budget(q, now, UINT64_MAX);
+}
+
+uint64_t dm_eventq_run_budget(struct dm_eventq *q, uint64_t now,
+			      uint64_t max)
+{
 	uint64_t fired = 0;
 
-	while (q->len && q->heap[0]->when <= now) {
+	while (fired < max && q->len && q->heap[0]->when <= now) {
 		struct dm_timer *t = q->heap[0];
 		uint64_t when = t->when;
 

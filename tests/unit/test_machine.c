@@ -186,6 +186,53 @@ START_TEST(unknown_msr_faults_and_bad_sizes_are_invalid)
 }
 END_TEST
 
+START_TEST(a_moved_block_may_not_shadow_another_device)
+{
+	struct dm_config cfg;
+	struct dm_machine *m;
+	struct dm_error err;
+
+	dm_test_config(&cfg, "pmbase=0x40");
+	ck_assert_int_eq(dm_machine_create(&m, &cfg, &err), -1);
+	ck_assert_msg(strstr(err.msg, "pmtimer") && strstr(err.msg, "pit"),
+		      "%s", err.msg);
+}
+END_TEST
+
+START_TEST(an_event_storm_stops_the_machine)
+{
+	/* PIT mode 2 with count 2: an OUT0 edge every CLK; ten minutes of
+	 * virtual time would be 1.4e9 events. */
+	struct dm_machine *m = make("");
+
+	pio_w(m, 0, 0x43, 0x34);
+	pio_w(m, 0, 0x40, 2);
+	pio_w(m, 0, 0x40, 0);
+	dm_machine_advance(m, 600000000000ULL);
+	ck_assert_uint_eq(m->storm_at, 600000000000ULL);
+	ck_assert_uint_lt(m->ms.now, 600000000000ULL);
+	ck_assert_uint_gt(m->ms.now, 0);
+	dm_machine_destroy(m);
+}
+END_TEST
+
+START_TEST(an_hpet_edge_that_reaches_nobody_costs_nothing)
+{
+	/* Timer 0 periodic, edge, enabled, period 1 tick, on route 0,
+	 * which the pc capability (0x00ff0004) does not offer. */
+	struct dm_machine *m = make("");
+
+	mmio_w(m, 0, DM_HPET_BASE + 0x100, 0x4c);
+	mmio_w(m, 0, DM_HPET_BASE + 0x108, 1);
+	mmio_w(m, 0, DM_HPET_BASE + 0x10c, 0);
+	mmio_w(m, 0, DM_HPET_BASE + 0x10, 1);
+	dm_machine_advance(m, 1000000000000ULL);
+	ck_assert_uint_eq(m->storm_at, 0);
+	ck_assert_uint_eq(m->ms.now, 1000000000000ULL);
+	dm_machine_destroy(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("machine");
@@ -196,6 +243,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, hpet_legacy_takes_irq0_and_irq8_and_gives_them_back);
 	tcase_add_test(tc, many_vcpus_and_their_checkpoint);
 	tcase_add_test(tc, unknown_msr_faults_and_bad_sizes_are_invalid);
+	tcase_add_test(tc, a_moved_block_may_not_shadow_another_device);
+	tcase_add_test(tc, an_event_storm_stops_the_machine);
+	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
+	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;
 }
