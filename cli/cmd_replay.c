@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: dmsim replay TRACE [--machine OPTS] [--tolerance-ns T] "
 	      "[--json] [--show N]\n"
-	      "                    [--db FILE [--checkpoint-every N]]\n\n"
+	      "                    [--save-state FILE] "
+	      "[--db FILE [--checkpoint-every N]]\n\n"
 	      "Replays TRACE (text or binary; - for stdin) against the "
 	      "models, checks every\n"
 	      "read value, accepted vector and state hash it records, and "
