@@ -65,8 +65,9 @@ static uint64_t replay(const char *path)
 		if (dm_replay_step(m, &ev, &o, &err))
 			die("replay", &err);
 		if (o.mismatch) {
-			fprintf(stderr, "bench_replay: divergence at event "
-					"%" PRIu64 "\n",
+			fprintf(stderr,
+				"bench_replay: divergence at event "
+				"%" PRIu64 "\n",
 				n);
 			exit(1);
 		}

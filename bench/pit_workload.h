@@ -116,7 +116,8 @@ static void generate(const char *path, uint64_t target)
 	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
 	if (dm_machine_create(&g.m, &cfg, &err))
 		die("machine", &err);
-	if (dm_trace_create(&g.w, path, DM_TRACE_BINARY, PIT_WORKLOAD_CONFIG, &err))
+	if (dm_trace_create(&g.w, path, DM_TRACE_BINARY, PIT_WORKLOAD_CONFIG,
+			    &err))
 		die(path, &err);
 	emit(&g, true, 0x61, 0x01);
 	program(&g, 0, 2, 11932);

@@ -63,10 +63,10 @@ static void one_field(const char *device, const struct dm_leaf *a,
 
 int dm_cmd_diff(int argc, char **argv)
 {
-	struct diff_out o = { .f = stdout };
+	struct diff_out o = {.f = stdout};
 	struct dm_stateset a, b;
-	struct dm_error err = { "" };
-	const char *spec[2] = { NULL, NULL };
+	struct dm_error err = {""};
+	const char *spec[2] = {NULL, NULL};
 	unsigned nspec = 0;
 	unsigned long n;
 
@@ -109,8 +109,8 @@ int dm_cmd_diff(int argc, char **argv)
 	}
 	n = dm_stateset_diff(&a, &b, one_field, &o);
 	if (o.json)
-		printf("%s],\"count\":%lu,\"identical\":%s}\n", n ? "\n" : "", n,
-		       n ? "false" : "true");
+		printf("%s],\"count\":%lu,\"identical\":%s}\n", n ? "\n" : "",
+		       n, n ? "false" : "true");
 	else if (n)
 		printf("%lu field%s differ (%s %s vs %s %s)\n", n,
 		       n == 1 ? "" : "s", a.kind, spec[0], b.kind, spec[1]);

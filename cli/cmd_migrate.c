@@ -71,9 +71,9 @@ static int check_db(const char *path, const char *db,
 int dm_cmd_migrate_check(int argc, char **argv)
 {
 	static uint64_t at[MAX_AT];
-	struct dm_migrate_opts opts = { .every = 1, .at = at, .out = stdout };
+	struct dm_migrate_opts opts = {.every = 1, .at = at, .out = stdout};
 	struct dm_migrate_result res;
-	struct dm_error err = { "" };
+	struct dm_error err = {""};
 	const char *path = NULL, *db = NULL;
 	bool every_given = false;
 	int rc;
@@ -90,8 +90,9 @@ int dm_cmd_migrate_check(int argc, char **argv)
 			opts.machine_opts = argv[++i];
 		} else if (!strcmp(a, "--every") && i + 1 < argc) {
 			if (parse_u64(argv[++i], &opts.every) || !opts.every) {
-				fprintf(stderr, "dmsim migrate-check: bad "
-						"--every '%s'\n",
+				fprintf(stderr,
+					"dmsim migrate-check: bad "
+					"--every '%s'\n",
 					argv[i]);
 				return DM_EXIT_USAGE;
 			}
@@ -99,8 +100,9 @@ int dm_cmd_migrate_check(int argc, char **argv)
 		} else if (!strcmp(a, "--at") && i + 1 < argc) {
 			if (opts.nat == MAX_AT ||
 			    parse_u64(argv[++i], &at[opts.nat])) {
-				fprintf(stderr, "dmsim migrate-check: bad or "
-						"too many --at '%s'\n",
+				fprintf(stderr,
+					"dmsim migrate-check: bad or "
+					"too many --at '%s'\n",
 					argv[i]);
 				return DM_EXIT_USAGE;
 			}
@@ -108,8 +110,9 @@ int dm_cmd_migrate_check(int argc, char **argv)
 		} else if (!strcmp(a, "--via-db") && i + 1 < argc) {
 			db = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "dmsim migrate-check: unknown option "
-					"'%s'\n",
+			fprintf(stderr,
+				"dmsim migrate-check: unknown option "
+				"'%s'\n",
 				a);
 			usage(stderr);
 			return DM_EXIT_USAGE;

@@ -13,7 +13,8 @@ static void emit(const char *line, void *ctx)
 
 int dm_cmd_options(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		puts("usage: dmsim options\n\n"
 		     "Prints every machine option (for a trace's machine line or "
 		     "--machine)\nwith its default in each profile, as the "

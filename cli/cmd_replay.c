@@ -67,9 +67,9 @@ static int replay_db(const char *path, const char *db,
 
 int dm_cmd_replay(int argc, char **argv)
 {
-	struct dm_replay_opts opts = { .max_reported = 5, .out = stdout };
+	struct dm_replay_opts opts = {.max_reported = 5, .out = stdout};
 	struct dm_replay_stats stats;
-	struct dm_error err = { "" };
+	struct dm_error err = {""};
 	const char *path = NULL, *db = NULL;
 	int rc;
 
@@ -86,15 +86,17 @@ int dm_cmd_replay(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--tolerance-ns") && i + 1 < argc) {
 			if (sscanf(argv[++i], "%" SCNu64, &opts.tolerance_ns) !=
 			    1) {
-				fprintf(stderr, "dmsim replay: bad "
-						"--tolerance-ns '%s'\n",
+				fprintf(stderr,
+					"dmsim replay: bad "
+					"--tolerance-ns '%s'\n",
 					argv[i]);
 				return DM_EXIT_USAGE;
 			}
 		} else if (!strcmp(argv[i], "--show") && i + 1 < argc) {
 			if (sscanf(argv[++i], "%u", &opts.max_reported) != 1) {
-				fprintf(stderr, "dmsim replay: bad --show "
-						"'%s'\n",
+				fprintf(stderr,
+					"dmsim replay: bad --show "
+					"'%s'\n",
 					argv[i]);
 				return DM_EXIT_USAGE;
 			}
@@ -105,8 +107,9 @@ int dm_cmd_replay(int argc, char **argv)
 			if (sscanf(argv[++i], "%" SCNu64,
 				   &opts.checkpoint_every) != 1 ||
 			    !opts.checkpoint_every || argv[i][0] == '-') {
-				fprintf(stderr, "dmsim replay: bad "
-						"--checkpoint-every '%s'\n",
+				fprintf(stderr,
+					"dmsim replay: bad "
+					"--checkpoint-every '%s'\n",
 					argv[i]);
 				return DM_EXIT_USAGE;
 			}

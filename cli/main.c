@@ -12,24 +12,24 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "replay", dm_cmd_replay,
-	  "replay a trace against the models and verify its reads" },
-	{ "migrate-check", dm_cmd_migrate_check,
-	  "prove that a checkpoint at any event restores to identical "
-	  "behaviour" },
-	{ "diff", dm_cmd_diff,
-	  "compare two machine states (checkpoints, KVM dumps) field by "
-	  "field" },
-	{ "show", dm_cmd_show,
-	  "list the runs, checkpoints and fields of a checkpoint database" },
-	{ "convert", dm_cmd_convert,
-	  "convert a trace between the text and binary encodings" },
-	{ "options", dm_cmd_options,
-	  "list the machine options and each profile's defaults" },
-	{ "import", dm_cmd_import,
-	  "convert a foreign capture (ftrace text) into a dmsim trace" },
-	{ "kvm", dm_cmd_kvm,
-	  "capture a running KVM guest's device accesses (kvm capture)" },
+	{"replay", dm_cmd_replay,
+	 "replay a trace against the models and verify its reads"},
+	{"migrate-check", dm_cmd_migrate_check,
+	 "prove that a checkpoint at any event restores to identical "
+	 "behaviour"},
+	{"diff", dm_cmd_diff,
+	 "compare two machine states (checkpoints, KVM dumps) field by "
+	 "field"},
+	{"show", dm_cmd_show,
+	 "list the runs, checkpoints and fields of a checkpoint database"},
+	{"convert", dm_cmd_convert,
+	 "convert a trace between the text and binary encodings"},
+	{"options", dm_cmd_options,
+	 "list the machine options and each profile's defaults"},
+	{"import", dm_cmd_import,
+	 "convert a foreign capture (ftrace text) into a dmsim trace"},
+	{"kvm", dm_cmd_kvm,
+	 "capture a running KVM guest's device accesses (kvm capture)"},
 };
 
 static void usage(FILE *f)

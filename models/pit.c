@@ -218,8 +218,8 @@ static void freeze(struct dm_pit_channel *ch, uint64_t k, bool out)
 	ch->pending = false;
 }
 
-static void schedule_load(struct dm_pit_channel *ch, uint64_t tick,
-			  uint32_t e, bool on_reload)
+static void schedule_load(struct dm_pit_channel *ch, uint64_t tick, uint32_t e,
+			  bool on_reload)
 {
 	ch->pending = true;
 	ch->pend_n = count_of_cr(ch);
@@ -348,8 +348,7 @@ static uint64_t emu_count(const struct dm_pit_channel *ch)
 }
 
 /* Nanoseconds of counting, as i8254.c's kpit_elapsed computes them. */
-static int64_t emu_elapsed(const struct dm_pit *pit, unsigned c,
-			   uint64_t now)
+static int64_t emu_elapsed(const struct dm_pit *pit, unsigned c, uint64_t now)
 {
 	if (pit->flavor == DM_PIT_KVM && c == 0) {
 		/* KVM derives counter 0 from its hrtimer: period minus the
@@ -746,8 +745,7 @@ static uint8_t read_count_byte(struct dm_pit *pit, unsigned c, uint64_t now)
 	}
 }
 
-uint64_t dm_pit_read(void *opaque, uint64_t now, uint64_t offset,
-		     unsigned size)
+uint64_t dm_pit_read(void *opaque, uint64_t now, uint64_t offset, unsigned size)
 {
 	struct dm_pit *pit = opaque;
 
@@ -851,7 +849,7 @@ static void reset_channel(struct dm_pit *pit, unsigned c)
 {
 	struct dm_pit_channel *ch = &pit->ch[c];
 
-	*ch = (struct dm_pit_channel){ .gate = c != 2 };
+	*ch = (struct dm_pit_channel){.gate = c != 2};
 	switch (pit->flavor) {
 	case DM_PIT_DATASHEET:
 		ch->rw = RW_WORD;
@@ -894,11 +892,15 @@ static int pit_channel_validate(const void *state, struct dm_error *err)
 		return dm_errorf(err, "mode: %u is not 0-7 (or 0xff)",
 				 ch->mode);
 	if (ch->phase == DM_PIT_RUNNING && (ch->n == 0 || ch->n > 65536))
-		return dm_errorf(err, "n: count %u of a running channel is "
-				      "not 1-65536", ch->n);
+		return dm_errorf(err,
+				 "n: count %u of a running channel is "
+				 "not 1-65536",
+				 ch->n);
 	if (ch->pending && (ch->pend_n == 0 || ch->pend_n > 65536))
-		return dm_errorf(err, "pend_n: pending count %u is not "
-				      "1-65536", ch->pend_n);
+		return dm_errorf(err,
+				 "pend_n: pending count %u is not "
+				 "1-65536",
+				 ch->pend_n);
 	return 0;
 }
 

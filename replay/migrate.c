@@ -135,13 +135,16 @@ static void report_divergence(const struct twin *t, const struct dm_event *ev,
 		fprintf(f,
 			"{\"identical\":false,\"event\":%" PRIu64
 			",\"time_ns\":%" PRIu64 ",\"migration\":%" PRIu64
-			",\"reference\":\"0x%" PRIx64 "\",\"migrated\":\"0x%" PRIx64
+			",\"reference\":\"0x%" PRIx64
+			"\",\"migrated\":\"0x%" PRIx64
 			"\",\"migrations\":%" PRIu64 "}\n",
 			t->res->event, ev->time, t->res->migration, a->actual,
 			b->actual, t->res->migrations);
 		return;
 	}
-	fprintf(f, "first divergence at event %" PRIu64 " (t=%" PRIu64 " ns): %s\n",
+	fprintf(f,
+		"first divergence at event %" PRIu64 " (t=%" PRIu64
+		" ns): %s\n",
 		t->res->event, ev->time, line);
 	if (same(a, b))
 		fprintf(f, "  outputs agree; the states differ\n");
@@ -157,7 +160,7 @@ static void report_divergence(const struct twin *t, const struct dm_event *ev,
 		t->res->migration);
 	for (unsigned i = 0; i < t->ref->ndevices; i++) {
 		const struct dm_device *d = &t->ref->devices[i];
-		struct diff_ctx ctx = { f, d->name };
+		struct diff_ctx ctx = {f, d->name};
 
 		dm_state_diff(d->desc, d->state, t->mig->devices[i].state,
 			      print_diff, &ctx);
@@ -175,8 +178,8 @@ static void report_identical(const struct twin *t)
 			"{\"identical\":true,\"events\":%" PRIu64
 			",\"migrations\":%" PRIu64 ",\"bytes_saved\":%" PRIu64
 			",\"state_hash\":\"0x%016" PRIx64 "\"}\n",
-			t->res->events, t->res->migrations,
-			t->res->bytes_saved, dm_machine_hash(t->ref));
+			t->res->events, t->res->migrations, t->res->bytes_saved,
+			dm_machine_hash(t->ref));
 		return;
 	}
 	fprintf(f,
@@ -217,8 +220,7 @@ static int refused(struct twin *t, const struct dm_error *err)
 	return 1;
 }
 
-static int run(struct twin *t, struct dm_trace_reader *r,
-	       struct dm_error *err)
+static int run(struct twin *t, struct dm_trace_reader *r, struct dm_error *err)
 {
 	struct dm_event ev;
 	int more, rc;
@@ -258,10 +260,10 @@ int dm_migrate_check(const char *path, const struct dm_migrate_opts *opts,
 {
 	struct dm_trace_reader *r;
 	struct dm_config cfg;
-	struct twin t = { &cfg, opts, NULL, NULL, res };
+	struct twin t = {&cfg, opts, NULL, NULL, res};
 	int rc;
 
-	*res = (struct dm_migrate_result){ 0 };
+	*res = (struct dm_migrate_result){0};
 	if (dm_trace_open(&r, path, err))
 		return 2;
 	rc = dm_replay_config(r, opts->machine_opts, &cfg, err);

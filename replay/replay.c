@@ -34,9 +34,10 @@ static int step_access(struct dm_machine *m, const struct dm_event *ev,
 		break;
 	}
 	if (r == DM_ACCESS_INVALID)
-		return dm_errorf(err, "cpu%u %s 0x%" PRIx64
-				      " size %u: the machine has no such vcpu "
-				      "or access size",
+		return dm_errorf(err,
+				 "cpu%u %s 0x%" PRIx64
+				 " size %u: the machine has no such vcpu "
+				 "or access size",
 				 ev->cpu, dm_op_name(ev->op), ev->addr,
 				 ev->size);
 	if (r == DM_ACCESS_GP) {
@@ -109,7 +110,7 @@ static int step_event(struct dm_machine *m, const struct dm_event *ev,
 {
 	int vector;
 
-	*out = (struct dm_outcome){ 0 };
+	*out = (struct dm_outcome){0};
 	switch (ev->op) {
 	case DM_OP_IRQ:
 		return dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr,
@@ -134,8 +135,8 @@ static int step_event(struct dm_machine *m, const struct dm_event *ev,
 		dm_machine_advance(m, ev->time);
 		out->has_actual = true;
 		out->actual = dm_machine_hash(m);
-		out->mismatch = (ev->flags & DM_EV_VALUE) &&
-				out->actual != ev->value;
+		out->mismatch =
+			(ev->flags & DM_EV_VALUE) && out->actual != ev->value;
 		return 0;
 	case DM_OP_NMI:
 	case DM_OP_INIT:
@@ -259,7 +260,7 @@ static void report_divergence(const struct dm_replay_opts *opts,
 	const struct dm_device *dev = dm_replay_device_for(m, ev);
 	char line[512], exp[64], act[64];
 	bool full = nth <= opts->max_reported;
-	struct dump_ctx ctx = { opts->out, opts->json, true };
+	struct dump_ctx ctx = {opts->out, opts->json, true};
 
 	dm_event_format(ev, line, sizeof(line));
 	format_expected(ev, o, exp, sizeof(exp), act, sizeof(act));
@@ -333,9 +334,8 @@ static void count_event(struct dm_replay_stats *s, const struct dm_event *ev)
 	}
 }
 
-static void report_header(const struct dm_replay_opts *opts,
-			  const char *path, const char *encoding,
-			  const char *config)
+static void report_header(const struct dm_replay_opts *opts, const char *path,
+			  const char *encoding, const char *config)
 {
 	if (!opts->json)
 		return;
@@ -365,9 +365,10 @@ static void report_tolerance(const struct dm_replay_opts *opts,
 		fputs("]}", f);
 		return;
 	}
-	fprintf(f, "tolerance:   %" PRIu64 " ns: %" PRIu64
-		   " time-derived outputs matched off their timestamp "
-		   "(max %" PRIu64 " ns)\n",
+	fprintf(f,
+		"tolerance:   %" PRIu64 " ns: %" PRIu64
+		" time-derived outputs matched off their timestamp "
+		"(max %" PRIu64 " ns)\n",
 		t->ns, t->accepted, t->max_residual_ns);
 	if (!t->accepted)
 		return;
@@ -397,9 +398,9 @@ static void report_store(const struct dm_replay_opts *opts,
 			s->checkpoints, s->run);
 }
 
-static void report_summary(const struct dm_replay_opts *opts,
-			   const char *path, const char *encoding,
-			   const char *config, const struct dm_replay_stats *s,
+static void report_summary(const struct dm_replay_opts *opts, const char *path,
+			   const char *encoding, const char *config,
+			   const struct dm_replay_stats *s,
 			   const struct dm_machine *m,
 			   const struct dm_tolerance *tol)
 {
@@ -411,15 +412,14 @@ static void report_summary(const struct dm_replay_opts *opts,
 			",\"events\":%" PRIu64 ",\"reads_checked\":%" PRIu64
 			",\"reads_recorded\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"irqs\":%" PRIu64 ",\"intacks\":%" PRIu64
-			",\"signals\":%" PRIu64 ",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
-			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
-			",\"tolerated\":%" PRIu64 ",\"state_hash\":\"0x%016" PRIx64
-			"\"",
-			s->divergences ? "\n  " : "", s->divergences,
-			s->events, s->reads_checked, s->reads_recorded,
-			s->writes, s->irqs, s->intacks, s->signals, s->marks,
-			s->hashes_checked, s->faults, m->ms.now, s->tolerated,
-			hash);
+			",\"signals\":%" PRIu64 ",\"marks\":%" PRIu64
+			",\"hashes_checked\":%" PRIu64 ",\"faults\":%" PRIu64
+			",\"final_time_ns\":%" PRIu64 ",\"tolerated\":%" PRIu64
+			",\"state_hash\":\"0x%016" PRIx64 "\"",
+			s->divergences ? "\n  " : "", s->divergences, s->events,
+			s->reads_checked, s->reads_recorded, s->writes, s->irqs,
+			s->intacks, s->signals, s->marks, s->hashes_checked,
+			s->faults, m->ms.now, s->tolerated, hash);
 		report_store(opts, s);
 		if (tol->ns)
 			report_tolerance(opts, tol);
@@ -541,7 +541,7 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 	const char *encoding;
 	int rc = 0, more;
 
-	*stats = (struct dm_replay_stats){ 0 };
+	*stats = (struct dm_replay_stats){0};
 	if (dm_trace_open(&r, path, err))
 		return 2;
 	encoding = dm_trace_encoding(r) == DM_TRACE_TEXT ? "text" : "binary";

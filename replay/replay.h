@@ -21,10 +21,10 @@ struct dm_store;
 
 /* What applying one event produced. */
 struct dm_outcome {
-	uint64_t actual;   /* read value, vector, or state hash */
-	bool has_actual;   /* the event produces an output */
-	bool fault;	   /* the access raised a guest #GP */
-	bool mismatch;	   /* the trace expected something else */
+	uint64_t actual; /* read value, vector, or state hash */
+	bool has_actual; /* the event produces an output */
+	bool fault;	 /* the access raised a guest #GP */
+	bool mismatch;	 /* the trace expected something else */
 };
 
 struct dm_replay_stats {
@@ -40,7 +40,7 @@ struct dm_replay_stats {
 	uint64_t faults;
 	uint64_t divergences;
 	uint64_t tolerated; /* time-derived outputs matched within tolerance */
-	int64_t run;	      /* the run in opts->store (0: none) */
+	int64_t run;	    /* the run in opts->store (0: none) */
 	uint64_t checkpoints; /* checkpoints stored */
 };
 
@@ -66,9 +66,9 @@ struct dm_replay_opts {
 	uint64_t tolerance_ns;	  /* replay/tolerance.h; 0: exact */
 	const char *save_state;	  /* write the final state here (or NULL) */
 	bool json;
-	unsigned max_reported;	  /* divergences shown in full */
-	FILE *out;		  /* report */
-	FILE *progress;		  /* NULL: no progress display */
+	unsigned max_reported; /* divergences shown in full */
+	FILE *out;	       /* report */
+	FILE *progress;	       /* NULL: no progress display */
 	/*
 	 * With a store (replay/store.h), the replay is a run in it, with a
 	 * checkpoint after every checkpoint_every-th event (0: none) and

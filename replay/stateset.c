@@ -100,12 +100,12 @@ static int load_db_checkpoint(struct dm_stateset *s, const char *spec,
 int dm_stateset_load(struct dm_stateset *s, const char *spec,
 		     struct dm_error *err)
 {
-	uint8_t head[16] = { 0 };
+	uint8_t head[16] = {0};
 	FILE *f = fopen(spec, "rb");
 	size_t n;
 	int rc;
 
-	*s = (struct dm_stateset){ 0 };
+	*s = (struct dm_stateset){0};
 	if (!f)
 		return load_db_checkpoint(s, spec, err);
 	n = fread(head, 1, sizeof(head), f);
@@ -117,12 +117,14 @@ int dm_stateset_load(struct dm_stateset *s, const char *spec,
 		s->kind = "kvm dump";
 	} else if (n >= sizeof(SQLITE_MAGIC) - 1 &&
 		   !memcmp(head, SQLITE_MAGIC, sizeof(SQLITE_MAGIC) - 1)) {
-		rc = dm_errorf(err, "%s is a database: name a checkpoint in it "
-				    "as %s:RUN:SEQ",
+		rc = dm_errorf(err,
+			       "%s is a database: name a checkpoint in it "
+			       "as %s:RUN:SEQ",
 			       spec, spec);
 	} else {
-		rc = dm_errorf(err, "%s: not a checkpoint, a KVM state dump "
-				    "or DB:RUN:SEQ",
+		rc = dm_errorf(err,
+			       "%s: not a checkpoint, a KVM state dump "
+			       "or DB:RUN:SEQ",
 			       spec);
 	}
 	fclose(f);
@@ -151,10 +153,10 @@ unsigned long dm_stateset_diff(const struct dm_stateset *a,
 	for (unsigned i = 0; i < a->m->ndevices; i++) {
 		const struct dm_device *da = &a->m->devices[i];
 		const struct dm_device *db = dm_machine_device(b->m, da->name);
-		struct diff_ctx d = { da->name, fn, ctx };
+		struct diff_ctx d = {da->name, fn, ctx};
 
-		if (!db || !a->present[i] ||
-		    !b->present[db - b->m->devices] || da->desc != db->desc)
+		if (!db || !a->present[i] || !b->present[db - b->m->devices] ||
+		    da->desc != db->desc)
 			continue;
 		n += dm_state_diff(da->desc, da->state, db->state,
 				   fn ? diff_leaf : NULL, &d);

@@ -19,9 +19,8 @@ struct dm_stateset {
 };
 
 /* A differing field of device `device`; a's leaf and b's value. */
-typedef void (*dm_stateset_diff_fn)(const char *device,
-				    const struct dm_leaf *a, uint64_t b_value,
-				    void *ctx);
+typedef void (*dm_stateset_diff_fn)(const char *device, const struct dm_leaf *a,
+				    uint64_t b_value, void *ctx);
 
 /* Compares the devices both sides describe (matched by name); returns the
  * number of differing fields. */

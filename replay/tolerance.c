@@ -12,7 +12,7 @@
 
 void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 {
-	*t = (struct dm_tolerance){ .ns = ns };
+	*t = (struct dm_tolerance){.ns = ns};
 }
 
 void dm_tolerance_destroy(struct dm_tolerance *t)
@@ -60,10 +60,9 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 	return 0;
 }
 
-bool dm_tolerance_applies(const struct dm_machine *m,
-			  const struct dm_event *ev)
+bool dm_tolerance_applies(const struct dm_machine *m, const struct dm_event *ev)
 {
-	static const char *const timed[] = { "pit", "rtc", "pmtimer", "hpet" };
+	static const char *const timed[] = {"pit", "rtc", "pmtimer", "hpet"};
 	const struct dm_device *d;
 
 	if (ev->op == DM_OP_INTACK || dm_op_is_signal(ev->op))
@@ -83,9 +82,9 @@ bool dm_tolerance_applies(const struct dm_machine *m,
 
 struct search {
 	struct dm_tolerance *t;
-	unsigned k;	   /* the event moved */
-	uint64_t want;	   /* the trace's value */
-	int64_t lo, hi;	   /* allowed deltas */
+	unsigned k;	/* the event moved */
+	uint64_t want;	/* the trace's value */
+	int64_t lo, hi; /* allowed deltas */
 };
 
 /* Replays the window with events[k] moved by delta; returns the last
@@ -95,7 +94,7 @@ static int trial(const struct search *s, int64_t delta, uint64_t *value)
 	struct dm_tolerance *t = s->t;
 	struct dm_machine *m;
 	struct dm_error err;
-	struct dm_outcome o = { 0 };
+	struct dm_outcome o = {0};
 	int rc = 0;
 
 	if (dm_machine_restore(&m, NULL, t->anchor, t->anchor_len, &err))
@@ -148,7 +147,7 @@ static bool search(const struct search *s, int64_t *found)
 {
 	int64_t step = (s->hi - s->lo) / (2 * GRID) + 1;
 	uint64_t v0, prev[2];
-	bool have[2] = { false, false };
+	bool have[2] = {false, false};
 
 	if (!trial(s, 0, &v0)) {
 		prev[0] = prev[1] = v0;
@@ -193,7 +192,7 @@ static void record(struct dm_tolerance *t, int64_t delta)
 
 bool dm_tolerance_rescue(struct dm_tolerance *t, const struct dm_event *ev)
 {
-	struct search s = { t, t->nevents - 1, ev->value, 0, 0 };
+	struct search s = {t, t->nevents - 1, ev->value, 0, 0};
 	uint64_t prev, next = UINT64_MAX, at;
 	int64_t found;
 

@@ -24,8 +24,8 @@
 #include "sim/machine.h"
 #include "traces/trace.h"
 
-#define DM_TOL_WINDOW 16   /* events kept behind the checkpoint */
-#define DM_TOL_BUCKETS 8   /* residual histogram: < 1 us, < 2 us, ... */
+#define DM_TOL_WINDOW 16 /* events kept behind the checkpoint */
+#define DM_TOL_BUCKETS 8 /* residual histogram: < 1 us, < 2 us, ... */
 
 struct dm_tolerance {
 	uint64_t ns;

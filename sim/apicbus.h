@@ -28,7 +28,7 @@ enum dm_apic_shorthand {
 };
 
 struct dm_apic_msg {
-	uint32_t dest;	    /* APIC ID or logical MDA (32 bits for x2APIC) */
+	uint32_t dest; /* APIC ID or logical MDA (32 bits for x2APIC) */
 	uint8_t vector;
 	uint8_t delivery;   /* enum dm_apic_delivery */
 	uint8_t logical;    /* destination mode: 0 physical, 1 logical */

@@ -19,21 +19,19 @@ struct opt {
 	const char *doc;
 };
 
-static const char *const profile_names[] = { "datasheet", "kvm", "qemu",
-					     NULL };
-static const char *const chipset_names[] = { "pc", "q35", NULL };
-static const char *const pit_flavor_names[] = { "datasheet", "kvm", "qemu",
-						NULL };
-static const char *const ioapic_flavor_names[] = { "datasheet", "kvm",
-						   "qemu", NULL };
-static const char *const pic_flavor_names[] = { "datasheet", "kvm", "qemu",
-						NULL };
-static const char *const hpet_flavor_names[] = { "datasheet", "qemu", NULL };
-static const char *const rtc_flavor_names[] = { "datasheet", "qemu", NULL };
-static const char *const pmtimer_flavor_names[] = { "datasheet", "qemu",
-						       NULL };
-static const char *const lapic_flavor_names[] = { "datasheet", "kvm", NULL };
-static const char *const lapic_lowest_names[] = { "apr", "hash", NULL };
+static const char *const profile_names[] = {"datasheet", "kvm", "qemu", NULL};
+static const char *const chipset_names[] = {"pc", "q35", NULL};
+static const char *const pit_flavor_names[] = {"datasheet", "kvm", "qemu",
+					       NULL};
+static const char *const ioapic_flavor_names[] = {"datasheet", "kvm", "qemu",
+						  NULL};
+static const char *const pic_flavor_names[] = {"datasheet", "kvm", "qemu",
+					       NULL};
+static const char *const hpet_flavor_names[] = {"datasheet", "qemu", NULL};
+static const char *const rtc_flavor_names[] = {"datasheet", "qemu", NULL};
+static const char *const pmtimer_flavor_names[] = {"datasheet", "qemu", NULL};
+static const char *const lapic_flavor_names[] = {"datasheet", "kvm", NULL};
+static const char *const lapic_lowest_names[] = {"apr", "hash", NULL};
 
 #define OFF(member) offsetof(struct dm_config, member)
 
@@ -42,6 +40,8 @@ static const char *const lapic_lowest_names[] = { "apr", "hash", NULL };
  * The QEMU profile describes QEMU with kernel-irqchip=off for the devices
  * QEMU models itself; QEMU-with-KVM guests use the kvm profile.
  */
+/* One option per row reads better than one field per line. */
+/* clang-format off */
 static const struct opt options[] = {
 	{ "profile", OPT_ENUM, OFF(profile), 0, 2, profile_names,
 	  { DM_PROFILE_DATASHEET, DM_PROFILE_KVM, DM_PROFILE_QEMU },
@@ -161,6 +161,7 @@ static const struct opt options[] = {
 	  "QEMU i8259.c (edge latch, ICW1 resets, SNGL, LTIM, special mask, "
 	  "poll, cascade, wide accesses)" },
 };
+/* clang-format on */
 
 #define NOPTS (sizeof(options) / sizeof(options[0]))
 
@@ -279,7 +280,8 @@ int dm_config_parse(struct dm_config *cfg, const char *text,
 			return 0;
 		len = strcspn(p, " \t\n");
 		if (len >= sizeof(tok))
-			return dm_errorf(err, "option '%.32s...' is too long", p);
+			return dm_errorf(err, "option '%.32s...' is too long",
+					 p);
 		memcpy(tok, p, len);
 		tok[len] = '\0';
 		p += len;
@@ -295,8 +297,8 @@ int dm_config_parse(struct dm_config *cfg, const char *text,
 			return -1;
 		if (o->offset == OFF(profile)) {
 			if (!first)
-				return dm_errorf(err,
-						 "option profile must come first");
+				return dm_errorf(
+					err, "option profile must come first");
 			dm_config_defaults(cfg, (enum dm_profile)v);
 		} else {
 			opt_store(cfg, o, v);

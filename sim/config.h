@@ -35,7 +35,7 @@ enum dm_chipset {
 enum dm_pit_flavor {
 	DM_PIT_DATASHEET, /* CLK-edge exact 82C54, BCD, NULL COUNT, gates */
 	DM_PIT_KVM,	  /* arch/x86/kvm/i8254.c */
-	DM_PIT_QEMU,	  /* hw/timer/i8254.c (QEMU's own, kernel-irqchip=off) */
+	DM_PIT_QEMU, /* hw/timer/i8254.c (QEMU's own, kernel-irqchip=off) */
 };
 
 /* Whose corner cases the IOAPIC follows (docs/devices/ioapic.md). */
@@ -87,7 +87,7 @@ struct dm_config {
 	uint32_t chipset; /* enum dm_chipset */
 	uint32_t vcpus;
 	uint64_t pit_hz;
-	uint32_t pit_flavor; /* enum dm_pit_flavor */
+	uint32_t pit_flavor;	    /* enum dm_pit_flavor */
 	uint32_t pit_min_period_us; /* KVM min_timer_period_us clamp */
 	bool pit_reinject;	    /* KVM reinject mode for counter 0 */
 	uint64_t pmtimer_hz;
@@ -115,9 +115,9 @@ struct dm_config {
 	bool lapic_lint0_reenabled;   /* KVM quirk: BSP LVT0 = 0x700 */
 	bool lapic_bsp_writable;      /* guest may change APIC_BASE[8] */
 	bool lapic_ap_init_first;     /* APs need INIT before SIPI */
-	uint32_t ioapic_version; /* 0x11 (82093AA) or 0x20 (ICH) */
-	uint32_t ioapic_flavor;	 /* enum dm_ioapic_flavor */
-	uint32_t pic_flavor;	 /* enum dm_pic_flavor */
+	uint32_t ioapic_version;      /* 0x11 (82093AA) or 0x20 (ICH) */
+	uint32_t ioapic_flavor;	      /* enum dm_ioapic_flavor */
+	uint32_t pic_flavor;	      /* enum dm_pic_flavor */
 };
 
 /* Fills cfg with the defaults of a profile. */

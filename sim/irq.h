@@ -16,8 +16,7 @@
 
 #include <stdint.h>
 
-typedef void (*dm_irq_fn)(void *opaque, uint64_t now, unsigned pin,
-			  int level);
+typedef void (*dm_irq_fn)(void *opaque, uint64_t now, unsigned pin, int level);
 
 struct dm_irq_line {
 	dm_irq_fn set;
@@ -49,15 +48,15 @@ static inline void dm_irq_pulse(const struct dm_irq_line *line, uint64_t now)
 	dm_irq_set(line, now, 0);
 }
 
-static inline void dm_irq_bank_set(const struct dm_irq_bank *bank,
-				   uint64_t now, unsigned pin, int level)
+static inline void dm_irq_bank_set(const struct dm_irq_bank *bank, uint64_t now,
+				   unsigned pin, int level)
 {
 	if (bank->set)
 		bank->set(bank->opaque, now, pin, level);
 }
 
-static inline void dm_irq_notify_ack(const struct dm_irq_ack *ack,
-				     uint64_t now, unsigned irq)
+static inline void dm_irq_notify_ack(const struct dm_irq_ack *ack, uint64_t now,
+				     unsigned irq)
 {
 	if (ack->acked)
 		ack->acked(ack->opaque, now, irq);

@@ -35,8 +35,9 @@ static int machine_validate(const void *state, struct dm_error *err)
 
 	for (unsigned i = ms->nsignals; i < DM_SIGNALS; i++)
 		if (ms->signal[i])
-			return dm_errorf(err, "signal[%u]: 0x%x beyond the %u "
-					      "queued signals",
+			return dm_errorf(err,
+					 "signal[%u]: 0x%x beyond the %u "
+					 "queued signals",
 					 i, ms->signal[i], ms->nsignals);
 	return 0;
 }
@@ -251,13 +252,13 @@ int dm_machine_take_signal(struct dm_machine *m, uint32_t cpu,
 static void add_device(struct dm_machine *m, const char *name,
 		       const struct dm_state_desc *desc, void *state)
 {
-	m->devices[m->ndevices++] = (struct dm_device){ name, desc, state };
+	m->devices[m->ndevices++] = (struct dm_device){name, desc, state};
 }
 
 static void map(struct dm_io_region *r, unsigned *n, uint64_t base,
 		uint64_t len, dm_io_read_fn rd, dm_io_write_fn wr, void *opaque)
 {
-	r[(*n)++] = (struct dm_io_region){ base, len, rd, wr, opaque };
+	r[(*n)++] = (struct dm_io_region){base, len, rd, wr, opaque};
 }
 
 static void map_pio(struct dm_machine *m, uint64_t base, uint64_t len,
@@ -300,19 +301,20 @@ static int check_overlaps(const struct dm_machine *m,
 
 static void wire_lapics(struct dm_machine *m)
 {
-	struct dm_apic_sink bus = { dm_apicbus_deliver, &m->bus };
+	struct dm_apic_sink bus = {dm_apicbus_deliver, &m->bus};
 
 	for (unsigned i = 0; i < m->cfg.vcpus; i++) {
 		struct dm_lapic *l = &m->lapics[i];
 
 		dm_lapic_init(l, &m->cfg, &m->q, i, i == 0);
 		l->bus = bus;
-		l->eoi_out = (struct dm_lapic_eoi_out){
-			.eoi = lapic_eoi, .eoi_edge = lapic_eoi_edge, .opaque = m
-		};
+		l->eoi_out =
+			(struct dm_lapic_eoi_out){.eoi = lapic_eoi,
+						  .eoi_edge = lapic_eoi_edge,
+						  .opaque = m};
 		l->extint_ack = pic_inta;
 		l->extint_opaque = m;
-		l->signal = (struct dm_vcpu_signal){ vcpu_signal, m };
+		l->signal = (struct dm_vcpu_signal){vcpu_signal, m};
 		snprintf(m->lapic_names[i], sizeof(m->lapic_names[i]),
 			 "lapic%u", i);
 	}
@@ -323,14 +325,14 @@ static void wire_lapics(struct dm_machine *m)
 static int build(struct dm_machine *m, struct dm_error *err)
 {
 	const struct dm_config *cfg = &m->cfg;
-	struct dm_irq_line irq0 = { pit_out0, m, 0 };
-	struct dm_irq_line irq8 = { rtc_irq8, m, 8 };
-	struct dm_irq_line sci = { pm_sci, m, 9 };
+	struct dm_irq_line irq0 = {pit_out0, m, 0};
+	struct dm_irq_line irq8 = {rtc_irq8, m, 8};
+	struct dm_irq_line sci = {pm_sci, m, 9};
 	struct dm_hpet_outputs hpet = {
-		.ioapic = { hpet_pin, m },
-		.isa = { hpet_isa, m },
-		.msi = { dm_apicbus_deliver, &m->bus },
-		.legacy = { hpet_legacy, m, 0 },
+		.ioapic = {hpet_pin, m},
+		.isa = {hpet_isa, m},
+		.msi = {dm_apicbus_deliver, &m->bus},
+		.legacy = {hpet_legacy, m, 0},
 	};
 	uint16_t pmbase = dm_pmtimer_base(cfg);
 
@@ -341,11 +343,11 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	dm_eventq_init(&m->q);
 	if (dm_ioapic_init(&m->ioapic, cfg, &m->q, err))
 		return -1;
-	m->ioapic.acked = (struct dm_irq_ack){ ioapic_acked, m };
+	m->ioapic.acked = (struct dm_irq_ack){ioapic_acked, m};
 	dm_pit_init(&m->pit, cfg, &m->q, &irq0);
 	dm_pic_init(&m->pic, cfg);
-	m->pic.intr_line = (struct dm_irq_line){ pic_intr, m, 0 };
-	m->pic.acked = (struct dm_irq_ack){ pic_acked, m };
+	m->pic.intr_line = (struct dm_irq_line){pic_intr, m, 0};
+	m->pic.acked = (struct dm_irq_ack){pic_acked, m};
 	dm_hpet_init(&m->hpet, cfg, &m->q, &hpet);
 	dm_rtc_init(&m->rtc, cfg, &m->q, &irq8);
 	dm_pmtimer_init(&m->pmtimer, cfg, &m->q, &sci);
@@ -370,12 +372,11 @@ static int build(struct dm_machine *m, struct dm_error *err)
 		dm_pic_slave_write, &m->pic);
 	map_pio(m, DM_PIC_ELCR_BASE, DM_PIC_REGION_LEN, dm_pic_elcr_read,
 		dm_pic_elcr_write, &m->pic);
-	map_pio(m, DM_RTC_BASE, DM_RTC_LEN, dm_rtc_read, dm_rtc_write,
-		&m->rtc);
+	map_pio(m, DM_RTC_BASE, DM_RTC_LEN, dm_rtc_read, dm_rtc_write, &m->rtc);
 	map_pio(m, pmbase, DM_PMTIMER_LEN, dm_pmtimer_read, dm_pmtimer_write,
 		&m->pmtimer);
-	map(m->mmio, &m->nmmio, DM_IOAPIC_BASE, DM_IOAPIC_SIZE,
-	    dm_ioapic_read, dm_ioapic_write, &m->ioapic);
+	map(m->mmio, &m->nmmio, DM_IOAPIC_BASE, DM_IOAPIC_SIZE, dm_ioapic_read,
+	    dm_ioapic_write, &m->ioapic);
 	map(m->mmio, &m->nmmio, DM_HPET_BASE, dm_hpet_mmio_len(&m->hpet),
 	    dm_hpet_read, dm_hpet_write, &m->hpet);
 	if (check_overlaps(m, m->pio, m->npio, "ports", err) ||
@@ -464,19 +465,19 @@ static void region_access(struct dm_machine *m, const struct dm_io_region *r,
 		return;
 	}
 	*value = r ? r->read(r->opaque, m->ms.now, addr - r->base, size) &
-			     all_ones(size)
+				 all_ones(size)
 		   : all_ones(size);
 }
 
-enum dm_access dm_machine_pio(struct dm_machine *m, uint64_t now,
-			      uint32_t cpu, uint16_t port, unsigned size,
-			      bool write, uint64_t *value)
+enum dm_access dm_machine_pio(struct dm_machine *m, uint64_t now, uint32_t cpu,
+			      uint16_t port, unsigned size, bool write,
+			      uint64_t *value)
 {
 	if (cpu >= m->cfg.vcpus || !valid_size(size, 4))
 		return DM_ACCESS_INVALID;
 	dm_machine_advance(m, now);
-	region_access(m, find_region(m->pio, m->npio, port), port, size,
-		      write, value);
+	region_access(m, find_region(m->pio, m->npio, port), port, size, write,
+		      value);
 	return DM_ACCESS_OK;
 }
 
@@ -491,16 +492,15 @@ static const struct dm_io_region *mmio_region(struct dm_machine *m,
 	    addr - dm_lapic_mmio_base(l) < DM_LAPIC_MMIO_SIZE) {
 		*lapic = (struct dm_io_region){
 			dm_lapic_mmio_base(l), DM_LAPIC_MMIO_SIZE,
-			dm_lapic_mmio_read, dm_lapic_mmio_write, l
-		};
+			dm_lapic_mmio_read, dm_lapic_mmio_write, l};
 		return lapic;
 	}
 	return find_region(m->mmio, m->nmmio, addr);
 }
 
-enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now,
-			       uint32_t cpu, uint64_t addr, unsigned size,
-			       bool write, uint64_t *value)
+enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now, uint32_t cpu,
+			       uint64_t addr, unsigned size, bool write,
+			       uint64_t *value)
 {
 	struct dm_io_region lapic;
 
@@ -512,9 +512,8 @@ enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now,
 	return DM_ACCESS_OK;
 }
 
-enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now,
-			      uint32_t cpu, uint32_t index, bool write,
-			      uint64_t *value)
+enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now, uint32_t cpu,
+			      uint32_t index, bool write, uint64_t *value)
 {
 	struct dm_lapic *l;
 	int rc;
@@ -533,8 +532,9 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 		       int level, struct dm_error *err)
 {
 	if (gsi >= DM_GSIS)
-		return dm_errorf(err, "GSI %u is not wired in this machine "
-				      "(0-%u)",
+		return dm_errorf(err,
+				 "GSI %u is not wired in this machine "
+				 "(0-%u)",
 				 gsi, DM_GSIS - 1);
 	dm_machine_advance(m, now);
 	if (gsi == 2)
@@ -622,8 +622,8 @@ uint64_t dm_machine_hash(const struct dm_machine *m)
 	uint8_t buf[DM_MAX_DEVICES * 8];
 
 	for (unsigned i = 0; i < m->ndevices; i++) {
-		uint64_t h = dm_state_hash(m->devices[i].desc,
-					   m->devices[i].state);
+		uint64_t h =
+			dm_state_hash(m->devices[i].desc, m->devices[i].state);
 
 		dm_put_le(buf + i * 8, h, 8);
 	}
@@ -684,8 +684,9 @@ static int checkpoint_header(const uint8_t *buf, size_t len,
 	if (dm_get_le(buf + len - 8, 8) != XXH3_64bits(buf, len - 8))
 		return dm_errorf(err, "checkpoint checksum mismatch");
 	if (dm_get_le(buf + 4, 2) != CKPT_VERSION)
-		return dm_errorf(err, "checkpoint version %u, this build reads "
-				      "version %u",
+		return dm_errorf(err,
+				 "checkpoint version %u, this build reads "
+				 "version %u",
 				 (unsigned)dm_get_le(buf + 4, 2), CKPT_VERSION);
 	*nc = (size_t)dm_get_le(buf + 8, 2);
 	if (*nc > len - CKPT_HEADER - 8)
@@ -726,8 +727,9 @@ static int load_device(const struct dm_device *d, unsigned i,
 	if (*off + nl + 4 > end)
 		return dm_errorf(err, "byte %zu: truncated", *off);
 	if (nl != strlen(d->name) || memcmp(buf + *off, d->name, nl))
-		return dm_errorf(err, "byte %zu: device %u is '%.*s', "
-				      "expected '%s'",
+		return dm_errorf(err,
+				 "byte %zu: device %u is '%.*s', "
+				 "expected '%s'",
 				 *off, i, (int)nl, buf + *off, d->name);
 	*off += nl;
 	n = (size_t)dm_get_le(buf + *off, 4);
@@ -751,8 +753,9 @@ int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 	if (checkpoint_header(buf, len, &config, &nc, err))
 		return -1;
 	if (nc != strlen(m->config_text) || memcmp(config, m->config_text, nc))
-		return dm_errorf(err, "the checkpoint was taken on a machine "
-				      "with other options: %.*s",
+		return dm_errorf(err,
+				 "the checkpoint was taken on a machine "
+				 "with other options: %.*s",
 				 (int)nc, config);
 	count = (unsigned)dm_get_le(buf + 6, 2);
 	if (count != m->ndevices)

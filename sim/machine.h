@@ -134,15 +134,14 @@ void dm_machine_destroy(struct dm_machine *m);
 void dm_machine_advance(struct dm_machine *m, uint64_t now);
 
 /* Accesses.  Each first advances the machine to now. */
-enum dm_access dm_machine_pio(struct dm_machine *m, uint64_t now,
-			      uint32_t cpu, uint16_t port, unsigned size,
-			      bool write, uint64_t *value);
-enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now,
-			       uint32_t cpu, uint64_t addr, unsigned size,
-			       bool write, uint64_t *value);
-enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now,
-			      uint32_t cpu, uint32_t index, bool write,
+enum dm_access dm_machine_pio(struct dm_machine *m, uint64_t now, uint32_t cpu,
+			      uint16_t port, unsigned size, bool write,
 			      uint64_t *value);
+enum dm_access dm_machine_mmio(struct dm_machine *m, uint64_t now, uint32_t cpu,
+			       uint64_t addr, unsigned size, bool write,
+			       uint64_t *value);
+enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now, uint32_t cpu,
+			      uint32_t index, bool write, uint64_t *value);
 /*
  * A device outside the model set drives GSI gsi: 0-15 are ISA IRQs (IRQ0
  * reaches IOAPIC pin 2; GSI 2, the cascade, is routed nowhere, as in

@@ -22,7 +22,7 @@
 #include "sim/error.h"
 
 enum dm_field_type {
-	DM_FT_BOOL,   /* bool, encoded as one byte 0 or 1 */
+	DM_FT_BOOL, /* bool, encoded as one byte 0 or 1 */
 	DM_FT_U8,
 	DM_FT_U16,
 	DM_FT_U32,
@@ -38,20 +38,20 @@ struct dm_state_desc;
 
 struct dm_field {
 	const char *name;
-	uint16_t id;	 /* stable for a state version; never reused */
-	uint8_t type;	 /* enum dm_field_type */
-	uint8_t flags;	 /* DM_FF_* */
-	uint16_t count;	 /* number of elements (1 for a scalar) */
-	size_t offset;	 /* offset of the first element */
-	size_t stride;	 /* distance between elements */
-	uint64_t max;	 /* largest value load accepts */
+	uint16_t id;	/* stable for a state version; never reused */
+	uint8_t type;	/* enum dm_field_type */
+	uint8_t flags;	/* DM_FF_* */
+	uint16_t count; /* number of elements (1 for a scalar) */
+	size_t offset;	/* offset of the first element */
+	size_t stride;	/* distance between elements */
+	uint64_t max;	/* largest value load accepts */
 	const struct dm_state_desc *sub; /* DM_FT_STRUCT only */
 };
 
 struct dm_state_desc {
-	const char *name;     /* "pit", "ch" (for sub-tables) */
-	uint16_t version;     /* bump on any change to fields or meaning */
-	size_t size;	      /* sizeof the described struct */
+	const char *name; /* "pit", "ch" (for sub-tables) */
+	uint16_t version; /* bump on any change to fields or meaning */
+	size_t size;	  /* sizeof the described struct */
 	const struct dm_field *fields;
 	size_t nfields;
 	/*
@@ -68,16 +68,19 @@ struct dm_state_desc {
 	(DM_MEMBER_SIZE(st, member) / DM_MEMBER_SIZE(st, member[0]))
 
 /* Declarators.  MAX is the largest legal value of each element. */
-#define DM_SCALAR(ft, st, member, fid, maxval, fl)                     \
-	{ .name = #member, .id = (fid), .type = (ft), .flags = (fl),      \
-	  .count = 1, .offset = offsetof(st, member),                  \
-	  .stride = DM_MEMBER_SIZE(st, member), .max = (maxval) }
-#define DM_ARRAY(ft, st, member, fid, maxval, fl)                      \
-	{ .name = #member, .id = (fid), .type = (ft), .flags = (fl),      \
-	  .count = DM_ELEMS(st, member), .offset = offsetof(st, member), \
-	  .stride = DM_MEMBER_SIZE(st, member[0]), .max = (maxval) }
-#define DM_BOOL(st, member, fid) \
-	DM_SCALAR(DM_FT_BOOL, st, member, fid, 1, 0)
+#define DM_SCALAR(ft, st, member, fid, maxval, fl)                         \
+	{                                                                  \
+		.name = #member, .id = (fid), .type = (ft), .flags = (fl), \
+		.count = 1, .offset = offsetof(st, member),                \
+		.stride = DM_MEMBER_SIZE(st, member), .max = (maxval)      \
+	}
+#define DM_ARRAY(ft, st, member, fid, maxval, fl)                              \
+	{                                                                      \
+		.name = #member, .id = (fid), .type = (ft), .flags = (fl),     \
+		.count = DM_ELEMS(st, member), .offset = offsetof(st, member), \
+		.stride = DM_MEMBER_SIZE(st, member[0]), .max = (maxval)       \
+	}
+#define DM_BOOL(st, member, fid) DM_SCALAR(DM_FT_BOOL, st, member, fid, 1, 0)
 #define DM_U8(st, member, fid, maxval) \
 	DM_SCALAR(DM_FT_U8, st, member, fid, maxval, 0)
 #define DM_U16(st, member, fid, maxval) \
@@ -96,16 +99,20 @@ struct dm_state_desc {
 	DM_SCALAR(DM_FT_U64, st, member, fid, UINT64_MAX, DM_FF_HEX)
 #define DM_TIMER(st, member, fid) \
 	DM_SCALAR(DM_FT_TIMER, st, member, fid, UINT64_MAX, 0)
-#define DM_STRUCTS(st, member, fid, subdesc)                            \
-	{ .name = #member, .id = (fid), .type = DM_FT_STRUCT,             \
-	  .count = DM_ELEMS(st, member), .offset = offsetof(st, member), \
-	  .stride = DM_MEMBER_SIZE(st, member[0]), .max = 0,             \
-	  .sub = &(subdesc) }
+#define DM_STRUCTS(st, member, fid, subdesc)                                   \
+	{                                                                      \
+		.name = #member, .id = (fid), .type = DM_FT_STRUCT,            \
+		.count = DM_ELEMS(st, member), .offset = offsetof(st, member), \
+		.stride = DM_MEMBER_SIZE(st, member[0]), .max = 0,             \
+		.sub = &(subdesc)                                              \
+	}
 
-#define DM_STATE_DESC(sname, ver, st, table, ...)                       \
-	{ .name = (sname), .version = (ver), .size = sizeof(st),        \
-	  .fields = (table),                                               \
-	  .nfields = sizeof(table) / sizeof((table)[0]), __VA_ARGS__ }
+#define DM_STATE_DESC(sname, ver, st, table, ...)                          \
+	{                                                                  \
+		.name = (sname), .version = (ver), .size = sizeof(st),     \
+		.fields = (table),                                         \
+		.nfields = sizeof(table) / sizeof((table)[0]), __VA_ARGS__ \
+	}
 
 /* Exact size of the canonical encoding of a state described by desc. */
 size_t dm_state_encoded_size(const struct dm_state_desc *desc);
@@ -133,7 +140,7 @@ uint64_t dm_state_hash(const struct dm_state_desc *desc, const void *state);
 
 /* One leaf field element, as visited by dm_state_walk. */
 struct dm_leaf {
-	const char *path;	    /* "ch0.latched_count", "irr[3]" */
+	const char *path; /* "ch0.latched_count", "irr[3]" */
 	const struct dm_field *field;
 	uint64_t value;
 };

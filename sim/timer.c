@@ -67,13 +67,13 @@ static void heap_remove(struct dm_eventq *q, struct dm_timer *t)
 
 void dm_eventq_init(struct dm_eventq *q)
 {
-	*q = (struct dm_eventq){ 0 };
+	*q = (struct dm_eventq){0};
 }
 
 void dm_eventq_destroy(struct dm_eventq *q)
 {
 	free(q->heap);
-	*q = (struct dm_eventq){ 0 };
+	*q = (struct dm_eventq){0};
 }
 
 void dm_timer_init(struct dm_timer *t, struct dm_eventq *q, dm_timer_fn fire,
@@ -132,8 +132,7 @@ uint64_t dm_eventq_run_until(struct dm_eventq *q, uint64_t now)
 	return dm_eventq_run_budget(q, now, UINT64_MAX);
 }
 
-uint64_t dm_eventq_run_budget(struct dm_eventq *q, uint64_t now,
-			      uint64_t max)
+uint64_t dm_eventq_run_budget(struct dm_eventq *q, uint64_t now, uint64_t max)
 {
 	uint64_t fired = 0;
 

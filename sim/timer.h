@@ -71,7 +71,6 @@ static inline uint64_t dm_eventq_next(const struct dm_eventq *q)
 uint64_t dm_eventq_run_until(struct dm_eventq *q, uint64_t now);
 
 /* As dm_eventq_run_until, firing at most max timers; returns the count. */
-uint64_t dm_eventq_run_budget(struct dm_eventq *q, uint64_t now,
-			      uint64_t max);
+uint64_t dm_eventq_run_budget(struct dm_eventq *q, uint64_t now, uint64_t max);
 
 #endif

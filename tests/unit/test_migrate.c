@@ -23,9 +23,9 @@ START_TEST(every_scenario_survives_migration_at_every_event)
 	d = opendir(dir);
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d))) {
-		struct dm_migrate_opts opts = { .every = 1 };
+		struct dm_migrate_opts opts = {.every = 1};
 		struct dm_migrate_result res;
-		struct dm_error err = { "" };
+		struct dm_error err = {""};
 		size_t n = strlen(e->d_name);
 
 		if (n < 4 || strcmp(e->d_name + n - 4, ".txt") ||
@@ -81,10 +81,9 @@ static void use_forgetful_pit(struct dm_machine *m)
 
 START_TEST(a_forgotten_latch_is_caught)
 {
-	struct dm_migrate_opts opts = { .every = 1,
-					.adjust = use_forgetful_pit };
+	struct dm_migrate_opts opts = {.every = 1, .adjust = use_forgetful_pit};
 	struct dm_migrate_result res;
-	struct dm_error err = { "" };
+	struct dm_error err = {""};
 	uint64_t at = 7;
 
 	build_forgetful_pit();
@@ -92,10 +91,10 @@ START_TEST(a_forgotten_latch_is_caught)
 	 * (ignored) at 6 and reads the latch at 7 and 8.  The twin restored
 	 * before event 6 has no latch: its second latch command takes a
 	 * fresh count, so the states differ right after event 6. */
-	ck_assert_int_eq(dm_migrate_check(dm_test_trace_path(
-						  "pit_datasheet.txt"),
-					  &opts, &res, &err),
-			 1);
+	ck_assert_int_eq(
+		dm_migrate_check(dm_test_trace_path("pit_datasheet.txt"), &opts,
+				 &res, &err),
+		1);
 	ck_assert(res.diverged);
 	ck_assert_uint_eq(res.event, 6);
 	ck_assert_uint_eq(res.migration, 6);
@@ -105,10 +104,10 @@ START_TEST(a_forgotten_latch_is_caught)
 	opts.every = 0;
 	opts.at = &at;
 	opts.nat = 1;
-	ck_assert_int_eq(dm_migrate_check(dm_test_trace_path(
-						  "pit_datasheet.txt"),
-					  &opts, &res, &err),
-			 1);
+	ck_assert_int_eq(
+		dm_migrate_check(dm_test_trace_path("pit_datasheet.txt"), &opts,
+				 &res, &err),
+		1);
 	ck_assert_uint_eq(res.event, 7);
 	ck_assert_uint_eq(res.migration, 7);
 	ck_assert_uint_eq(res.migrations, 1);
@@ -117,19 +116,19 @@ END_TEST
 
 START_TEST(bad_input_is_exit_2)
 {
-	struct dm_migrate_opts opts = { .every = 1 };
+	struct dm_migrate_opts opts = {.every = 1};
 	struct dm_migrate_result res;
-	struct dm_error err = { "" };
+	struct dm_error err = {""};
 
-	ck_assert_int_eq(dm_migrate_check("/nonexistent/trace.txt", &opts,
-					  &res, &err),
-			 2);
+	ck_assert_int_eq(
+		dm_migrate_check("/nonexistent/trace.txt", &opts, &res, &err),
+		2);
 	ck_assert_ptr_nonnull(strstr(err.msg, "nonexistent"));
 	opts.machine_opts = "pit=bogus";
-	ck_assert_int_eq(dm_migrate_check(dm_test_trace_path(
-						  "pit_datasheet.txt"),
-					  &opts, &res, &err),
-			 2);
+	ck_assert_int_eq(
+		dm_migrate_check(dm_test_trace_path("pit_datasheet.txt"), &opts,
+				 &res, &err),
+		2);
 	ck_assert_ptr_nonnull(strstr(err.msg, "pit"));
 }
 END_TEST

@@ -114,7 +114,7 @@ START_TEST(ds_mode0_counts_and_out_rises_n_plus_1_clks_after_write)
 	out8(f, 500, 0x43, 0x30); /* ch0, LSB/MSB, mode 0, binary */
 	ck_assert_int_eq(f->out0.level, 0);
 	out8(f, 1500, 0x40, 5);
-	f = migrate(f); /* between LSB and MSB of the count */
+	f = migrate(f);		/* between LSB and MSB of the count */
 	out8(f, 2500, 0x40, 0); /* write complete at edge 2 */
 	f = migrate(f);
 	/* NULL COUNT until the load on edge 3. */
@@ -195,7 +195,7 @@ START_TEST(ds_gate_pauses_mode0_and_mode4)
 	ck_assert_uint_eq(in8(f, 19000, 0x61) & 0x20, 0x20);
 
 	out8(f, 20500, 0x43, 0xB8); /* mode 4 */
-	load16(f, 20500, 2, 3); /* load 21, strobe at edge 24 */
+	load16(f, 20500, 2, 3);	    /* load 21, strobe at edge 24 */
 	out8(f, 22500, 0x61, 0x00);
 	out8(f, 30500, 0x61, 0x01); /* paused 8 edges */
 	ck_assert_uint_eq(in8(f, 31999, 0x61) & 0x20, 0x20);
@@ -262,7 +262,7 @@ START_TEST(ds_mode2_rate_generator)
 	ck_assert_int_eq(f->out0.level, 1);
 	ck_assert_uint_eq(latch16(f, 4000, 0), 1);
 	ck_assert_int_eq(f->out0.level, 0); /* CE = 1: OUT low for one CLK */
-	at(f, 5000); /* reload: OUT high, period 4 */
+	at(f, 5000);			    /* reload: OUT high, period 4 */
 	ck_assert_int_eq(f->out0.level, 1);
 	ck_assert_uint_eq(latch16(f, 5000, 0), 4);
 	f = migrate(f);
@@ -292,7 +292,7 @@ START_TEST(ds_mode2_gate_forces_out_high_and_retriggers)
 	out8(f, 3500, 0x61, 0x00); /* gate low: OUT high at once */
 	ck_assert_uint_eq(in8(f, 3500, 0x61) & 0x20, 0x20);
 	ck_assert_uint_eq(latch16(f, 6000, 2), 1); /* held */
-	out8(f, 6500, 0x61, 0x01); /* trigger: reload at 7 */
+	out8(f, 6500, 0x61, 0x01);		   /* trigger: reload at 7 */
 	f = migrate(f);
 	ck_assert_uint_eq(latch16(f, 7000, 2), 3);
 	ck_assert_uint_eq(in8(f, 8999, 0x61) & 0x20, 0x20);
@@ -304,8 +304,8 @@ END_TEST
 START_TEST(ds_mode3_even_and_odd_counts)
 {
 	struct fx *f = fx_new(DS);
-	static const uint16_t even[] = { 6, 4, 2, 6, 4, 2, 6 };
-	static const uint16_t odd[] = { 4, 2, 0, 4, 2, 4, 2, 0 };
+	static const uint16_t even[] = {6, 4, 2, 6, 4, 2, 6};
+	static const uint16_t odd[] = {4, 2, 0, 4, 2, 4, 2, 0};
 
 	out8(f, 500, 0x43, 0x36); /* ch0, mode 3 */
 	load16(f, 500, 0, 6);	  /* load at 1 */
@@ -333,7 +333,7 @@ START_TEST(ds_mode3_new_count_at_half_cycle)
 	struct fx *f = fx_new(DS);
 
 	out8(f, 500, 0x43, 0x36);
-	load16(f, 500, 0, 8); /* load 1; low at 5; high at 9 */
+	load16(f, 500, 0, 8);  /* load 1; low at 5; high at 9 */
 	load16(f, 2500, 0, 4); /* high half ends at edge 5 */
 	ck_assert_uint_eq(status(f, 2500, 0) & 0x40, 0x40);
 	ck_assert_uint_eq(latch16(f, 4000, 0), 2);
@@ -359,7 +359,7 @@ START_TEST(ds_mode6_and_7_alias_2_and_3)
 	load16(f, 500, 0, 4);
 	at(f, 4000);
 	ck_assert_int_eq(f->out0.level, 0); /* mode 2 pulse */
-	out8(f, 10500, 0x43, 0x3E);    /* mode 111 */
+	out8(f, 10500, 0x43, 0x3E);	    /* mode 111 */
 	ck_assert_uint_eq(status(f, 10500, 0) & 0x3F, 0x3E);
 	load16(f, 10500, 0, 4); /* square wave from edge 11 */
 	at(f, 13000);
@@ -459,7 +459,7 @@ START_TEST(ds_unlatched_read_tears_across_a_borrow)
 	out8(f, 500, 0x43, 0x30);
 	load16(f, 500, 0, 0x0101); /* load at 1: CE 0x0100 at edge 2 */
 	ck_assert_uint_eq(in8(f, 2000, 0x40), 0x00); /* LSB of 0x0100 */
-	f = migrate(f);				      /* mid 2-byte read */
+	f = migrate(f);				     /* mid 2-byte read */
 	ck_assert_uint_eq(in8(f, 3000, 0x40), 0x00); /* MSB of 0x00FF */
 	ck_assert_uint_eq(in8(f, 3000, 0x40), 0xFF); /* next LSB */
 	fx_free(f);
@@ -512,7 +512,7 @@ START_TEST(ds_read_back_status_first_and_per_counter)
 	out8(f, 6500, 0x43, 0xE2); /* latch status of ch0 */
 	f = migrate(f);		   /* status and count both latched */
 	st = in8(f, 7000, 0x40);
-	ck_assert_uint_eq(st, 0x80 | 0x34); /* OUT high, count loaded */
+	ck_assert_uint_eq(st, 0x80 | 0x34);	   /* OUT high, count loaded */
 	ck_assert_uint_eq(in8(f, 7000, 0x40), 96); /* latched at edge 5 */
 	ck_assert_uint_eq(in8(f, 7000, 0x40), 0);
 	/* Status of 1, then status of 2 and 1: only 2 is latched anew. */
@@ -520,7 +520,7 @@ START_TEST(ds_read_back_status_first_and_per_counter)
 	out8(f, 8500, 0x43, 0xEC);
 	/* Ch1 is mode 1 with no trigger (GATE1 high, no rising edge). */
 	ck_assert_uint_eq(in8(f, 9000, 0x41), 0x80 | 0x40 | 0x32);
-	ck_assert_uint_eq(in8(f, 9000, 0x41), 0x00); /* live CE (held) */
+	ck_assert_uint_eq(in8(f, 9000, 0x41), 0x00);	    /* live CE (held) */
 	ck_assert_uint_eq(in8(f, 9000, 0x42), 0x40 | 0x30); /* ch2 reset */
 	/* One command, count of ch0 and ch2 without status. */
 	out8(f, 9500, 0x43, 0xDA);
@@ -580,10 +580,9 @@ START_TEST(ds_real_clock_edges_and_hour_jump)
 	out8(f, 1000000, 0x61, 0x01);
 	load16(f, 1000000, 2, 0);
 	k = dm_clock_ticks(1193182, hour);
-	ck_assert_uint_eq(latch16(f, hour, 2),
-			  (uint16_t)(65536 - (k - dm_clock_ticks(1193182,
-								  1000000) -
-					      1)));
+	ck_assert_uint_eq(
+		latch16(f, hour, 2),
+		(uint16_t)(65536 - (k - dm_clock_ticks(1193182, 1000000) - 1)));
 	fx_free(f);
 }
 END_TEST
@@ -678,9 +677,9 @@ START_TEST(kvm_counter0_hrtimer_clamp_and_reinject)
 	at(f, 683809);
 	ck_assert_uint_eq(f->out0.falls, 3);
 	/* Counter 0 reads derive from the hrtimer: elapsed since 683809. */
-	ck_assert_uint_eq(latch16(f, 683809 + 50000, 0),
-			  100 - (dm_muldiv64(50000, 1193181, 1000000000) %
-				 100));
+	ck_assert_uint_eq(
+		latch16(f, 683809 + 50000, 0),
+		100 - (dm_muldiv64(50000, 1193181, 1000000000) % 100));
 	fx_free(f);
 }
 END_TEST
@@ -757,7 +756,7 @@ START_TEST(qemu_mode2_pulses_once_per_period_and_mode7_is_kept)
 	load16(f, 200000000, 2, 1000);
 	ck_assert_uint_eq(latch16(f, 201000000, 2),
 			  1000 - dm_muldiv64(1000000, 1193182, 1000000000) %
-					 1000);
+					  1000);
 	/* Port 0x61 bit 4 toggles on every read. */
 	ck_assert_uint_eq(in8(f, 0 + 201000000, 0x61) & 0x10, 0x10);
 	ck_assert_uint_eq(in8(f, 0 + 201000000, 0x61) & 0x10, 0);
@@ -772,14 +771,13 @@ START_TEST(hostile_checkpoint_rejected_by_field)
 	struct fx *f = fx_new(DS);
 	size_t n = dm_state_encoded_size(&dm_pit_state_desc);
 	uint8_t *buf = malloc(n);
-	struct dm_error err = { "" };
+	struct dm_error err = {""};
 
 	f->pit.ch[1].mode = 9;
 	dm_state_encode(&dm_pit_state_desc, &f->pit, buf, n);
 	f->pit.ch[1].mode = 2;
-	ck_assert_int_eq(dm_state_load(&dm_pit_state_desc, &f->pit, buf, n,
-				       &err),
-			 -1);
+	ck_assert_int_eq(
+		dm_state_load(&dm_pit_state_desc, &f->pit, buf, n, &err), -1);
 	ck_assert_msg(strstr(err.msg, "ch1") && strstr(err.msg, "mode"), "%s",
 		      err.msg);
 	ck_assert_uint_eq(f->pit.ch[1].mode, 2); /* untouched */
@@ -787,9 +785,8 @@ START_TEST(hostile_checkpoint_rejected_by_field)
 	f->pit.ch[0].phase = DM_PIT_RUNNING;
 	f->pit.ch[0].n = 0;
 	dm_state_encode(&dm_pit_state_desc, &f->pit, buf, n);
-	ck_assert_int_eq(dm_state_load(&dm_pit_state_desc, &f->pit, buf, n,
-				       &err),
-			 -1);
+	ck_assert_int_eq(
+		dm_state_load(&dm_pit_state_desc, &f->pit, buf, n, &err), -1);
 	ck_assert_msg(strstr(err.msg, "ch0") && strstr(err.msg, "n"), "%s",
 		      err.msg);
 	free(buf);
@@ -845,7 +842,8 @@ static Suite *suite(void)
 	TCase *qemu = tcase_create("qemu");
 	TCase *st = tcase_create("state");
 
-	tcase_add_test(ds, ds_mode0_counts_and_out_rises_n_plus_1_clks_after_write);
+	tcase_add_test(ds,
+		       ds_mode0_counts_and_out_rises_n_plus_1_clks_after_write);
 	tcase_add_test(ds, ds_mode0_first_byte_stops_counting);
 	tcase_add_test(ds, ds_mode0_new_count_drives_out_low);
 	tcase_add_test(ds, ds_gate_pauses_mode0_and_mode4);
@@ -874,7 +872,8 @@ static Suite *suite(void)
 	tcase_add_test(kvm, kvm_no_reinject_pulses_every_period);
 	tcase_add_test(kvm, kvm_reset_state);
 	tcase_add_test(qemu, qemu_reset_runs_counter0_square_wave);
-	tcase_add_test(qemu, qemu_mode2_pulses_once_per_period_and_mode7_is_kept);
+	tcase_add_test(qemu,
+		       qemu_mode2_pulses_once_per_period_and_mode7_is_kept);
 	tcase_add_test(st, hostile_checkpoint_rejected_by_field);
 	tcase_add_test(st, machine_checkpoint_continues_identically);
 	suite_add_tcase(s, ds);

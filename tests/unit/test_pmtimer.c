@@ -182,7 +182,7 @@ START_TEST(sci_needs_tmr_en_and_sci_en)
 	ck_assert_int_eq(f->sci.level, 0); /* SCI_EN clear: SMI, not modelled */
 	ck_assert_uint_eq(sts(f, edge(BIT23)), 1);
 	out(f, edge(BIT23) + 10, 4, 2, 1); /* SCI_EN: the pending status */
-	ck_assert_int_eq(f->sci.level, 1);	   /* raises the SCI at once */
+	ck_assert_int_eq(f->sci.level, 1); /* raises the SCI at once */
 	ck_assert_uint_eq(f->sci.last_rise, edge(BIT23) + 10);
 	out(f, edge(BIT23) + 20, 0, 2, 1); /* W1C lowers it */
 	ck_assert_int_eq(f->sci.level, 0);

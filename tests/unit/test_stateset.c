@@ -64,7 +64,7 @@ START_TEST(checkpoint_files_compare_field_by_field)
 	struct dm_machine *m = make("");
 	struct dm_stateset a, b;
 	struct dm_error err;
-	struct seen seen = { 0 };
+	struct seen seen = {0};
 
 	out8(m, 100, 0x43, 0xb4);
 	save(m, "/tmp/dm-ss-a.ck");
@@ -92,8 +92,8 @@ START_TEST(kvm_dump_against_the_machine_it_came_from)
 	struct dm_machine *m = make("profile=kvm");
 	struct dm_kvm_dump d;
 	struct dm_stateset a, b;
-	struct dm_error err = { "" };
-	struct seen seen = { 0 };
+	struct dm_error err = {""};
+	struct seen seen = {0};
 
 	out8(m, 100, 0x20, 0x11); /* 8259 init, PIT counter 2 */
 	out8(m, 100, 0x21, 0x08);
@@ -111,8 +111,8 @@ START_TEST(kvm_dump_against_the_machine_it_came_from)
 		      "%s", err.msg);
 	dm_kvm_dump_free(&d);
 	ck_assert_int_eq(dm_stateset_load(&a, "/tmp/dm-ss-k.ck", &err), 0);
-	ck_assert_msg(dm_stateset_load(&b, "/tmp/dm-ss-k.kvm", &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(dm_stateset_load(&b, "/tmp/dm-ss-k.kvm", &err) == 0, "%s",
+		      err.msg);
 	ck_assert_str_eq(b.kind, "kvm dump");
 	/* The dump covers the PIT, the PICs, the IOAPIC and the LAPIC,
 	 * not the machine's own state or the QEMU-side devices. */

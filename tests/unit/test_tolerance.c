@@ -39,8 +39,7 @@ static void emit(struct rec *r, struct dm_event ev)
 	int64_t j = jitter(r);
 
 	ev.time = r->t;
-	ck_assert_msg(dm_replay_step(r->m, &ev, &o, &err) == 0, "%s",
-		      err.msg);
+	ck_assert_msg(dm_replay_step(r->m, &ev, &o, &err) == 0, "%s", err.msg);
 	if (o.has_actual) {
 		ev.value = o.actual;
 		ev.flags = DM_EV_VALUE;
@@ -53,23 +52,27 @@ static void emit(struct rec *r, struct dm_event ev)
 
 static struct dm_event pio(bool write, uint16_t port, uint8_t v)
 {
-	return (struct dm_event){ .op = write ? DM_OP_PIO_W : DM_OP_PIO_R,
-				  .actor = DM_ACTOR_CPU, .addr = port,
-				  .size = 1, .value = v,
-				  .flags = write ? DM_EV_VALUE : 0 };
+	return (struct dm_event){.op = write ? DM_OP_PIO_W : DM_OP_PIO_R,
+				 .actor = DM_ACTOR_CPU,
+				 .addr = port,
+				 .size = 1,
+				 .value = v,
+				 .flags = write ? DM_EV_VALUE : 0};
 }
 
 static struct dm_event mmio(bool write, uint64_t addr, uint32_t v)
 {
-	return (struct dm_event){ .op = write ? DM_OP_MMIO_W : DM_OP_MMIO_R,
-				  .actor = DM_ACTOR_CPU, .addr = addr,
-				  .size = 4, .value = v,
-				  .flags = write ? DM_EV_VALUE : 0 };
+	return (struct dm_event){.op = write ? DM_OP_MMIO_W : DM_OP_MMIO_R,
+				 .actor = DM_ACTOR_CPU,
+				 .addr = addr,
+				 .size = 4,
+				 .value = v,
+				 .flags = write ? DM_EV_VALUE : 0};
 }
 
 static const char *record_trace(const char *cfgtext, char *path, size_t n)
 {
-	struct rec r = { .t = 1000000, .rng = 42 };
+	struct rec r = {.t = 1000000, .rng = 42};
 	struct dm_config cfg;
 	struct dm_error err;
 	int fd;
@@ -81,9 +84,8 @@ static const char *record_trace(const char *cfgtext, char *path, size_t n)
 	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
 	ck_assert_int_eq(dm_config_parse(&cfg, cfgtext, &err), 0);
 	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
-	ck_assert_int_eq(dm_trace_create(&r.w, path, DM_TRACE_TEXT, cfgtext,
-					 &err),
-			 0);
+	ck_assert_int_eq(
+		dm_trace_create(&r.w, path, DM_TRACE_TEXT, cfgtext, &err), 0);
 	emit(&r, pio(true, 0x43, 0x34)); /* PIT ch0 mode 2, count 50000 */
 	emit(&r, pio(true, 0x40, 0x50));
 	emit(&r, pio(true, 0x40, 0xc3));
@@ -97,7 +99,7 @@ static const char *record_trace(const char *cfgtext, char *path, size_t n)
 		emit(&r, pio(false, 0x40, 0));
 		emit(&r, mmio(false, 0xfed000f0, 0)); /* HPET counter */
 		emit(&r, mmio(false, 0xfee00390, 0)); /* LAPIC current */
-		emit(&r, pio(false, 0xb008, 0));	/* PM timer, LSB */
+		emit(&r, pio(false, 0xb008, 0));      /* PM timer, LSB */
 	}
 	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
 	dm_machine_destroy(r.m);
@@ -109,8 +111,8 @@ static uint64_t max_residual;
 /* Replays with the JSON report; keeps its max_residual_ns. */
 static int replay(const char *path, uint64_t tol, struct dm_replay_stats *s)
 {
-	struct dm_replay_opts opts = { .tolerance_ns = tol, .json = true };
-	struct dm_error err = { "" };
+	struct dm_replay_opts opts = {.tolerance_ns = tol, .json = true};
+	struct dm_error err = {""};
 	FILE *out = tmpfile();
 	static char json[1 << 20];
 	const char *p;
@@ -166,8 +168,9 @@ START_TEST(a_value_no_instant_gives_still_diverges)
 		    ++n == 10) {
 			unsigned long long t, v;
 
-			ck_assert_int_eq(sscanf(line, "%llu cpu0 mmio.r "
-						      "0xfed000f0 4 %llx",
+			ck_assert_int_eq(sscanf(line,
+						"%llu cpu0 mmio.r "
+						"0xfed000f0 4 %llx",
 						&t, &v),
 					 2);
 			fprintf(out, "%llu cpu0 mmio.r 0xfed000f0 4 0x%llx\n",

@@ -21,7 +21,7 @@ void dm_test_roundtrip(const struct dm_state_desc *desc, void *state,
 {
 	size_t n = dm_state_encoded_size(desc);
 	uint8_t *a = malloc(n), *b = malloc(n);
-	struct dm_error err = { { 0 } };
+	struct dm_error err = {{0}};
 
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
@@ -50,12 +50,12 @@ void dm_test_line_set(void *opaque, uint64_t now, unsigned pin, int level)
 
 struct dm_irq_line dm_test_line_wire(struct dm_test_line *l)
 {
-	return (struct dm_irq_line){ dm_test_line_set, l, l->pin };
+	return (struct dm_irq_line){dm_test_line_set, l, l->pin};
 }
 
 void dm_test_config(struct dm_config *cfg, const char *opts)
 {
-	struct dm_error err = { "" };
+	struct dm_error err = {""};
 
 	dm_config_defaults(cfg, DM_PROFILE_DATASHEET);
 	ck_assert_msg(dm_config_parse(cfg, opts, &err) == 0, "%s", err.msg);
@@ -66,7 +66,6 @@ const char *dm_test_trace_path(const char *name)
 	static char path[4096];
 	const char *dir = getenv("DMSIM_TRACES");
 
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/traces",
-		 name);
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/traces", name);
 	return path;
 }

@@ -25,7 +25,7 @@ void dm_test_roundtrip(const struct dm_state_desc *desc, void *state,
 
 /* An interrupt output under test, recorded by dm_test_line_set. */
 struct dm_test_line {
-	unsigned pin;	    /* the pin the model must drive */
+	unsigned pin; /* the pin the model must drive */
 	int level;
 	unsigned rises;	    /* low -> high transitions */
 	unsigned falls;	    /* high -> low transitions (ends of pulses) */
