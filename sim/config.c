@@ -65,6 +65,10 @@ static const struct opt options[] = {
 	{ "pit_reinject", OPT_BOOL, OFF(pit_reinject), 0, 1, NULL, { 0, 1, 0 },
 	  "kvm PIT: hold each counter-0 tick until the previous IRQ0 is "
 	  "acknowledged (KVM reinject mode)" },
+	{ "pit_irq0", OPT_BOOL, OFF(pit_irq0), 0, 1, NULL, { 1, 1, 1 },
+	  "the PIT's OUT0 drives ISA IRQ0; off: IRQ0 comes only from the "
+	  "trace's dev irq 0 events (captures where KVM's kthread injected "
+	  "PIT ticks at host-scheduled times)" },
 	{ "pmtimer_hz", OPT_U64, OFF(pmtimer_hz), 1, 1000000000, NULL,
 	  { 3579545, 3579545, 3579545 }, "ACPI PM timer clock" },
 	{ "pmtimer", OPT_ENUM, OFF(pmtimer_flavor), 0, 1, pmtimer_flavor_names,

@@ -90,6 +90,7 @@ struct dm_config {
 	uint32_t pit_flavor;	    /* enum dm_pit_flavor */
 	uint32_t pit_min_period_us; /* KVM min_timer_period_us clamp */
 	bool pit_reinject;	    /* KVM reinject mode for counter 0 */
+	bool pit_irq0;		    /* OUT0 drives ISA IRQ0 */
 	uint64_t pmtimer_hz;
 	uint32_t pmtimer_flavor; /* enum dm_pmtimer_flavor */
 	bool pmtimer_32bit;	 /* TMR_VAL_EXT: 32-bit PM_TMR */

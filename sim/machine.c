@@ -123,9 +123,12 @@ static void isa_source(struct dm_machine *m, uint64_t now, unsigned irq,
 	drive_inputs(m, now);
 }
 
-static void pit_out0(void *m, uint64_t now, unsigned irq, int level)
+static void pit_out0(void *opaque, uint64_t now, unsigned irq, int level)
 {
-	isa_source(m, now, irq, DM_SRC_PIT, level);
+	struct dm_machine *m = opaque;
+
+	if (m->cfg.pit_irq0)
+		isa_source(m, now, irq, DM_SRC_PIT, level);
 }
 
 static void rtc_irq8(void *m, uint64_t now, unsigned irq, int level)

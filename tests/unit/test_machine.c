@@ -233,6 +233,24 @@ START_TEST(an_hpet_edge_that_reaches_nobody_costs_nothing)
 }
 END_TEST
 
+START_TEST(pit_irq0_off_leaves_irq0_to_the_trace)
+{
+	struct dm_machine *m = make("pit_hz=1000000 pit_irq0=off");
+	struct dm_error err;
+
+	pio_w(m, 0, 0x43, 0x30); /* OUT0 high from 6 us */
+	pio_w(m, 0, 0x40, 5);
+	pio_w(m, 0, 0x40, 0);
+	dm_machine_advance(m, 10000);
+	ck_assert(dm_pit_out(&m->pit, 10000, 0));
+	ck_assert(!dm_machine_isa_level(m, 0));
+	ck_assert_int_eq(dm_machine_set_gsi(m, 20000, 0, 1, &err), 0);
+	ck_assert(dm_machine_isa_level(m, 0));
+	ck_assert(pin_in(m, 2));
+	dm_machine_destroy(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("machine");
@@ -245,6 +263,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unknown_msr_faults_and_bad_sizes_are_invalid);
 	tcase_add_test(tc, a_moved_block_may_not_shadow_another_device);
 	tcase_add_test(tc, an_event_storm_stops_the_machine);
+	tcase_add_test(tc, pit_irq0_off_leaves_irq0_to_the_trace);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
