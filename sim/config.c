@@ -106,6 +106,9 @@ static const struct opt options[] = {
 	  "0x00ff0004 (qemu flavour: 0x4 as QEMU)" },
 	{ "hpet_fsb", OPT_BOOL, OFF(hpet_fsb), 0, 1, NULL, { 1, 0, 0 },
 	  "HPET timers can deliver FSB (MSI) messages (QEMU: msi=off)" },
+	{ "hpet_present", OPT_BOOL, OFF(hpet_present), 0, 1, NULL, { 1, 1, 1 },
+	  "the board has an HPET (off: QEMU's -no-hpet / hpet=off; its "
+	  "registers read as all ones)" },
 	{ "lapic_hz", OPT_U64, OFF(lapic_hz), 1, 1000000000000ULL, NULL,
 	  { 1000000000, 1000000000, 1000000000 },
 	  "LAPIC timer bus clock (KVM: 1 GHz)" },

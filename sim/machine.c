@@ -380,8 +380,10 @@ static int build(struct dm_machine *m, struct dm_error *err)
 		&m->pmtimer);
 	map(m->mmio, &m->nmmio, DM_IOAPIC_BASE, DM_IOAPIC_SIZE, dm_ioapic_read,
 	    dm_ioapic_write, &m->ioapic);
-	map(m->mmio, &m->nmmio, DM_HPET_BASE, dm_hpet_mmio_len(&m->hpet),
-	    dm_hpet_read, dm_hpet_write, &m->hpet);
+	if (cfg->hpet_present)
+		map(m->mmio, &m->nmmio, DM_HPET_BASE,
+		    dm_hpet_mmio_len(&m->hpet), dm_hpet_read, dm_hpet_write,
+		    &m->hpet);
 	if (check_overlaps(m, m->pio, m->npio, "ports", err) ||
 	    check_overlaps(m, m->mmio, m->nmmio, "MMIO", err))
 		return -1;

@@ -251,6 +251,23 @@ START_TEST(pit_irq0_off_leaves_irq0_to_the_trace)
 }
 END_TEST
 
+START_TEST(a_board_without_hpet_floats_its_registers)
+{
+	struct dm_machine *m = make("hpet_present=off");
+	uint64_t v = 0;
+
+	ck_assert_int_eq(dm_machine_mmio(m, 0, 0, DM_HPET_BASE, 4, false, &v),
+			 DM_ACCESS_OK);
+	ck_assert_uint_eq(v, 0xffffffff);
+	dm_machine_destroy(m);
+	m = make("");
+	ck_assert_int_eq(dm_machine_mmio(m, 0, 0, DM_HPET_BASE, 4, false, &v),
+			 DM_ACCESS_OK);
+	ck_assert_uint_eq(v, 0x8086a201); /* 3 timers, 64-bit, legacy cap */
+	dm_machine_destroy(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("machine");
@@ -264,6 +281,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_moved_block_may_not_shadow_another_device);
 	tcase_add_test(tc, an_event_storm_stops_the_machine);
 	tcase_add_test(tc, pit_irq0_off_leaves_irq0_to_the_trace);
+	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
