@@ -145,6 +145,8 @@ int dm_cmd_import(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return DM_EXIT_OK;
 	}
+	if (argc >= 2 && !strcmp(argv[1], "qemu"))
+		return dm_import_qemu_main(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "ftrace"))
 		return usage_error("the only format is ftrace; not",
 				   argc < 2 ? "(none)" : argv[1]);

@@ -74,4 +74,57 @@ int dm_import_ftrace(const char *in, const char *out,
 		     const struct dm_ftrace_opts *opts,
 		     struct dm_ftrace_stats *st, struct dm_error *err);
 
+/*
+ * dm_import_qemu reads the log of QEMU's "log" trace backend run with
+ * -msg timestamp=on ("TID@SECONDS.MICROSECONDS:EVENT ARGS" lines; QEMU with
+ * kernel-irqchip=off, so that its own devices serve the guest) and writes
+ * a trace with profile=qemu (docs/importers.md, "QEMU logs").
+ */
+struct dm_qemu_opts {
+	/* Bit n set: GSI n is driven by a modelled device (its changes are
+	 * outputs).  Used when model_gsis_given; otherwise GSIs 0, 2 and 8
+	 * and the routes of the HPET timers the guest enabled. */
+	uint32_t model_gsis;
+	bool model_gsis_given;
+	/* QEMU's PIT IRQ0 changes (GSI 0 outside HPET legacy mode, raised
+	 * by QEMU's timers, which run late) become dev irq 0 events and the
+	 * machine line says pit_irq0=off.  false: they are the model's. */
+	bool pit_irq0_edges;
+	enum dm_trace_encoding encoding;
+	FILE *log; /* inferences, warnings and the summary; NULL: none */
+};
+
+struct dm_qemu_stats {
+	uint64_t lines;
+	uint64_t events;	    /* dmsim events written */
+	uint64_t accesses;	    /* pio, mmio, msr events */
+	uint64_t intacks;	    /* 8259 INTAs and injections */
+	uint64_t unchecked_intacks; /* of which the vector is unknown */
+	uint64_t signals;	    /* nmi, smi events */
+	uint64_t dev_irqs;	    /* dev irq events */
+	uint64_t pit_edges;	    /* of which IRQ0 (pit_irq0_edges) */
+	uint64_t dev_msis;	    /* dev msi events */
+	uint64_t cmos_unknown;	    /* unchecked reads of QEMU's CMOS */
+	uint64_t outputs;	    /* model outputs and echoes skipped */
+	uint64_t bookkeeping;	    /* KVM calls, run-state lines skipped */
+	uint64_t unmodelled;	    /* accesses outside the model set */
+	uint64_t not_vcpu;	    /* accesses no vcpu made */
+	uint64_t noop_lowers;	    /* lowers of a line already low */
+	uint64_t unknown;	    /* lines of events the importer ignores */
+	uint64_t other;		    /* lines that are not trace events */
+	uint64_t ambiguous;	    /* TCG INT lines with several vcpus */
+	uint64_t truncated;	    /* the cut last line, skipped */
+	uint64_t clamped;	    /* timestamps earlier than the last */
+	unsigned vcpus;
+};
+
+/* Returns 0, or -1 with err naming the file and line (a relevant line
+ * that does not parse, no timestamps, no events). */
+int dm_import_qemu(const char *in, const char *out,
+		   const struct dm_qemu_opts *opts, struct dm_qemu_stats *st,
+		   struct dm_error *err);
+
+/* `dmsim import qemu ...` (argv[1] is "qemu"); returns the exit status. */
+int dm_import_qemu_main(int argc, char **argv);
+
 #endif

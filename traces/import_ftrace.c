@@ -777,8 +777,8 @@ struct survey {
 	const char *chipset_why;
 	uint32_t pmbase;
 	bool hpet, tsc_deadline, userspace_ioapic;
-	bool echoes;	     /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
-	uint64_t pit_edges;  /* kvm_set_irq lines of the PIT (GSI 0) */
+	bool echoes;	    /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
+	uint64_t pit_edges; /* kvm_set_irq lines of the PIT (GSI 0) */
 	uint32_t cf8;
 	unsigned apic_ids; /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
@@ -1110,7 +1110,7 @@ struct thread {
 	enum pend pend;
 	uint64_t slot, ptime, paddr, pval, pline;
 	uint32_t preg, psize;
-	int64_t peoi; /* vector of the kvm_eoi after an apic_write EOI */
+	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool irq0_pend;	 /* a PIT edge waits for its echo line */
 	struct oev irq0; /* that edge */
 };

@@ -5,6 +5,7 @@
  * Everything the capture changes is recorded in struct session as it is
  * changed, and undone by one function, whatever path leads there.
  */
+#define _GNU_SOURCE /* unshare(2) */
 #include "sim/kvm/capture.h"
 
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,7 @@ struct session {
 	char tracefs[256];
 	char instance[320];
 	bool tracefs_mounted, instance_made, sigs_set;
+	int private_ns; /* 0 not tried, 1 own mount namespace, -1 refused */
 	struct sigaction old[3];
 	int pipe_fd;
 	FILE *raw;
@@ -147,17 +150,37 @@ static bool find_mount(const char *type, char *dir, size_t cap)
 
 /* ---- set-up ---------------------------------------------------------- */
 
+/*
+ * A filesystem the capture mounts goes into a mount namespace of its own:
+ * nobody else sees it come and go (a second capture running at the same
+ * time would otherwise find it mounted, use it, and have it unmounted
+ * under it), and it vanishes with the process.  Where a namespace is
+ * refused (a container without CAP_SYS_ADMIN), it is mounted in place and
+ * unmounted afterwards.
+ */
+static bool private_mounts(struct session *s)
+{
+	if (!s->private_ns) {
+		s->private_ns = -1;
+		if (!unshare(CLONE_NEWNS) &&
+		    !mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+			s->private_ns = 1;
+	}
+	return s->private_ns > 0;
+}
+
 static int mount_tracefs(struct session *s)
 {
 	if (find_mount("tracefs", s->tracefs, sizeof(s->tracefs)))
 		return 0;
+	private_mounts(s);
 	if (mount("nodev", TRACEFS_DEFAULT, "tracefs", 0, NULL))
 		return dm_errorf(s->err,
 				 "tracefs is not mounted and mounting it on "
 				 "%s failed: %s",
 				 TRACEFS_DEFAULT, strerror(errno));
 	snprintf(s->tracefs, sizeof(s->tracefs), "%s", TRACEFS_DEFAULT);
-	s->tracefs_mounted = true;
+	s->tracefs_mounted = s->private_ns < 0;
 	return 0;
 }
 
@@ -385,7 +408,11 @@ static void vcpu_info(struct session *s, bool last_try)
 
 	if (find_mount("debugfs", debugfs, sizeof(debugfs))) {
 		vcpu_lines(s, debugfs);
-	} else if (!mount("nodev", DEBUGFS_DEFAULT, "debugfs", 0, NULL)) {
+	} else if (private_mounts(s) &&
+		   !mount("nodev", DEBUGFS_DEFAULT, "debugfs", 0, NULL)) {
+		vcpu_lines(s, DEBUGFS_DEFAULT);
+	} else if (s->private_ns < 0 &&
+		   !mount("nodev", DEBUGFS_DEFAULT, "debugfs", 0, NULL)) {
 		vcpu_lines(s, DEBUGFS_DEFAULT);
 		if (umount(DEBUGFS_DEFAULT))
 			say(s, "warning: could not unmount debugfs: %s",
