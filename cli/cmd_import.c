@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* dmsim import ftrace IN -o OUT: kvm tracepoint text to a dmsim trace. */
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "traces/import.h"
+#include "traces/import_common.h"
 
 static const char usage_text[] =
 	"usage: dmsim import ftrace IN -o OUT [--tsc-hz HZ]\n"
@@ -38,104 +36,10 @@ static const char usage_text[] =
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
 	"line)\n";
 
-static int usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, "dmsim import: %s%s%s\n%s", what, arg ? " " : "",
-		arg ? arg : "", usage_text);
-	return DM_EXIT_USAGE;
-}
-
-static int parse_gsis(const char *s, uint32_t *mask)
-{
-	char *end;
-
-	*mask = 0;
-	if (!strcmp(s, "none"))
-		return 0;
-	for (;;) {
-		unsigned long g;
-
-		errno = 0;
-		g = strtoul(s, &end, 0);
-		if (errno || end == s || g > 23)
-			return -1;
-		*mask |= 1u << g;
-		if (!*end)
-			return 0;
-		if (*end != ',')
-			return -1;
-		s = end + 1;
-	}
-}
-
-struct import_args {
-	const char *in, *out;
-	struct dm_ftrace_opts o;
-	bool quiet;
-};
-
-/* Returns -1 when the arguments are complete, else the exit code. */
-static int parse_args(int argc, char **argv, struct import_args *a)
-{
-	char *end;
-
-	for (int i = 2; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			fputs(usage_text, stdout);
-			return DM_EXIT_OK;
-		} else if (!strcmp(arg, "--quiet")) {
-			a->quiet = true;
-			continue;
-		} else if (arg[0] != '-' || !arg[1]) {
-			if (a->in)
-				return usage_error("unexpected argument", arg);
-			a->in = arg;
-			continue;
-		}
-		if (!val)
-			return usage_error("needs an argument:", arg);
-		i++;
-		if (!strcmp(arg, "-o")) {
-			a->out = val;
-		} else if (!strcmp(arg, "--tsc-hz")) {
-			errno = 0;
-			a->o.tsc_hz = strtoull(val, &end, 0);
-			if (errno || *end || !a->o.tsc_hz)
-				return usage_error("bad --tsc-hz", val);
-		} else if (!strcmp(arg, "--model-gsi")) {
-			if (parse_gsis(val, &a->o.model_gsis))
-				return usage_error("bad --model-gsi", val);
-			a->o.model_gsis_given = true;
-		} else if (!strcmp(arg, "--pit-irq0")) {
-			if (!strcmp(val, "trace"))
-				a->o.pit_irq0_edges = true;
-			else if (strcmp(val, "model"))
-				return usage_error("--pit-irq0 takes model or "
-						   "trace, not",
-						   val);
-		} else if (!strcmp(arg, "--to")) {
-			if (!strcmp(val, "binary"))
-				a->o.encoding = DM_TRACE_BINARY;
-			else if (strcmp(val, "text"))
-				return usage_error("--to takes text or binary,"
-						   " not",
-						   val);
-		} else {
-			return usage_error("unknown option", arg);
-		}
-	}
-	if (!a->in || !a->out)
-		return usage_error("needs IN and -o OUT", NULL);
-	return -1;
-}
-
 int dm_cmd_import(int argc, char **argv)
 {
-	struct import_args a = {
-		.o = {.encoding = DM_TRACE_TEXT, .cpuinfo = "/proc/cpuinfo"}};
+	struct dm_import_args a = {.encoding = DM_TRACE_TEXT};
+	struct dm_ftrace_opts o;
 	struct dm_ftrace_stats st;
 	struct dm_error err = {""};
 	int rc;
@@ -148,13 +52,20 @@ int dm_cmd_import(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "qemu"))
 		return dm_import_qemu_main(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "ftrace"))
-		return usage_error("the only format is ftrace; not",
-				   argc < 2 ? "(none)" : argv[1]);
-	rc = parse_args(argc, argv, &a);
+		return dm_import_usage_error(usage_text,
+					     "the only format is ftrace; not",
+					     argc < 2 ? "(none)" : argv[1]);
+	rc = dm_import_parse_args(argc, argv, usage_text, 23, true, &a);
 	if (rc >= 0)
 		return rc;
-	a.o.log = a.quiet ? NULL : stderr;
-	if (dm_import_ftrace(a.in, a.out, &a.o, &st, &err)) {
+	o = (struct dm_ftrace_opts){.tsc_hz = a.tsc_hz,
+				    .cpuinfo = "/proc/cpuinfo",
+				    .model_gsis = a.model_gsis,
+				    .model_gsis_given = a.model_gsis_given,
+				    .pit_irq0_edges = a.pit_irq0_edges,
+				    .encoding = a.encoding,
+				    .log = a.quiet ? NULL : stderr};
+	if (dm_import_ftrace(a.in, a.out, &o, &st, &err)) {
 		fprintf(stderr, "dmsim import: %s\n", err.msg);
 		return DM_EXIT_USAGE;
 	}

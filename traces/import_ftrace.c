@@ -28,6 +28,7 @@
 #include "models/rtc.h"
 #include "sim/clock.h"
 #include "sim/config.h"
+#include "traces/import_common.h"
 
 #define MAX_THREADS 1024
 #define MAX_VCPUS 256
@@ -38,65 +39,6 @@
 #define MIN_MARKER_SPAN 100000000ULL /* ns between clock markers */
 #define APIC_EOI 0xb0
 #define RTC_INDEX 0x70 /* QEMU coalesces its writes: they never exit */
-
-/* ---- input ----------------------------------------------------------- */
-
-struct input {
-	FILE *f;
-	const char *name;
-	char *line;
-	size_t cap;
-	uint64_t lineno;
-	bool unterminated; /* the current line has no newline: the last */
-};
-
-static int input_open(struct input *in, const char *path, struct dm_error *err)
-{
-	char buf[65536];
-	size_t n;
-
-	in->name = strcmp(path, "-") ? path : "<stdin>";
-	if (strcmp(path, "-")) {
-		in->f = fopen(path, "r");
-		return in->f ? 0
-			     : dm_errorf(err, "%s: %s", path, strerror(errno));
-	}
-	/* Two passes need a copy of standard input that can be rewound. */
-	in->f = tmpfile();
-	if (!in->f)
-		return dm_errorf(err, "temporary file: %s", strerror(errno));
-	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-		if (fwrite(buf, 1, n, in->f) != n)
-			return dm_errorf(err, "temporary file: %s",
-					 strerror(errno));
-	if (ferror(stdin))
-		return dm_errorf(err, "<stdin>: %s", strerror(errno));
-	return 0;
-}
-
-static int input_rewind(struct input *in, struct dm_error *err)
-{
-	in->lineno = 0;
-	if (fseek(in->f, 0, SEEK_SET))
-		return dm_errorf(err, "%s: %s", in->name, strerror(errno));
-	return 0;
-}
-
-/* Returns 1 with in->line, 0 at the end, -1 on a read error. */
-static int input_next(struct input *in, struct dm_error *err)
-{
-	ssize_t n = getline(&in->line, &in->cap, in->f);
-
-	if (n < 0)
-		return ferror(in->f) ? dm_errorf(err, "%s: %s", in->name,
-						 strerror(errno))
-				     : 0;
-	in->lineno++;
-	in->unterminated = in->line[n - 1] != '\n';
-	while (n > 0 && (in->line[n - 1] == '\n' || in->line[n - 1] == '\r'))
-		in->line[--n] = '\0';
-	return 1;
-}
 
 /* ---- lexing one line ------------------------------------------------- */
 
@@ -773,14 +715,12 @@ struct survey {
 	bool hdr_offset_known[MAX_VCPUS];
 	uint64_t mark_c[2], mark_ns[2];
 	unsigned nmarks;
-	int chipset; /* -1: not inferred */
-	const char *chipset_why;
+	struct dm_import_pci pci;
 	uint32_t pmbase;
 	bool hpet, tsc_deadline, userspace_ioapic;
 	bool echoes;	    /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
 	uint64_t pit_edges; /* kvm_set_irq lines of the PIT (GSI 0) */
-	uint32_t cf8;
-	unsigned apic_ids; /* highest APIC ID targeted, plus one */
+	unsigned apic_ids;  /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
 };
 
@@ -842,25 +782,14 @@ static int survey_comment(struct survey *sv, const char *line,
  * firmware's PMBASE write places the PM timer. */
 static void survey_pci(struct survey *sv, const struct ev_pio *e)
 {
-	uint32_t devfn = (sv->cf8 >> 8) & 0xff, reg = sv->cf8 & 0xfc;
-	bool bus0 = (sv->cf8 & 0x80ff0000u) == 0x80000000u;
+	uint32_t cf8, devfn;
 
-	if (e->port == 0xcf8 && e->size == 4 && e->write) {
-		sv->cf8 = e->val;
+	if (!dm_import_pci_access(&sv->pci, e->port, e->size, e->write, e->val,
+				  &cf8))
 		return;
-	}
-	if (e->port != 0xcfc || e->size != 4 || !bus0)
-		return;
-	if (!e->write && reg == 0) {
-		if (e->val == 0x12378086 || e->val == 0x70008086) {
-			sv->chipset = DM_CHIPSET_PC;
-			sv->chipset_why = "i440FX/PIIX3 PCI IDs";
-		} else if (e->val == 0x29c08086 || e->val == 0x29188086) {
-			sv->chipset = DM_CHIPSET_Q35;
-			sv->chipset_why = "Q35/ICH9 PCI IDs";
-		}
-	}
-	if (e->write && reg == 0x40 && (devfn == 0x0b || devfn == 0xf8))
+	devfn = (cf8 >> 8) & 0xff;
+	if (e->write && (cf8 & 0xfc) == 0x40 &&
+	    (devfn == 0x0b || devfn == 0xf8))
 		sv->pmbase = e->val & (devfn == 0xf8 ? 0xff80 : 0xffc0);
 }
 
@@ -953,13 +882,14 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	return 0;
 }
 
-static int survey(struct input *in, struct survey *sv, struct dm_error *err)
+static int survey(struct dm_import_input *in, struct survey *sv,
+		  struct dm_error *err)
 {
 	struct fline fl;
 	int r;
 
-	sv->chipset = -1;
-	while ((r = input_next(in, err)) > 0) {
+	sv->pci.chipset = -1;
+	while ((r = dm_import_input_next(in, err)) > 0) {
 		enum line_kind kind = lex(in->line, &fl);
 
 		if (kind == L_COMMENT && survey_comment(sv, in->line, err))
@@ -1126,7 +1056,7 @@ struct conv {
 	struct dm_ftrace_stats *st;
 	struct dm_error *err;
 	struct survey *sv;
-	struct input *in;
+	struct dm_import_input *in;
 	struct dm_trace_writer *w;
 	struct thread th[MAX_THREADS];
 	struct vcpu vc[MAX_VCPUS];
@@ -1138,7 +1068,6 @@ struct conv {
 	uint16_t pmbase;
 	bool delivery_eoi;
 	uint64_t first_clamp_line, first_unknown_line;
-	bool created; /* out exists because of this import */
 	char first_unknown[48];
 };
 
@@ -1930,12 +1859,14 @@ static int finish_threads(struct conv *c)
 	return q_flush(c);
 }
 
-static int convert(struct conv *c)
+static int convert(void *ctx)
 {
+	struct conv *c = ctx;
+
 	struct fline fl;
 	int r;
 
-	while ((r = input_next(c->in, c->err)) > 0) {
+	while ((r = dm_import_input_next(c->in, c->err)) > 0) {
 		c->st->lines++;
 		switch (lex(c->in->line, &fl)) {
 		case L_EVENT:
@@ -1981,7 +1912,7 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 			 bool pit_irq0_edges, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap, "profile=kvm vcpus=%u chipset=%s", vcpus,
-			 sv->chipset == DM_CHIPSET_Q35 ? "q35" : "pc");
+			 sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc");
 
 	if (sv->pmbase && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n, " pmbase=0x%x",
@@ -2002,10 +1933,10 @@ static void report_inference(FILE *log, const struct survey *sv,
 			fprintf(log, "import: thread %u is cpu%d (from %s)\n",
 				sv->t[i].tid, sv->t[i].vcpu,
 				claim_names[sv->t[i].claim]);
-	if (sv->chipset >= 0)
+	if (sv->pci.chipset >= 0)
 		fprintf(log, "import: chipset %s (from %s)\n",
-			sv->chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
-			sv->chipset_why);
+			sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
+			sv->pci.chipset_why);
 	else
 		fprintf(log, "import: chipset not inferred (no PCI host or "
 			     "ISA bridge ID read): pc assumed\n");
@@ -2088,7 +2019,7 @@ static void report_summary(FILE *log, const struct conv *c)
 			st->lost);
 }
 
-static int run(struct input *in, const char *out,
+static int run(struct dm_import_input *in, const char *out,
 	       const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
 	       struct survey *sv, struct conv *c, struct dm_error *err)
 {
@@ -2121,26 +2052,17 @@ static int run(struct input *in, const char *out,
 	c->sv = sv;
 	c->in = in;
 	c->pmbase = dm_pmtimer_base(&(struct dm_config){
-		.chipset = sv->chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
-							 : DM_CHIPSET_PC,
+		.chipset = sv->pci.chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
+							     : DM_CHIPSET_PC,
 		.pmbase = sv->pmbase});
 	c->qcap = 64;
 	c->q = calloc(c->qcap, sizeof(*c->q));
 	if (!c->q)
 		return dm_errorf(err, "out of memory");
 	init_conv(c, sv);
-	if (input_rewind(in, err) ||
-	    dm_trace_create(&c->w, out, o->encoding, config, err))
+	if (dm_import_write(in, out, o->encoding, config, convert, c, &c->w,
+			    err))
 		return -1;
-	c->created = true;
-	if (convert(c)) {
-		dm_trace_finish(c->w, NULL);
-		c->w = NULL;
-		return -1;
-	}
-	if (dm_trace_finish(c->w, err))
-		return -1;
-	c->w = NULL;
 	if (o->log)
 		report_summary(o->log, c);
 	return 0;
@@ -2150,7 +2072,7 @@ int dm_import_ftrace(const char *in_path, const char *out,
 		     const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
 		     struct dm_error *err)
 {
-	struct input in = {0};
+	struct dm_import_input in = {0};
 	struct survey *sv = calloc(1, sizeof(*sv));
 	struct conv *c = calloc(1, sizeof(*c));
 	int rc = -1;
@@ -2158,14 +2080,9 @@ int dm_import_ftrace(const char *in_path, const char *out,
 	*st = (struct dm_ftrace_stats){0};
 	if (!sv || !c)
 		dm_errorf(err, "out of memory");
-	else if (!input_open(&in, in_path, err))
+	else if (!dm_import_input_open(&in, in_path, err))
 		rc = run(&in, out, o, st, sv, c, err);
-	/* A half-written trace would replay as if it were whole. */
-	if (rc && c && c->created && strcmp(out, "-"))
-		remove(out);
-	if (in.f)
-		fclose(in.f);
-	free(in.line);
+	dm_import_input_close(&in);
 	if (c)
 		free(c->q);
 	free(c);

@@ -34,6 +34,7 @@
 #include "models/rtc.h"
 #include "sim/clock.h"
 #include "sim/config.h"
+#include "traces/import_common.h"
 
 #define MAX_THREADS 1024
 #define MAX_VCPUS 256
@@ -52,64 +53,6 @@
  * legacy mode), IRQ8 (the RTC, or HPET timer 1) and GSI 2 (the HPET
  * timers' route on pc).  The routes the guest gives HPET timers are added. */
 #define MODEL_GSIS (1u << 0 | 1u << 2 | 1u << DM_RTC_IRQ)
-
-/* ---- input (two passes: standard input is copied first) --------------- */
-
-struct input {
-	FILE *f;
-	const char *name;
-	char *line;
-	size_t cap;
-	uint64_t lineno;
-	bool unterminated; /* the current line has no newline: the last */
-};
-
-static int input_rewind(struct input *in, struct dm_error *err)
-{
-	in->lineno = 0;
-	if (fseek(in->f, 0, SEEK_SET))
-		return dm_errorf(err, "%s: %s", in->name, strerror(errno));
-	return 0;
-}
-
-static int input_open(struct input *in, const char *path, struct dm_error *err)
-{
-	char buf[65536];
-	size_t n;
-
-	in->name = strcmp(path, "-") ? path : "<stdin>";
-	if (strcmp(path, "-")) {
-		in->f = fopen(path, "r");
-		return in->f ? 0
-			     : dm_errorf(err, "%s: %s", path, strerror(errno));
-	}
-	in->f = tmpfile();
-	if (!in->f)
-		return dm_errorf(err, "temporary file: %s", strerror(errno));
-	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-		if (fwrite(buf, 1, n, in->f) != n)
-			return dm_errorf(err, "temporary file: %s",
-					 strerror(errno));
-	if (ferror(stdin))
-		return dm_errorf(err, "<stdin>: %s", strerror(errno));
-	return input_rewind(in, err);
-}
-
-/* Returns 1 with in->line, 0 at the end, -1 on a read error. */
-static int input_next(struct input *in, struct dm_error *err)
-{
-	ssize_t n = getline(&in->line, &in->cap, in->f);
-
-	if (n < 0)
-		return ferror(in->f) ? dm_errorf(err, "%s: %s", in->name,
-						 strerror(errno))
-				     : 0;
-	in->lineno++;
-	in->unterminated = in->line[n - 1] != '\n';
-	while (n > 0 && (in->line[n - 1] == '\n' || in->line[n - 1] == '\r'))
-		in->line[--n] = '\0';
-	return 1;
-}
 
 /* ---- lexing one line ------------------------------------------------- */
 
@@ -624,9 +567,8 @@ struct survey {
 	bool kvm;	 /* kvm_* lines: the vcpus ran on KVM */
 	bool kvm_inject; /* KVM_INTERRUPT ioctls */
 	bool servicing;	 /* TCG's "Servicing hardware INT" lines */
-	int chipset;	 /* -1: not inferred */
-	const char *chipset_why;
-	uint32_t cf8, pmbase;
+	struct dm_import_pci pci;
+	uint32_t pmbase;
 	bool hpet;
 	uint32_t hpet_gsis;
 	unsigned vcpus;
@@ -656,35 +598,6 @@ static void claim(struct survey *sv, struct tinfo *t, int64_t cpu)
 	}
 	if ((unsigned)cpu + 1 > sv->vcpus)
 		sv->vcpus = (unsigned)cpu + 1;
-}
-
-/* PCI configuration through 0xcf8/0xcfc identifies the chipset: the host
- * bridge and the ISA bridge differ (i440FX/PIIX3 vs Q35/ICH9). */
-static void survey_pci(struct survey *sv, bool write, const struct ev_mr *e)
-{
-	bool bus0 = (sv->cf8 & 0x80ff0000u) == 0x80000000u;
-
-	if (e->addr == 0xcf8 && e->size == 4 && write) {
-		sv->cf8 = (uint32_t)e->value;
-		return;
-	}
-	if (e->addr != 0xcfc || e->size != 4 || write || !bus0 ||
-	    (sv->cf8 & 0xfc))
-		return;
-	switch (e->value & 0xffffffffu) {
-	case 0x12378086:
-	case 0x70008086:
-		sv->chipset = DM_CHIPSET_PC;
-		sv->chipset_why = "i440FX/PIIX3 PCI IDs";
-		break;
-	case 0x29c08086:
-	case 0x29188086:
-		sv->chipset = DM_CHIPSET_Q35;
-		sv->chipset_why = "Q35/ICH9 PCI IDs";
-		break;
-	default:
-		break;
-	}
 }
 
 /* The PM1 block's regions (hw/acpi/core.c) place it: PM1_EVT, PM1_CNT and
@@ -721,6 +634,7 @@ static int survey_event(struct survey *sv, const struct qline *ql,
 	enum qev k = event_kind(ql->event);
 	struct tinfo *t = thread_get(sv, ql->tid, err);
 	struct ev_mr mr;
+	uint32_t cf8; /* the PCI access's address: not needed here */
 	int64_t cpu;
 	uint64_t type;
 	bool running;
@@ -739,7 +653,8 @@ static int survey_event(struct survey *sv, const struct qline *ql,
 		if (!parse_mr(ql->body, &mr))
 			break;
 		claim(sv, t, mr.cpu);
-		survey_pci(sv, k == E_MR_WRITE, &mr);
+		dm_import_pci_access(&sv->pci, mr.addr, mr.size,
+				     k == E_MR_WRITE, mr.value, &cf8);
 		survey_pm(sv, &mr);
 		survey_hpet(sv, k == E_MR_WRITE, &mr);
 		break;
@@ -764,13 +679,14 @@ static int survey_event(struct survey *sv, const struct qline *ql,
 	return 0;
 }
 
-static int survey(struct input *in, struct survey *sv, struct dm_error *err)
+static int survey(struct dm_import_input *in, struct survey *sv,
+		  struct dm_error *err)
 {
 	struct qline ql;
 	int r;
 
-	sv->chipset = -1;
-	while ((r = input_next(in, err)) > 0) {
+	sv->pci.chipset = -1;
+	while ((r = dm_import_input_next(in, err)) > 0) {
 		switch (lex(in->line, &ql)) {
 		case Q_EVENT:
 			if (!sv->have_ts && !sv->runstate)
@@ -819,7 +735,7 @@ struct conv {
 	struct dm_qemu_stats *st;
 	struct dm_error *err;
 	const struct survey *sv;
-	struct input *in;
+	struct dm_import_input *in;
 	struct dm_trace_writer *w;
 	int tvcpu[MAX_THREADS];
 	struct vcpu vc[MAX_VCPUS];
@@ -838,7 +754,6 @@ struct conv {
 					time it had then */
 	uint64_t first_clamp_line, first_unknown_line, first_other_line;
 	const char *event; /* of the line being converted; NULL: none */
-	bool created;
 	char first_unknown[64];
 };
 
@@ -1409,11 +1324,13 @@ static int convert_line(struct conv *c)
 	}
 }
 
-static int convert(struct conv *c)
+static int convert(void *ctx)
 {
+	struct conv *c = ctx;
+
 	int r;
 
-	while ((r = input_next(c->in, c->err)) > 0) {
+	while ((r = dm_import_input_next(c->in, c->err)) > 0) {
 		c->st->lines++;
 		if (convert_line(c))
 			return -1;
@@ -1439,8 +1356,8 @@ static void init_conv(struct conv *c, const struct survey *sv)
 	c->model_gsis = c->o->model_gsis_given ? c->o->model_gsis
 					       : MODEL_GSIS | sv->hpet_gsis;
 	c->pmbase = dm_pmtimer_base(&(struct dm_config){
-		.chipset = sv->chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
-							 : DM_CHIPSET_PC,
+		.chipset = sv->pci.chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
+							     : DM_CHIPSET_PC,
 		.pmbase = sv->pmbase});
 }
 
@@ -1449,7 +1366,7 @@ static void machine_line(const struct survey *sv, bool pit_irq0_edges,
 {
 	int n = snprintf(
 		buf, cap, "profile=qemu vcpus=%u chipset=%s rtc_epoch=%" PRIu64,
-		sv->vcpus, sv->chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
+		sv->vcpus, sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
 		(uint64_t)(sv->t0 / DM_NS_PER_SEC));
 
 	if (sv->pmbase && n > 0 && (size_t)n < cap)
@@ -1469,10 +1386,10 @@ static void report_inference(FILE *log, const struct survey *sv,
 				sv->t[i].tid, sv->t[i].vcpu,
 				sv->t[i].cpu_field ? "the cpu index it logs"
 						   : "order of first access");
-	if (sv->chipset >= 0)
+	if (sv->pci.chipset >= 0)
 		fprintf(log, "import: chipset %s (from %s)\n",
-			sv->chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
-			sv->chipset_why);
+			sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
+			sv->pci.chipset_why);
 	else
 		fprintf(log, "import: chipset not inferred (no PCI host or "
 			     "ISA bridge ID read): pc assumed\n");
@@ -1579,9 +1496,9 @@ static void report_summary(FILE *log, const struct conv *c)
 			st->clamped, c->first_clamp_line);
 }
 
-static int run(struct input *in, const char *out, const struct dm_qemu_opts *o,
-	       struct dm_qemu_stats *st, struct survey *sv, struct conv *c,
-	       struct dm_error *err)
+static int run(struct dm_import_input *in, const char *out,
+	       const struct dm_qemu_opts *o, struct dm_qemu_stats *st,
+	       struct survey *sv, struct conv *c, struct dm_error *err)
 {
 	char config[256];
 
@@ -1605,18 +1522,9 @@ static int run(struct input *in, const char *out, const struct dm_qemu_opts *o,
 	init_conv(c, sv);
 	if (o->log)
 		report_inference(o->log, sv, c->model_gsis);
-	if (input_rewind(in, err) ||
-	    dm_trace_create(&c->w, out, o->encoding, config, err))
+	if (dm_import_write(in, out, o->encoding, config, convert, c, &c->w,
+			    err))
 		return -1;
-	c->created = true;
-	if (convert(c)) {
-		dm_trace_finish(c->w, NULL);
-		c->w = NULL;
-		return -1;
-	}
-	if (dm_trace_finish(c->w, err))
-		return -1;
-	c->w = NULL;
 	if (o->log)
 		report_summary(o->log, c);
 	return 0;
@@ -1626,7 +1534,7 @@ int dm_import_qemu(const char *in_path, const char *out,
 		   const struct dm_qemu_opts *o, struct dm_qemu_stats *st,
 		   struct dm_error *err)
 {
-	struct input in = {0};
+	struct dm_import_input in = {0};
 	struct survey *sv = calloc(1, sizeof(*sv));
 	struct conv *c = calloc(1, sizeof(*c));
 	int rc = -1;
@@ -1634,14 +1542,9 @@ int dm_import_qemu(const char *in_path, const char *out,
 	*st = (struct dm_qemu_stats){0};
 	if (!sv || !c)
 		dm_errorf(err, "out of memory");
-	else if (!input_open(&in, in_path, err))
+	else if (!dm_import_input_open(&in, in_path, err))
 		rc = run(&in, out, o, st, sv, c, err);
-	/* A half-written trace would replay as if it were whole. */
-	if (rc && c && c->created && strcmp(out, "-"))
-		remove(out);
-	if (in.f)
-		fclose(in.f);
-	free(in.line);
+	dm_import_input_close(&in);
 	free(c);
 	free(sv);
 	return rc;
@@ -1673,104 +1576,22 @@ static const char usage_text[] =
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
 	"line)\n";
 
-static int usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, "dmsim import: %s%s%s\n%s", what, arg ? " " : "",
-		arg ? arg : "", usage_text);
-	return DM_EXIT_USAGE;
-}
-
-static int parse_gsis(const char *s, uint32_t *mask)
-{
-	char *end;
-
-	*mask = 0;
-	if (!strcmp(s, "none"))
-		return 0;
-	for (;;) {
-		unsigned long g;
-
-		errno = 0;
-		g = strtoul(s, &end, 0);
-		if (errno || end == s || g > 31 || *s == '-')
-			return -1;
-		*mask |= 1u << g;
-		if (!*end)
-			return 0;
-		if (*end != ',')
-			return -1;
-		s = end + 1;
-	}
-}
-
-struct qemu_args {
-	const char *in, *out;
-	struct dm_qemu_opts o;
-	bool quiet;
-};
-
-/* Returns -1 when the arguments are complete, else the exit code. */
-static int parse_args(int argc, char **argv, struct qemu_args *a)
-{
-	for (int i = 2; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			fputs(usage_text, stdout);
-			return DM_EXIT_OK;
-		} else if (!strcmp(arg, "--quiet")) {
-			a->quiet = true;
-			continue;
-		} else if (arg[0] != '-' || !arg[1]) {
-			if (a->in)
-				return usage_error("unexpected argument", arg);
-			a->in = arg;
-			continue;
-		}
-		if (!val)
-			return usage_error("needs an argument:", arg);
-		i++;
-		if (!strcmp(arg, "-o")) {
-			a->out = val;
-		} else if (!strcmp(arg, "--model-gsi")) {
-			if (parse_gsis(val, &a->o.model_gsis))
-				return usage_error("bad --model-gsi", val);
-			a->o.model_gsis_given = true;
-		} else if (!strcmp(arg, "--pit-irq0")) {
-			if (!strcmp(val, "trace"))
-				a->o.pit_irq0_edges = true;
-			else if (strcmp(val, "model"))
-				return usage_error("--pit-irq0 takes model or "
-						   "trace, not",
-						   val);
-		} else if (!strcmp(arg, "--to")) {
-			if (!strcmp(val, "binary"))
-				a->o.encoding = DM_TRACE_BINARY;
-			else if (strcmp(val, "text"))
-				return usage_error("--to takes text or binary,"
-						   " not",
-						   val);
-		} else {
-			return usage_error("unknown option", arg);
-		}
-	}
-	if (!a->in || !a->out)
-		return usage_error("needs IN and -o OUT", NULL);
-	return -1;
-}
-
 int dm_import_qemu_main(int argc, char **argv)
 {
-	struct qemu_args a = {.o = {.encoding = DM_TRACE_TEXT}};
+	struct dm_import_args a = {.encoding = DM_TRACE_TEXT};
+	struct dm_qemu_opts o;
 	struct dm_qemu_stats st;
 	struct dm_error err = {""};
-	int rc = parse_args(argc, argv, &a);
+	int rc = dm_import_parse_args(argc, argv, usage_text, 31, false, &a);
 
 	if (rc >= 0)
 		return rc;
-	a.o.log = a.quiet ? NULL : stderr;
-	if (dm_import_qemu(a.in, a.out, &a.o, &st, &err)) {
+	o = (struct dm_qemu_opts){.model_gsis = a.model_gsis,
+				  .model_gsis_given = a.model_gsis_given,
+				  .pit_irq0_edges = a.pit_irq0_edges,
+				  .encoding = a.encoding,
+				  .log = a.quiet ? NULL : stderr};
+	if (dm_import_qemu(a.in, a.out, &o, &st, &err)) {
 		fprintf(stderr, "dmsim import: %s\n", err.msg);
 		return DM_EXIT_USAGE;
 	}

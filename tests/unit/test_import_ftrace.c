@@ -200,6 +200,43 @@ START_TEST(probe_userspace_and_msrs)
 }
 END_TEST
 
+/* With pit_irq0_edges the kvm-pit thread's IRQ0 pulses are inputs, each
+ * at its first echo (kvm_pic_set_irq), and the PIT model is disconnected
+ * from IRQ0 on the machine line. */
+START_TEST(probe_pit_edges_from_the_trace)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .pit_irq0_edges = true};
+	static const struct {
+		uint64_t tsc, level;
+	} edges[] = {
+		{5003379110448ULL, 1},
+		{5003379116254ULL, 0},
+		{5003423026012ULL, 1},
+	};
+	struct result r, plain;
+	const struct dm_event *e;
+	char *text;
+
+	import(dm_test_trace_path("ftrace_probe.raw"), &plain);
+	ck_assert_msg(!plain.rc, "%s", plain.err.msg);
+	import_opts(dm_test_trace_path("ftrace_probe.raw"), &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	text = slurp(r.out);
+	ck_assert_ptr_nonnull(strstr(text, "tsc_hz=2445432000 pit_irq0=off\n"));
+	free(text);
+	ck_assert_uint_eq(r.st.pit_edges, 4);
+	ck_assert_uint_eq(r.st.dev_irqs, plain.st.dev_irqs + 4);
+	ck_assert_uint_eq(r.st.events, plain.st.events + 4);
+	ck_assert_uint_eq(r.st.outputs + 4, plain.st.outputs);
+	for (unsigned i = 0; i < 3; i++) {
+		e = find(&r, DM_OP_IRQ, probe_ns(edges[i].tsc));
+		ck_assert(e->actor == DM_ACTOR_DEV && e->addr == 0);
+		ck_assert_uint_eq(e->value, edges[i].level);
+	}
+}
+END_TEST
+
 /* ---- trace-cmd report layout, a QEMU-like host ----------------------- */
 
 START_TEST(report_matches_expected_conversion)
@@ -590,6 +627,104 @@ START_TEST(open_access_does_not_hold_the_trace_forever)
 }
 END_TEST
 
+#define PIT_RAISE "kvm_set_irq: gsi 0 level 1 source 2"
+#define PIT_LOWER "kvm_set_irq: gsi 0 level 0 source 2"
+#define PIC_ECHO "kvm_pic_set_irq: chip 0 pin 0 (edge)"
+#define IOAPIC_ECHO \
+	"kvm_ioapic_set_irq: pin 2 dst 0 vec 48 (Fixed|physical|edge)"
+#define IRR_READ "kvm_pio: pio_read at 0x20 size 1 count 1 val 0x0"
+
+static void import_edges(const char *text, struct result *r)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .pit_irq0_edges = true};
+
+	import_opts(write_input("in.txt", text), &o, r);
+	ck_assert_msg(!r->rc, "%s", r->err.msg);
+}
+
+static void assert_irq0(const struct dm_event *e, uint64_t time, uint64_t level)
+{
+	ck_assert_int_eq(e->op, DM_OP_IRQ);
+	ck_assert_uint_eq(e->addr, 0);
+	ck_assert_uint_eq(e->time, time);
+	ck_assert_uint_eq(e->value, level);
+}
+
+/* KVM logs kvm_set_irq before the 8259 changes and kvm_pic_set_irq under
+ * its lock after: an IRR read logged between the two read the old IRR. */
+START_TEST(pit_edge_takes_its_echo_time)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 2, 10, PIT_RAISE);
+	add(&t, 1, 11, IRR_READ);
+	add(&t, 2, 12, PIC_ECHO);
+	add(&t, 2, 13, IOAPIC_ECHO);
+	add(&t, 2, 14, PIT_LOWER);
+	add(&t, 2, 15, PIC_ECHO);
+	add(&t, 2, 16, IOAPIC_ECHO);
+	import_edges(t.buf, &r);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_int_eq(r.ev[0].op, DM_OP_PIO_R);
+	ck_assert_uint_eq(r.ev[0].time, 1000000000);
+	assert_irq0(&r.ev[1], 2000000000, 1);
+	assert_irq0(&r.ev[2], 5000000000, 0);
+	ck_assert_uint_eq(r.st.pit_edges, 2);
+	ck_assert_uint_eq(r.st.outputs, 4);
+}
+END_TEST
+
+/* Without echo events in the capture an edge keeps its own line's time;
+ * an edge whose echo the ring buffer lost is written before the mark. */
+START_TEST(pit_edge_without_echo)
+{
+	struct text t = {.n = 0}, u = {.n = 0};
+	struct result r;
+
+	add(&t, 2, 10, PIT_RAISE);
+	add(&t, 1, 11, IRR_READ);
+	add(&t, 2, 12, PIT_LOWER);
+	import_edges(t.buf, &r);
+	ck_assert_uint_eq(r.n, 3);
+	assert_irq0(&r.ev[0], 0, 1);
+	ck_assert_int_eq(r.ev[1].op, DM_OP_PIO_R);
+	assert_irq0(&r.ev[2], 2000000000, 0);
+
+	add(&u, 2, 10, PIT_RAISE);
+	raw(&u, "CPU:0 [LOST 3 EVENTS]\n");
+	add(&u, 1, 11, IRR_READ);
+	add(&u, 2, 12, PIT_LOWER);
+	add(&u, 2, 13, PIC_ECHO);
+	import_edges(u.buf, &r);
+	ck_assert_uint_eq(r.n, 4);
+	assert_irq0(&r.ev[0], 0, 1);
+	ck_assert_int_eq(r.ev[1].op, DM_OP_MARK);
+	ck_assert_int_eq(r.ev[2].op, DM_OP_PIO_R);
+	assert_irq0(&r.ev[3], 3000000000, 0);
+}
+END_TEST
+
+/* A second raise before the first one's echo (an echo lost, or a chip
+ * the line does not reach) writes the first at its own time. */
+START_TEST(pit_edge_without_its_echo_is_not_held)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 2, 10, PIT_RAISE);
+	add(&t, 2, 11, PIT_LOWER);
+	add(&t, 2, 12, PIC_ECHO);
+	add(&t, 2, 13, PIT_RAISE);
+	import_edges(t.buf, &r);
+	ck_assert_uint_eq(r.n, 3);
+	assert_irq0(&r.ev[0], 0, 1);
+	assert_irq0(&r.ev[1], 2000000000, 0);
+	assert_irq0(&r.ev[2], 3000000000, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("import_ftrace");
@@ -599,6 +734,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, probe_matches_expected_conversion);
 	tcase_add_test(tc, probe_deliveries_become_intacks);
 	tcase_add_test(tc, probe_userspace_and_msrs);
+	tcase_add_test(tc, probe_pit_edges_from_the_trace);
 	tcase_add_test(tc, report_matches_expected_conversion);
 	tcase_add_test(tc, truncated_relevant_line_names_it);
 	tcase_add_test(tc, truncated_last_line_is_skipped);
@@ -619,6 +755,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, inj_virq_host_keeps_unpaired_eoi_as_a_write);
 	tcase_add_test(tc, capture_vcpu_list_maps_threads);
 	tcase_add_test(tc, open_access_does_not_hold_the_trace_forever);
+	tcase_add_test(tc, pit_edge_takes_its_echo_time);
+	tcase_add_test(tc, pit_edge_without_echo);
+	tcase_add_test(tc, pit_edge_without_its_echo_is_not_held);
 	suite_add_tcase(s, tc);
 	return s;
 }
