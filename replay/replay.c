@@ -241,12 +241,13 @@ static void format_expected(const struct dm_event *ev,
 		format_signal(o->actual, act, na);
 		return;
 	}
-	snprintf(exp, ne, "0x%" PRIx64, ev->value);
-	if (o->fault)
+	if (o->fault) {
 		snprintf(exp, ne, "the access to complete");
-	if (o->fault)
 		snprintf(act, na, "#GP");
-	else if (ev->op == DM_OP_INTACK && (int64_t)o->actual < 0)
+		return;
+	}
+	snprintf(exp, ne, "0x%" PRIx64, ev->value);
+	if (ev->op == DM_OP_INTACK && (int64_t)o->actual < 0)
 		snprintf(act, na, "no interrupt");
 	else
 		snprintf(act, na, "0x%" PRIx64, o->actual);
