@@ -16,7 +16,8 @@
 static const char usage_text[] =
 	"usage: dmsim kvm capture --pid PID [--duration D] -o OUT\n"
 	"                         [--raw RAW] [--buffer-kb N]\n"
-	"                         [--pit-irq0 model|trace] [--to text|binary]\n"
+	"                         [--pit-irq0 auto|model|trace]\n"
+	"                         [--to text|binary]\n"
 	"\n"
 	"Records what the guest of VMM process PID does to its interrupt\n"
 	"controllers and timers through the kvm tracepoints (root; tracefs\n"
@@ -24,8 +25,14 @@ static const char usage_text[] =
 	"afterwards), until D has passed (e.g. 10, 10s, 500ms, 2m), the\n"
 	"process exits or SIGINT.  The raw tracefs text goes to RAW\n"
 	"(default OUT.raw); it is then imported into the dmsim trace OUT,\n"
-	"as `dmsim import ftrace` would (--pit-irq0 and --to as there).  Lost\n"
-	"events are reported here and marked in the trace.\n"
+	"as `dmsim import ftrace` would (--to as there).  Lost events are\n"
+	"reported here and marked in the trace.\n"
+	"\n"
+	"  --pit-irq0 SRC  who raises IRQ0 for KVM's in-kernel PIT in the\n"
+	"                  replay: trace (the edges its kvm-pit thread\n"
+	"                  raised, at host-scheduled times; the machine gets\n"
+	"                  pit_irq0=off) or model (the PIT model); auto\n"
+	"                  (default): trace when the VM has that thread\n"
 	"\n"
 	"exit status: 0 done, 2 bad usage, capture failure or nothing\n"
 	"captured\n";
@@ -35,7 +42,7 @@ struct kvm_args {
 	const char *out;
 	char raw[4096];
 	enum dm_trace_encoding enc;
-	bool pit_irq0_edges;
+	int pit_irq0_edges; /* -1: when the capture traced the kvm-pit thread */
 };
 
 static int usage_error(const char *what, const char *arg)
@@ -115,10 +122,12 @@ static int parse_args(int argc, char **argv, struct kvm_args *a)
 			raw = val;
 		} else if (!strcmp(arg, "--pit-irq0")) {
 			if (!strcmp(val, "trace"))
-				a->pit_irq0_edges = true;
-			else if (strcmp(val, "model"))
-				return usage_error("--pit-irq0 takes model or "
-						   "trace, not",
+				a->pit_irq0_edges = 1;
+			else if (!strcmp(val, "model"))
+				a->pit_irq0_edges = 0;
+			else if (strcmp(val, "auto"))
+				return usage_error("--pit-irq0 takes auto, "
+						   "model or trace, not",
 						   val);
 		} else if (!strcmp(arg, "--to")) {
 			if (!strcmp(val, "binary"))
@@ -147,7 +156,7 @@ static const char *const end_names[] = {
 
 static int capture(int argc, char **argv)
 {
-	struct kvm_args a = {.enc = DM_TRACE_TEXT};
+	struct kvm_args a = {.enc = DM_TRACE_TEXT, .pit_irq0_edges = -1};
 	struct dm_ftrace_opts io = {.cpuinfo = "/proc/cpuinfo", .log = stderr};
 	struct dm_capture_stats cs;
 	struct dm_ftrace_stats is;
@@ -167,7 +176,8 @@ static int capture(int argc, char **argv)
 		end_names[cs.end], cs.lines, cs.lost,
 		cs.lost ? " (ring buffer full: try --buffer-kb)" : "");
 	io.encoding = a.enc;
-	io.pit_irq0_edges = a.pit_irq0_edges;
+	io.pit_irq0_edges =
+		a.pit_irq0_edges < 0 ? cs.pit_thread : a.pit_irq0_edges > 0;
 	if (dm_import_ftrace(a.raw, a.out, &io, &is, &err)) {
 		fprintf(stderr, "dmsim kvm capture: %s\n", err.msg);
 		return DM_EXIT_USAGE;

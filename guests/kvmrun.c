@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 	struct kvm_userspace_memory_region region;
 	const char *image = NULL;
 	unsigned timeout = 0;
-	bool wait = false, reinject = true;
+	bool wait = false;
 	struct kvm_run *run;
 	struct sigaction sa;
 	sigset_t usr1;
@@ -270,8 +270,6 @@ int main(int argc, char **argv)
 			timeout = (unsigned)strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--wait"))
 			wait = true;
-		else if (!strcmp(argv[i], "--no-reinject"))
-			reinject = false;
 		else if (argv[i][0] != '-' && !image)
 			image = argv[i];
 		else {
@@ -312,11 +310,6 @@ int main(int argc, char **argv)
 	xioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
 	set_routing(vm);
 	xioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
-	if (!reinject) {
-		struct kvm_reinject_control rc = {.pit_reinject = 0};
-
-		xioctl(vm, KVM_REINJECT_CONTROL, &rc, "KVM_REINJECT_CONTROL");
-	}
 	vcpu = xioctl(vm, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU");
 	set_cpuid(kvm, vcpu);
 	mmap_size = xioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0,

@@ -256,6 +256,7 @@ static int collect_tids(struct session *s, char *list, size_t cap)
 			n += (size_t)snprintf(list + n, cap - n, "%s ",
 					      d->d_name);
 			s->st->threads++;
+			s->st->pit_thread = true;
 		}
 	}
 	if (dir)

@@ -39,6 +39,7 @@ struct dm_capture_stats {
 	uint64_t lost;	  /* ring-buffer overruns and dropped events */
 	unsigned threads; /* threads in the pid filter */
 	unsigned vcpus;	  /* vcpu threads found in debugfs */
+	bool pit_thread;  /* KVM's kvm-pit/PID thread is among the threads */
 	char clock[16];	  /* the trace clock used */
 	enum dm_capture_end end;
 };

@@ -2,17 +2,18 @@
 # Capture -> import -> replay on a live KVM guest: the probe guest
 # (guests/mkprobe.c) runs under guests/kvmrun.c with KVM's in-kernel
 # irqchip and PIT while `dmsim kvm capture --pid` records it; the capture
-# is imported and replayed with the kvm profile and the time tolerance for
-# captures (docs/importers.md, "The probe guest and its replay").
+# is imported with IRQ0 from the kvm-pit thread's edges (pit_irq0=off) and
+# replayed with the kvm profile and the time tolerance for captures
+# (docs/importers.md, "The probe guest and its replay").
 #
-# Every read and accepted vector must match, except within the documented
-# classes: time-derived reads within the tolerance (replay --tolerance-ns),
-# the LAPIC current count after a TMICT write that KVM applied late (by at
-# most the tolerance), and, while the machine has no pit_irq0 option, what
-# the kvm-pit thread's latency does to IRQ0.  An empty capture, lost
-# events, too few checked reads or missing interrupts fail.
+# Every read and accepted vector must match, within the tolerance for the
+# time-derived ones; a PIT or LAPIC count still off must be what KVM gives
+# at instants the vcpu's own event order allows (a write taking effect
+# after its line and before the vcpu's next one; a read computed after the
+# vcpu's previous line).  An empty capture, lost events, too few checked
+# reads or missing interrupts fail.
 # usage: capture.sh DMSIM TRACES_DIR
-# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replay.
+# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replays.
 set -euo pipefail
 dmsim=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,21 +30,6 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 grep -qw tracefs /proc/filesystems || skip "the kernel has no tracefs"
 command -v "${CC:-cc}" >/dev/null || skip "no C compiler to build the probe"
 command -v python3 >/dev/null || skip "no python3 to check the replay"
-
-# IRQ0 from the trace needs the machine option pit_irq0; without it the
-# PIT model raises IRQ0 and the kvm-pit thread's latency shows (class 3).
-# KVM's reinject mode is then off: its reset when IRQ0 is unmasked (the
-# probe moves IRQ0 from the 8259 to the IOAPIC) is not modelled.
-options=$("$dmsim" options)
-if grep -q '^| `pit_irq0` |' <<<"$options"; then
-	irq0=trace
-	runner_opts=()
-	replay_opts=()
-else
-	irq0=model
-	runner_opts=(--no-reinject)
-	replay_opts=(--machine pit_reinject=off)
-fi
 
 tmp=$(mktemp -d)
 runner_pid=
@@ -67,8 +53,7 @@ trap cleanup EXIT
 
 # The runner builds the VM, prints its pid and waits for SIGUSR1, so the
 # capture sees the guest from its first instruction.
-"$tmp/kvmrun" "$tmp/probe.bin" --wait --timeout 120 ${runner_opts[@]+"${runner_opts[@]}"} \
-	>"$tmp/runner.out" 2>"$tmp/runner.err" &
+"$tmp/kvmrun" "$tmp/probe.bin" --wait --timeout 120 >"$tmp/runner.out" 2>"$tmp/runner.err" &
 runner_pid=$!
 for _ in $(seq 100); do
 	[ -s "$tmp/runner.out" ] && break
@@ -83,18 +68,9 @@ for _ in $(seq 100); do
 done
 [ "$(head -1 "$tmp/runner.out")" = "$runner_pid" ] || fail "kvmrun did not start"
 
-# Host noise in what the replay checks: a vcpu preempted between a trace
-# point and the access it logs, and the kvm-pit thread (which raises
-# IRQ0) waiting for a CPU.  Real-time priority for both keeps the other
-# tests of a parallel ctest from adding it; where that is not allowed the
-# test runs without.
-pit_thread=$(grep -lx "kvm-pit/$runner_pid" /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3 || true)
-for pid in "$runner_pid" $pit_thread; do
-	chrt -f -p 1 "$pid" 2>/dev/null || echo "note: no real-time priority for thread $pid"
-done
-
-"$dmsim" kvm capture --pid "$runner_pid" --duration 120 --pit-irq0 "$irq0" \
-	-o "$tmp/probe.txt" >"$tmp/capture.out" 2>"$tmp/capture.err" &
+# IRQ0 comes from the kvm-pit thread's edges (--pit-irq0 auto).
+"$dmsim" kvm capture --pid "$runner_pid" --duration 120 -o "$tmp/probe.txt" \
+	>"$tmp/capture.out" 2>"$tmp/capture.err" &
 capture_pid=$!
 for _ in $(seq 100); do
 	grep -q '^capture: tracing' "$tmp/capture.err" && break
@@ -123,6 +99,8 @@ capture_pid=
 cat "$tmp/capture.err"
 [ "$rc" -eq 0 ] || fail "dmsim kvm capture exited $rc"
 grep -q 'stopped (the process exited)' "$tmp/capture.err" || fail "capture did not end with the guest"
+grep -q '^import: [1-9][0-9]* of the dev irq events are the PIT' "$tmp/capture.err" ||
+	fail "no IRQ0 edges of the kvm-pit thread in the capture"
 # A lost event would make the replay diverge for a reason of its own.
 grep -q 'stopped (the process exited): [0-9]* lines, 0 events lost' "$tmp/capture.err" ||
 	fail "the capture lost events"
@@ -137,19 +115,19 @@ echo "raw capture: $pio kvm_pio, $mmio kvm_mmio lines"
 # models computed at the trace's own instants.
 for t in "$tolerance" 0; do
 	rc=0
-	"$dmsim" replay ${replay_opts[@]+"${replay_opts[@]}"} --tolerance-ns "$t" \
-		--json --show 0 "$tmp/probe.txt" >"$tmp/replay-$t.json" || rc=$?
+	"$dmsim" replay --tolerance-ns "$t" --json --show 0 "$tmp/probe.txt" >"$tmp/replay-$t.json" || rc=$?
 	[ "$rc" -le 1 ] || fail "replay exited $rc"
 done
 python3 - "$tmp/replay-$tolerance.json" "$tmp/replay-0.json" "$tmp/probe.txt" \
-	"$iterations" "$irq0" <<'PY'
+	"$iterations" <<'PY'
 import collections, json, math, sys
 
 d = json.load(open(sys.argv[1]))
 untolerated = json.load(open(sys.argv[2]))["divergences"]
 events = [l.split() for l in open(sys.argv[3]) if l[:1].isdigit()]
-rounds, irq0 = int(sys.argv[4]), sys.argv[5]
+rounds = int(sys.argv[4])
 PIT_HZ, LAPIC_HZ = 1193181, 10**9  # the kvm profile's pit_hz, lapic_hz
+TICK = 1e9 / PIT_HZ
 times = [int(e[0]) for e in events]
 divs = {div["event"]: div for div in d["divergences"]}
 model = {div["event"]: int(div["actual"], 16) for div in untolerated}
@@ -167,11 +145,10 @@ def gap(i, step):
     return abs(times[j] - times[i]) if 0 <= j < len(events) else 0
 
 def pit_reads():
-    """For each PIT count read: its counter's mode and reload value, the
-    event that latched it, the write that loaded the counter, and the
-    reads of the same latch (LSB, MSB)."""
-    mode, reload, load, rw = {}, {}, {}, {}
-    low, pend, out = {}, {}, {}
+    """For each PIT read of a latched count or status: what it is, its
+    counter's mode and reload value, the event that latched it, the write
+    that loaded the counter, and the reads of the same latched count."""
+    mode, reload, load, rw, low, pend, out = {}, {}, {}, {}, {}, {}, {}
     for i, e in enumerate(events):
         if e[2] not in ("pio.w", "pio.r") or e[3] not in (
                 "0x40", "0x41", "0x42", "0x43"):
@@ -179,61 +156,79 @@ def pit_reads():
         v = int(e[5], 16)
         if e[3] == "0x43":
             sel = v >> 6
-            if sel == 3:  # read-back: status first, then the count
+            if sel == 3:  # read-back: the status first, then the count
                 for c in range(3):
                     if v >> (c + 1) & 1 and c in rw:
-                        pend[c] = (["status"] if not v & 0x10 else []) + (
-                            [(i, [])] * (2 if rw[c] == 3 else 1)
-                            if not v & 0x20 else [])
+                        count = [] if v & 0x20 else [("count", i, [])] * (
+                            2 if rw[c] == 3 else 1)
+                        pend[c] = ([] if v & 0x10 else [("status", i, [])]
+                                   ) + count
             elif v >> 4 & 3 == 0:  # counter latch
                 if sel in rw:
-                    pend[sel] = [(i, [])] * (2 if rw[sel] == 3 else 1)
+                    pend[sel] = [("count", i, [])] * (2 if rw[sel] == 3 else 1)
             else:
-                rw[sel], mode[sel] = v >> 4 & 3, v >> 1 & 7
-                pend[sel], low[sel] = [], None
+                mode[sel] = v >> 1 & 7
+                mode[sel] -= 4 if mode[sel] > 5 else 0  # 6, 7 are 2, 3
+                rw[sel], pend[sel], low[sel] = v >> 4 & 3, [], None
             continue
         c = int(e[3], 16) - 0x40
         if e[2] == "pio.w" and c in rw:
             if rw[c] == 3 and low.get(c) is None:
                 low[c] = v
                 continue
-            reload[c] = (low[c] | v << 8) if rw[c] == 3 else v
-            reload[c] = reload[c] or 0x10000
+            reload[c] = ((low[c] | v << 8) if rw[c] == 3 else v) or 0x10000
             load[c], low[c] = i, None
         elif e[2] == "pio.r" and pend.get(c):
-            what = pend[c].pop(0)
-            if what != "status" and c in load:
-                latch, group = what
-                group.append(i)
-                out[i] = (mode[c], reload[c], latch, load[c], group)
+            what, latch, group = pend[c].pop(0)
+            group.append(i)
+            if c in load:
+                out[i] = (what, mode[c], reload[c], latch, load[c], group)
     return out
 
-def pit_explained(i, info):
-    """Whether some instants the vcpu's event order allows give KVM's count:
-    the load taking effect up to the vcpu's next event after its line
-    (KVM then saw less time: a higher count), the latch likewise (a lower
-    count).  The shift is known modulo the count's cycle."""
-    mode, n, latch, load, group = info
+def pit_out(mode, n, t):
+    """OUT of a counter t ticks after its load (i8254.c pit_get_out)."""
+    return {0: t >= n, 1: t < n, 2: t % n == 0 and t != 0,
+            3: t % n < (n + 1) // 2}.get(mode, t == n)
+
+def pit_shift(i, info):
+    """Ticks of time KVM saw less than the model (the load took effect
+    late: positive; the latch did: negative) that give KVM's value, as
+    close to 0 as the vcpu's event order allows, or None."""
+    what, mode, n, latch, load, group = info
+    lo = -(gap(latch, 1) / TICK + 1)
+    hi = gap(load, 1) / TICK + 1
+    if what == "status":
+        kvm, mine = int(events[i][5], 16), model_value(i)
+        if (kvm ^ mine) & 0x7f:  # only OUT depends on time
+            return None
+        # The model's OUT is KVM's at the trace's instants (give or take
+        # a tick of rounding here); KVM's value must need other instants.
+        t = int((times[latch] - times[load]) / TICK)
+        mine_at = [u for u in (t, t - 1, t + 1)
+                   if pit_out(mode, n, u) == bool(mine & 0x80)]
+        shifts = sorted(range(math.ceil(lo), math.floor(hi) + 1), key=abs)
+        return next((s for s in shifts if mine_at and mine_at[0] - s >= 0
+                     and pit_out(mode, n, mine_at[0] - s) == bool(kvm & 0x80)),
+                    None)
     kvm = sum(int(events[j][5], 16) << (8 * k) for k, j in enumerate(group))
-    model = sum(model_value(j) << (8 * k) for k, j in enumerate(group))
-    delta = kvm - model
-    # Ticks of time the model saw more than KVM (i8254.c pit_get_count).
-    if mode in (2, 6):
+    mine = sum(model_value(j) << (8 * k) for k, j in enumerate(group))
+    delta = kvm - mine
+    # i8254.c pit_get_count: mode 2 counts n - t % n, mode 3 by two,
+    # n - 2t % n, the others 16 bits down from n.
+    if mode == 2:
         cycle, ticks = n, delta
-    elif mode in (3, 7) and n % 2:  # counts by two, modulo n
+    elif mode == 3 and n % 2:
         cycle, ticks = n, delta * (n + 1) // 2
-    elif mode in (3, 7):
+    elif mode == 3:
         if delta % 2:
-            return False
+            return None
         cycle, ticks = n // 2, delta // 2
     else:
         cycle, ticks = 0x10000, delta
-    tick = 1e9 / PIT_HZ
-    lo = -(gap(latch, 1) / tick + 1)
-    hi = gap(load, 1) / tick + 1
+    # [lo, hi] holds 0: the representatives either side of it decide.
     ticks %= cycle
-    ticks += math.ceil((lo - ticks) / cycle) * cycle
-    return ticks <= hi
+    return min((t for t in (ticks, ticks - cycle) if lo <= t <= hi),
+               key=abs, default=None)
 
 def last_write(i, addr):
     return next(j for j in range(i - 1, -1, -1)
@@ -245,34 +240,29 @@ def lapic_ns_per_count(i):
     return (1 if code == 7 else 2 << code) * 10**9 // LAPIC_HZ
 
 pit = pit_reads()
+delays = collections.defaultdict(list)
 
 def kind(i, f, div):
-    """The documented class of the divergence at event i, or None."""
-    exp, act = int(div["expected"], 16), model_value(i)
-    # Counts KVM derived from a load and a sample: within the instants the
-    # vcpu's own event order allows, a write taking effect after its line
-    # and before the vcpu's next one, a read computed after the vcpu's
-    # previous line (replay/tolerance.c moves the sample only, within the
-    # tolerance).
+    """The documented class of the divergence at event i, or None: counts
+    KVM derived from a load and a sample at instants the vcpu's own event
+    order allows (replay/tolerance.c moves only the sample, and only
+    within the tolerance)."""
     if i in pit:
-        if pit_explained(i, pit[i]):
-            return "PIT count, load or latch applied late"
-        return None
+        shift = pit_shift(i, pit[i])
+        if shift is None:
+            return None
+        why = "PIT %s, load or latch applied late" % pit[i][0]
+        delays[why].append(abs(shift) * TICK)
+        return why
     if f[2] == "mmio.r" and f[3] == "0xfee00390":
         npc = lapic_ns_per_count(i)
         load = last_write(i, "0xfee00380")  # TMICT
-        late = (exp - act) * npc
-        if -npc <= late <= gap(load, 1) + gap(i, -1) + npc:
-            return "LAPIC count, TMICT applied late or read early"
-        return None
-    if irq0 != "model":
-        return None
-    # Class 3: the kvm-pit thread raised IRQ0 later than the PIT model.
-    if (f[2] == "pio.r" and f[3] == "0x20" and exp ^ act == 1
-            and int(events[last_write(i, "0x20")][5], 16) & 3 == 2):
-        return "8259 IRR bit 0 (kvm-pit thread latency)"
-    if f[2] == "intack" and exp == 0x30 and act in (0x27, 2**64 - 1):
-        return "PIT intack before the model's IRQ0 (kvm-pit latency)"
+        late = (int(div["expected"], 16) - model_value(i)) * npc
+        if not -npc <= late <= gap(load, 1) + gap(i, -1) + npc:
+            return None
+        why = "LAPIC count, TMICT applied late or read early"
+        delays[why].append(late)
+        return why
     return None
 
 by = collections.Counter()
@@ -285,16 +275,18 @@ for i, div in sorted(divs.items()):
     if not why:
         bad.append(div)
 tol = d["tolerance"]
-print("replay (IRQ0 from the %s): %d events, %d reads checked, %d intacks, "
-      "%d divergences" % ("trace" if irq0 == "trace" else "PIT model",
-                          d["events"], d["reads_checked"], d["intacks"],
-                          d["divergence_count"]))
+print("replay: %d events, %d reads checked, %d intacks, %d divergences"
+      % (d["events"], d["reads_checked"], d["intacks"],
+         d["divergence_count"]))
 print("  tolerance %d ns: %d time-derived outputs matched off their "
       "timestamp, max %d ns; |residual| < 1, 2, 4 ... 64 us, more: %s"
       % (tol["ns"], tol["accepted"], tol["max_residual_ns"],
          " ".join(map(str, tol["histogram"]))))
 for why, n in sorted(by.items()):
-    print("  %6d  %s" % (n, why))
+    more = ""
+    if delays[why]:
+        more = " (largest %.1f us)" % (max(delays[why]) / 1000)
+    print("  %6d  %s%s" % (n, why, more))
 want_intacks = {"?", "0x30", "0x50"}  # 8259, IOAPIC pin 2, the MSI
 seen = {e[5] for e in events if e[2] == "intack"}
 assert want_intacks <= seen, "interrupts missing: %s" % (want_intacks - seen)
