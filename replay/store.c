@@ -133,13 +133,6 @@ static void map_free(struct map *mp)
 
 struct run_devs;
 
-/* One leaf of a device's compiled encoder. */
-struct enc_op {
-	uint32_t src; /* byte offset of the value in the state struct */
-	uint32_t dst; /* ... and in the encoding */
-	uint8_t type;
-};
-
 /* What the writer knows about one device of the run. */
 struct dev_cache {
 	const struct dm_state_desc *desc;
@@ -150,10 +143,8 @@ struct dev_cache {
 	char id_text[ID_WIDTH]; /* id as it goes into blob_ids */
 	uint8_t key_le[8];	/* key as it goes into the state hash */
 	struct map written; /* blob key -> id of the blobs stored this run */
-	uint8_t *blob;	    /* the encoding, its headers written once */
+	uint8_t *blob;	    /* the encoding */
 	size_t len;
-	struct enc_op *ops;
-	size_t nops;
 };
 
 struct dm_store {
@@ -526,7 +517,6 @@ static void forget_run(struct dm_store *s)
 	for (unsigned i = 0; i < s->ndevices; i++) {
 		free(s->dev[i].snap);
 		free(s->dev[i].blob);
-		free(s->dev[i].ops);
 		map_free(&s->dev[i].written);
 	}
 	s->ndevices = 0;
@@ -849,119 +839,6 @@ static int prepare_writer(struct dm_store *s, struct dm_error *err)
 	return 0;
 }
 
-/*
- * The compiled encoder.  A device's canonical encoding has the same
- * headers whatever its values, so a changed device only has its leaf
- * values rewritten in place, from offsets worked out once from
- * dm_state_layout; walking the table with dm_state_encode each time cost
- * an eighth of a checkpoint.  The values follow docs/state-format.md: a
- * bool as 0 or 1, integers little-endian, a timer as its deadline.
- */
-/* n little-endian bytes of v; n is a constant at every call. */
-static inline void put_le(uint8_t *dst, uint64_t v, size_t n)
-{
-	for (size_t b = 0; b < n; b++)
-		dst[b] = (uint8_t)(v >> (8 * b));
-}
-
-static void put_value(uint8_t *dst, const uint8_t *src, uint8_t type)
-{
-	uint16_t v16;
-	uint32_t v32;
-	uint64_t v64;
-
-	switch (type) {
-	case DM_FT_BOOL:
-		*dst = *src != 0;
-		break;
-	case DM_FT_U8:
-		*dst = *src;
-		break;
-	case DM_FT_U16:
-		memcpy(&v16, src, 2);
-		put_le(dst, v16, 2);
-		break;
-	case DM_FT_U32:
-		memcpy(&v32, src, 4);
-		put_le(dst, v32, 4);
-		break;
-	default: /* DM_FT_U64, and DM_FT_TIMER's deadline */
-		memcpy(&v64, src, 8);
-		put_le(dst, v64, 8);
-		break;
-	}
-}
-
-static void encode(struct dev_cache *c, const void *state)
-{
-	const struct enc_op *op = c->ops, *end = c->ops + c->nops;
-	uint8_t *blob = c->blob;
-
-	for (; op < end; op++)
-		put_value(blob + op->dst, (const uint8_t *)state + op->src,
-			  op->type);
-}
-
-static int count_op(const struct dm_layout_leaf *leaf, void *opaque)
-{
-	(void)leaf;
-	++*(size_t *)opaque;
-	return 0;
-}
-
-static int compile_op(const struct dm_layout_leaf *leaf, void *opaque)
-{
-	struct dev_cache *c = opaque;
-	size_t src = leaf->state_offset;
-
-	if (leaf->field->type == DM_FT_TIMER)
-		src += offsetof(struct dm_timer, when);
-	c->ops[c->nops++] = (struct enc_op){
-		(uint32_t)src, (uint32_t)leaf->offset, leaf->field->type};
-	return 0;
-}
-
-/* By type, so the loop in encode() takes the same branch in long runs. */
-static int op_order(const void *a, const void *b)
-{
-	const struct enc_op *x = a, *y = b;
-
-	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	return x->src < y->src ? -1 : x->src > y->src;
-}
-
-/* Compiles a device's encoder and checks it against dm_state_encode. */
-static int compile_device(const struct dm_store *s, struct dev_cache *c,
-			  const void *state, struct dm_error *err)
-{
-	size_t n = 0;
-	uint8_t *ref;
-	int rc = 0;
-
-	c->len = dm_state_encoded_size(c->desc);
-	dm_state_layout(c->desc, count_op, &n);
-	c->blob = malloc(c->len);
-	c->ops = malloc((n ? n : 1) * sizeof(*c->ops));
-	ref = malloc(c->len);
-	if (!c->blob || !c->ops || !ref) {
-		free(ref);
-		return dm_errorf(err, "out of memory");
-	}
-	dm_state_encode(c->desc, state, ref, c->len);
-	memcpy(c->blob, ref, c->len);
-	dm_state_layout(c->desc, compile_op, c);
-	qsort(c->ops, c->nops, sizeof(*c->ops), op_order);
-	encode(c, state);
-	if (memcmp(ref, c->blob, c->len))
-		rc = dm_errorf(err,
-			       "%s: %s: the compiled encoding differs "
-			       "from dm_state_encode",
-			       s->path, c->desc->name);
-	free(ref);
-	return rc;
-}
-
 /* Per-device writer state for the run's device list. */
 static int setup_devices(struct dm_store *s, const struct dm_machine *m,
 			 struct dm_error *err)
@@ -971,11 +848,11 @@ static int setup_devices(struct dm_store *s, const struct dm_machine *m,
 
 		*c = (struct dev_cache){.desc = m->devices[i].desc};
 		s->ndevices = i + 1;
+		c->len = dm_device_encoded_size(&m->devices[i]);
 		c->snap = malloc(c->desc->size);
-		if (!c->snap)
+		c->blob = malloc(c->len);
+		if (!c->snap || !c->blob)
 			return dm_errorf(err, "out of memory");
-		if (compile_device(s, c, m->devices[i].state, err))
-			return -1;
 	}
 	return 0;
 }
@@ -1029,7 +906,7 @@ static int device_blob(struct dm_store *s, unsigned i,
 		return 0;
 	memcpy(c->snap, d->state, c->desc->size);
 	c->valid = true;
-	encode(c, d->state);
+	dm_device_encode(d, c->blob, c->len);
 	c->key = XXH3_64bits(c->blob, c->len);
 	id = (int64_t)map_get(&c->written, c->key);
 	if (id) {

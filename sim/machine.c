@@ -253,9 +253,10 @@ int dm_machine_take_signal(struct dm_machine *m, uint32_t cpu,
 /* ---- construction ---------------------------------------------------- */
 
 static void add_device(struct dm_machine *m, const char *name,
-		       const struct dm_state_desc *desc, void *state)
+		       const struct dm_state_desc *desc, void *state,
+		       size_t size)
 {
-	m->devices[m->ndevices++] = (struct dm_device){name, desc, state};
+	m->devices[m->ndevices++] = (struct dm_device){name, desc, state, size};
 }
 
 static void map(struct dm_io_region *r, unsigned *n, uint64_t base,
@@ -356,16 +357,18 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	dm_pmtimer_init(&m->pmtimer, cfg, &m->q, &sci);
 	wire_lapics(m);
 
-	add_device(m, "machine", &dm_machine_state_desc, &m->ms);
-	add_device(m, "pit", &dm_pit_state_desc, &m->pit);
-	add_device(m, "pic", &dm_pic_state_desc, &m->pic);
-	add_device(m, "ioapic", &dm_ioapic_state_desc, &m->ioapic);
-	add_device(m, "hpet", &dm_hpet_state_desc, &m->hpet);
-	add_device(m, "rtc", &dm_rtc_state_desc, &m->rtc);
-	add_device(m, "pmtimer", &dm_pmtimer_state_desc, &m->pmtimer);
+	add_device(m, "machine", &dm_machine_state_desc, &m->ms, sizeof(m->ms));
+	add_device(m, "pit", &dm_pit_state_desc, &m->pit, sizeof(m->pit));
+	add_device(m, "pic", &dm_pic_state_desc, &m->pic, sizeof(m->pic));
+	add_device(m, "ioapic", &dm_ioapic_state_desc, &m->ioapic,
+		   sizeof(m->ioapic));
+	add_device(m, "hpet", &dm_hpet_state_desc, &m->hpet, sizeof(m->hpet));
+	add_device(m, "rtc", &dm_rtc_state_desc, &m->rtc, sizeof(m->rtc));
+	add_device(m, "pmtimer", &dm_pmtimer_state_desc, &m->pmtimer,
+		   sizeof(m->pmtimer));
 	for (unsigned i = 0; i < cfg->vcpus; i++)
 		add_device(m, m->lapic_names[i], &dm_lapic_state_desc,
-			   &m->lapics[i]);
+			   &m->lapics[i], sizeof(m->lapics[i]));
 
 	map_pio(m, 0x40, 4, dm_pit_read, dm_pit_write, &m->pit);
 	map_pio(m, 0x61, 1, dm_pit_port61_read, dm_pit_port61_write, &m->pit);
@@ -390,6 +393,117 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	return 0;
 }
 
+static const struct dm_state_plan *plan_of(const struct dm_device *d)
+{
+	return d->plan && dm_state_plan_desc(d->plan) == d->desc ? d->plan
+								 : NULL;
+}
+
+size_t dm_device_encoded_size(const struct dm_device *d)
+{
+	return dm_state_encoded_size(d->desc);
+}
+
+size_t dm_device_encode(const struct dm_device *d, uint8_t *buf, size_t cap)
+{
+	const struct dm_state_plan *p = plan_of(d);
+
+	return p ? dm_state_plan_encode(p, d->state, buf, cap)
+		 : dm_state_encode(d->desc, d->state, buf, cap);
+}
+
+int dm_device_load(const struct dm_device *d, const uint8_t *buf, size_t n,
+		   struct dm_error *err)
+{
+	return plan_of(d) ? dm_state_plan_load(d->plan, d->state, buf, n, err)
+			  : dm_state_load(d->desc, d->state, buf, n, err);
+}
+
+bool dm_device_equal(const struct dm_device *a, const struct dm_device *b)
+{
+	const struct dm_state_plan *p = plan_of(a);
+
+	if (a->desc != b->desc)
+		return false;
+	if (p && plan_of(b))
+		return dm_state_plan_equal(p, a->state, b->state);
+	return !dm_state_diff(a->desc, a->state, b->state, NULL, NULL);
+}
+
+static unsigned device_holding(const struct dm_machine *m, const void *p)
+{
+	const uint8_t *b = p;
+
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		const uint8_t *s = m->devices[i].state;
+
+		if (b >= s && b < s + m->devices[i].size)
+			return i;
+	}
+	return m->ndevices;
+}
+
+static int keep_pristine(struct dm_machine *m, struct dm_error *err)
+{
+	size_t total = 0;
+
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		m->pristine_off[i] = total;
+		total += m->devices[i].size;
+	}
+	m->pristine = malloc(total);
+	m->pristine_armed = calloc(m->q.len + 1, sizeof(*m->pristine_armed));
+	if (!m->pristine || !m->pristine_armed)
+		return dm_errorf(err, "out of memory creating the machine");
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		struct dm_device *d = &m->devices[i];
+
+		memcpy(m->pristine + m->pristine_off[i], d->state, d->size);
+		d->plan = dm_state_plan_new(d->desc);
+		if (!d->plan)
+			return dm_errorf(err, "out of memory creating the "
+					      "machine");
+	}
+	for (size_t k = 0; k < m->q.len; k++) {
+		const struct dm_timer *t = m->q.heap[k];
+		unsigned i = device_holding(m, t);
+
+		if (i == m->ndevices)
+			return dm_errorf(err, "a timer armed at power-on "
+					      "belongs to no device");
+		m->pristine_armed[m->npristine_armed++] =
+			(struct dm_pristine_timer){
+				i,
+				(size_t)((const uint8_t *)t -
+					 (const uint8_t *)m->devices[i].state),
+				t->when};
+	}
+	return 0;
+}
+
+int dm_machine_rebuild_device(struct dm_machine *m, unsigned i,
+			      const uint8_t *blob, size_t n,
+			      struct dm_error *err)
+{
+	const struct dm_device *d = &m->devices[i];
+
+	dm_eventq_cancel_within(&m->q, d->state, d->size);
+	memcpy(d->state, m->pristine + m->pristine_off[i], d->size);
+	/* The copied timers still name their power-on heap slots. */
+	for (unsigned k = 0; k < m->npristine_armed; k++) {
+		const struct dm_pristine_timer *pt = &m->pristine_armed[k];
+		struct dm_timer *t;
+
+		if (pt->device != i)
+			continue;
+		t = (struct dm_timer *)((uint8_t *)d->state + pt->offset);
+		t->slot = -1;
+		t->when = DM_TIME_NEVER;
+		dm_timer_arm(t, pt->when);
+	}
+	return dm_device_load(d, blob, n, err);
+}
+
 int dm_machine_create(struct dm_machine **out, const struct dm_config *cfg,
 		      struct dm_error *err)
 {
@@ -403,7 +517,7 @@ int dm_machine_create(struct dm_machine **out, const struct dm_config *cfg,
 		dm_machine_destroy(m);
 		return dm_errorf(err, "machine options too long");
 	}
-	if (build(m, err)) {
+	if (build(m, err) || keep_pristine(m, err)) {
 		dm_machine_destroy(m);
 		return -1;
 	}
@@ -416,6 +530,10 @@ void dm_machine_destroy(struct dm_machine *m)
 	if (!m)
 		return;
 	dm_eventq_destroy(&m->q);
+	for (unsigned i = 0; i < m->ndevices; i++)
+		dm_state_plan_free(m->devices[i].plan);
+	free(m->pristine);
+	free(m->pristine_armed);
 	free(m->lapics);
 	free(m);
 }
@@ -622,13 +740,23 @@ const struct dm_device *dm_machine_device_at(const struct dm_machine *m,
 	return NULL;
 }
 
+static uint64_t device_hash(const struct dm_device *d)
+{
+	uint8_t stack[4096];
+	size_t n = dm_device_encoded_size(d);
+
+	if (n > sizeof(stack))
+		return dm_state_hash(d->desc, d->state);
+	dm_device_encode(d, stack, n);
+	return XXH3_64bits(stack, n);
+}
+
 uint64_t dm_machine_hash(const struct dm_machine *m)
 {
 	uint8_t buf[DM_MAX_DEVICES * 8];
 
 	for (unsigned i = 0; i < m->ndevices; i++) {
-		uint64_t h =
-			dm_state_hash(m->devices[i].desc, m->devices[i].state);
+		uint64_t h = device_hash(&m->devices[i]);
 
 		dm_put_le(buf + i * 8, h, 8);
 	}
@@ -672,7 +800,7 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 		*p++ = (uint8_t)nl;
 		memcpy(p, d->name, nl);
 		p = dm_put_le(p + nl, n, 4);
-		p += dm_state_encode(d->desc, d->state, p, n);
+		p += dm_device_encode(d, p, n);
 	}
 	dm_put_le(p, XXH3_64bits(buf, (size_t)(p - buf)), 8);
 	*len = total;
@@ -742,7 +870,7 @@ static int load_device(const struct dm_device *d, unsigned i,
 	if (n > end - *off)
 		return dm_errorf(err, "byte %zu: %s blob truncated", *off,
 				 d->name);
-	if (dm_state_load(d->desc, d->state, buf + *off, n, err))
+	if (dm_device_load(d, buf + *off, n, err))
 		return -1;
 	*off += n;
 	return 0;

@@ -76,6 +76,27 @@ struct dm_device {
 	const char *name;
 	const struct dm_state_desc *desc;
 	void *state;
+	size_t size; /* of the struct at state */
+	/* desc flattened (sim/stateplan.c); unused once a test swaps desc */
+	struct dm_state_plan *plan;
+};
+
+/*
+ * A device's state through its plan: dm_state_encode, dm_state_load and
+ * a comparison of encodings, only faster.
+ */
+size_t dm_device_encoded_size(const struct dm_device *d);
+size_t dm_device_encode(const struct dm_device *d, uint8_t *buf, size_t cap);
+int dm_device_load(const struct dm_device *d, const uint8_t *buf, size_t n,
+		   struct dm_error *err);
+/* Whether a and b (devices of one kind) encode to the same bytes. */
+bool dm_device_equal(const struct dm_device *a, const struct dm_device *b);
+
+/* A timer a device had armed when the machine was built. */
+struct dm_pristine_timer {
+	unsigned device;
+	size_t offset; /* within the device's struct */
+	uint64_t when;
 };
 
 struct dm_machine_state {
@@ -114,6 +135,14 @@ struct dm_machine {
 	uint64_t storm_at;
 
 	struct dm_device devices[DM_MAX_DEVICES];
+	/*
+	 * Every device's bytes as dm_machine_create left them, and the
+	 * timers armed then: what dm_machine_rebuild_device starts from.
+	 */
+	uint8_t *pristine;
+	size_t pristine_off[DM_MAX_DEVICES];
+	struct dm_pristine_timer *pristine_armed;
+	unsigned npristine_armed;
 	char lapic_names[DM_MAX_VCPUS][16];
 	unsigned ndevices;
 	struct dm_io_region pio[DM_MAX_REGIONS];
@@ -177,6 +206,17 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len);
  * new device states. */
 int dm_machine_load(struct dm_machine *m, const uint8_t *buf, size_t len,
 		    struct dm_error *err);
+/*
+ * Rebuilds device i in place as dm_machine_create built it, then loads
+ * blob (its dm_state_encode) into it: for that device, what destroying the
+ * machine, creating it anew and loading a checkpoint does, leaving the
+ * other devices as they are.  migrate-check rebuilds only the devices whose
+ * bytes changed since their last rebuild; a device that did not change
+ * would rebuild to the very same bytes.
+ */
+int dm_machine_rebuild_device(struct dm_machine *m, unsigned i,
+			      const uint8_t *blob, size_t n,
+			      struct dm_error *err);
 /* Builds a machine from cfg (NULL: the options the checkpoint records) and
  * loads a checkpoint into it. */
 int dm_machine_restore(struct dm_machine **m, const struct dm_config *cfg,

@@ -687,6 +687,7 @@ struct layout {
 	dm_layout_fn fn;
 	void *ctx;
 	size_t pos;
+	bool named; /* build each leaf's path (snprintf: the slow part) */
 	struct path path;
 };
 
@@ -699,7 +700,8 @@ static int layout_fields(struct layout *l, const struct dm_state_desc *desc,
 
 		l->pos += HDR_SIZE;
 		for (size_t e = 0; e < f->count; e++) {
-			size_t mark = path_push_elem(&l->path, f, e);
+			size_t mark =
+				l->named ? path_push_elem(&l->path, f, e) : 0;
 			size_t at = base + f->offset + e * f->stride;
 			struct dm_layout_leaf leaf = {l->path.s, f, l->pos,
 						      elem_size(f), at};
@@ -720,6 +722,15 @@ static int layout_fields(struct layout *l, const struct dm_state_desc *desc,
 }
 
 int dm_state_layout(const struct dm_state_desc *desc, dm_layout_fn fn,
+		    void *ctx)
+{
+	struct layout l = {
+		.fn = fn, .ctx = ctx, .pos = VERSION_SIZE, .named = true};
+
+	return layout_fields(&l, desc, 0);
+}
+
+int dm_state_leaves(const struct dm_state_desc *desc, dm_layout_fn fn,
 		    void *ctx)
 {
 	struct layout l = {.fn = fn, .ctx = ctx, .pos = VERSION_SIZE};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "sim/timer.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* Heap order: earlier deadline first, then lower rank. */
@@ -125,6 +126,24 @@ void dm_timer_arm(struct dm_timer *t, uint64_t when)
 	}
 	sift_down(q, (size_t)t->slot);
 	sift_up(q, (size_t)t->slot);
+}
+
+void dm_eventq_cancel_within(struct dm_eventq *q, const void *base, size_t len)
+{
+	const uint8_t *lo = base;
+	size_t i = 0;
+
+	/* A removal moves other timers around the heap: rescan from the top. */
+	while (i < q->len) {
+		const uint8_t *p = (const uint8_t *)q->heap[i];
+
+		if (p >= lo && p < lo + len) {
+			dm_timer_cancel(q->heap[i]);
+			i = 0;
+		} else {
+			i++;
+		}
+	}
 }
 
 uint64_t dm_eventq_run_until(struct dm_eventq *q, uint64_t now)

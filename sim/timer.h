@@ -56,6 +56,10 @@ static inline int dm_timer_pending(const struct dm_timer *t)
 	return t->when != DM_TIME_NEVER;
 }
 
+/* Cancels every armed timer embedded in the len bytes at base (a model
+ * about to be rebuilt in place). */
+void dm_eventq_cancel_within(struct dm_eventq *q, const void *base, size_t len);
+
 /* Deadline of the earliest armed timer, DM_TIME_NEVER if none. */
 static inline uint64_t dm_eventq_next(const struct dm_eventq *q)
 {
