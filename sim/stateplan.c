@@ -22,11 +22,12 @@
  * value is its deadline, and a bool's byte is checked on load.
  */
 struct op {
-	size_t state_off; /* of the first element (a timer: its dm_timer) */
+	size_t val_off; /* of the first element's value (a timer's deadline) */
 	size_t enc_off;
-	uint32_t count;
+	uint32_t len; /* bytes: elements times size */
 	uint8_t size;
-	uint8_t type;
+	bool is_bool;
+	bool checked; /* max is below the type's range: check each value */
 	uint64_t max;
 };
 
@@ -112,23 +113,20 @@ static void mem_set(uint8_t *p, uint64_t v, unsigned size)
 	}
 }
 
-/*
- * Copies and compares an op's block: most are one scalar, which a fixed-size
- * load and store move faster than a call to memcpy.
- */
-static void copy_block(uint8_t *dst, const uint8_t *src, const struct op *o)
+/* Most blocks are one scalar, which a fixed-size copy moves faster than a
+ * call to memcpy. */
+static void copy_block(uint8_t *dst, const uint8_t *src, size_t len)
 {
-	if (o->count == 1)
-		mem_set(dst, mem_get(src, o->size), o->size);
-	else
-		memcpy(dst, src, (size_t)o->count * o->size);
-}
-
-static bool same_block(const uint8_t *a, const uint8_t *b, const struct op *o)
-{
-	if (o->count == 1)
-		return mem_get(a, o->size) == mem_get(b, o->size);
-	return !memcmp(a, b, (size_t)o->count * o->size);
+	switch (len) {
+	case 1:
+	case 2:
+	case 4:
+	case 8:
+		mem_set(dst, mem_get(src, (unsigned)len), (unsigned)len);
+		break;
+	default:
+		memcpy(dst, src, len);
+	}
 }
 
 /* A little-endian value in an encoding. */
@@ -145,29 +143,14 @@ static void le_put(uint8_t *p, uint64_t v, unsigned size)
 		dm_put_le(p, v, size);
 }
 
-/* Whether every value of an op's type is in range: no check needed. */
-static bool unbounded(const struct op *o)
-{
-	return o->type != DM_FT_BOOL && o->type != DM_FT_TIMER &&
-	       o->max >= UINT64_MAX >> (64 - 8 * o->size);
-}
-
-/* Where an element's value lives in the struct. */
-static size_t value_off(const struct op *o, uint32_t e)
-{
-	if (o->type == DM_FT_TIMER)
-		return o->state_off + offsetof(struct dm_timer, when);
-	return o->state_off + (size_t)e * o->size;
-}
-
 static bool joins(const struct op *o, const struct dm_layout_leaf *l)
 {
 	const struct dm_field *f = l->field;
 
 	return HOST_IS_LE && f->type != DM_FT_BOOL && f->type != DM_FT_TIMER &&
-	       o->type == f->type && o->max == f->max &&
-	       l->state_offset == o->state_off + (size_t)o->count * o->size &&
-	       l->offset == o->enc_off + (size_t)o->count * o->size;
+	       !o->is_bool && o->size == l->size && o->max == f->max &&
+	       l->state_offset == o->val_off + o->len &&
+	       l->offset == o->enc_off + o->len;
 }
 
 static int add_leaf(const struct dm_layout_leaf *l, void *ctx)
@@ -175,18 +158,27 @@ static int add_leaf(const struct dm_layout_leaf *l, void *ctx)
 	struct dm_state_plan *p = ctx;
 	struct op *last = p->nops ? &p->ops[p->nops - 1] : NULL;
 
+	bool is_bool = l->field->type == DM_FT_BOOL;
+	uint64_t max = is_bool ? 1 : l->field->max;
+	size_t val = l->state_offset;
+
 	memset(p->mask + l->offset, 0, l->size);
+	if (l->field->type == DM_FT_TIMER) {
+		p->timers[p->ntimers++] = l->state_offset;
+		val += offsetof(struct dm_timer, when);
+	}
 	if (last && joins(last, l)) {
-		last->count++;
+		last->len += (uint32_t)l->size;
 		return 0;
 	}
 	p->ops[p->nops++] = (struct op){
-		.state_off = l->state_offset,
+		.val_off = val,
 		.enc_off = l->offset,
-		.count = 1,
+		.len = (uint32_t)l->size,
 		.size = (uint8_t)l->size,
-		.type = l->field->type,
-		.max = l->field->type == DM_FT_BOOL ? 1 : l->field->max,
+		.is_bool = is_bool,
+		.checked = max < UINT64_MAX >> (64 - 8 * l->size),
+		.max = max,
 	};
 	return 0;
 }
@@ -221,6 +213,15 @@ static int add_checks(struct dm_state_plan *p, const struct dm_state_desc *desc,
 	return 0;
 }
 
+static bool is_deadline(const struct dm_state_plan *p, const struct op *o)
+{
+	for (size_t i = 0; i < p->ntimers; i++)
+		if (o->val_off ==
+		    p->timers[i] + offsetof(struct dm_timer, when))
+			return true;
+	return false;
+}
+
 static int by_offset(const void *a, const void *b)
 {
 	const struct span *x = a, *y = b;
@@ -233,15 +234,10 @@ static void build_spans(struct dm_state_plan *p)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < p->nops; i++) {
-		const struct op *o = &p->ops[i];
-
-		if (o->type == DM_FT_TIMER)
-			p->timers[p->ntimers++] = o->state_off;
-		else
-			p->spans[n++] = (struct span){
-				o->state_off, (size_t)o->count * o->size};
-	}
+	for (size_t i = 0; i < p->nops; i++)
+		if (!is_deadline(p, &p->ops[i]))
+			p->spans[n++] =
+				(struct span){p->ops[i].val_off, p->ops[i].len};
 	qsort(p->spans, n, sizeof(*p->spans), by_offset);
 	for (size_t i = 0; i < n; i++) {
 		struct span *last = p->nspans ? &p->spans[p->nspans - 1] : NULL;
@@ -308,16 +304,14 @@ size_t dm_state_plan_encoded_size(const struct dm_state_plan *p)
 
 static void encode_op(const struct op *o, const uint8_t *s, uint8_t *out)
 {
-	if (HOST_IS_LE && o->type != DM_FT_BOOL && o->type != DM_FT_TIMER) {
-		copy_block(out + o->enc_off, s + o->state_off, o);
+	if (HOST_IS_LE && !o->is_bool) {
+		copy_block(out + o->enc_off, s + o->val_off, o->len);
 		return;
 	}
-	for (uint32_t e = 0; e < o->count; e++) {
-		uint64_t v = mem_get(s + value_off(o, e), o->size);
+	for (uint32_t k = 0; k < o->len; k += o->size) {
+		uint64_t v = mem_get(s + o->val_off + k, o->size);
 
-		if (o->type == DM_FT_BOOL)
-			v = v != 0;
-		le_put(out + o->enc_off + (size_t)e * o->size, v, o->size);
+		le_put(out + o->enc_off + k, o->is_bool ? v != 0 : v, o->size);
 	}
 }
 
@@ -334,13 +328,11 @@ size_t dm_state_plan_encode(const struct dm_state_plan *p, const void *state,
 
 static bool op_equal(const struct op *o, const uint8_t *a, const uint8_t *b)
 {
-	if (o->type != DM_FT_BOOL && o->type != DM_FT_TIMER)
-		return same_block(a + o->state_off, b + o->state_off, o);
-	for (uint32_t e = 0; e < o->count; e++) {
-		uint64_t va = mem_get(a + value_off(o, e), o->size);
-		uint64_t vb = mem_get(b + value_off(o, e), o->size);
+	for (uint32_t k = 0; k < o->len; k += o->size) {
+		uint64_t va = mem_get(a + o->val_off + k, o->size);
+		uint64_t vb = mem_get(b + o->val_off + k, o->size);
 
-		if (o->type == DM_FT_BOOL ? !va != !vb : va != vb)
+		if (o->is_bool ? !va != !vb : va != vb)
 			return false;
 	}
 	return true;
@@ -395,20 +387,16 @@ static bool headers_match(const struct dm_state_plan *p, const uint8_t *buf)
 /* Decodes one op into the scratch copy; false if a value is out of range. */
 static bool decode_op(const struct op *o, const uint8_t *buf, uint8_t *s)
 {
-	if (HOST_IS_LE && unbounded(o)) {
-		copy_block(s + o->state_off, buf + o->enc_off, o);
+	if (HOST_IS_LE && !o->checked) {
+		copy_block(s + o->val_off, buf + o->enc_off, o->len);
 		return true;
 	}
-	for (uint32_t e = 0; e < o->count; e++) {
-		uint64_t v =
-			le_get(buf + o->enc_off + (size_t)e * o->size, o->size);
+	for (uint32_t k = 0; k < o->len; k += o->size) {
+		uint64_t v = le_get(buf + o->enc_off + k, o->size);
 
 		if (v > o->max)
 			return false;
-		if (o->type == DM_FT_BOOL)
-			*(bool *)(s + value_off(o, e)) = v != 0;
-		else
-			mem_set(s + value_off(o, e), v, o->size);
+		mem_set(s + o->val_off + k, v, o->size);
 	}
 	return true;
 }
@@ -421,18 +409,16 @@ static bool decodes_cleanly(struct dm_state_plan *p, const uint8_t *buf,
 
 	if (len != p->enc_size || !headers_match(p, buf))
 		return false;
-	for (size_t i = 0; i < p->nops; i++) {
-		const struct op *o = &p->ops[i];
-
-		if (!decode_op(o, buf, p->scratch))
+	for (size_t i = 0; i < p->nops; i++)
+		if (!decode_op(&p->ops[i], buf, p->scratch))
 			return false;
-		if (o->type == DM_FT_TIMER) {
-			const struct dm_timer *t =
-				(const void *)(p->scratch + o->state_off);
+	/* A deadline can only be armed on a timer bound to a queue. */
+	for (size_t i = 0; i < p->ntimers; i++) {
+		const struct dm_timer *t =
+			(const void *)(p->scratch + p->timers[i]);
 
-			if (t->when != DM_TIME_NEVER && !t->q)
-				return false;
-		}
+		if (t->when != DM_TIME_NEVER && !t->q)
+			return false;
 	}
 	for (size_t i = 0; i < p->nchecks; i++)
 		if (p->checks[i].desc->validate(
