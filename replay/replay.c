@@ -40,10 +40,12 @@ static int step_access(struct dm_machine *m, const struct dm_event *ev,
 				 "or access size",
 				 ev->cpu, dm_op_name(ev->op), ev->addr,
 				 ev->size);
-	if (r == DM_ACCESS_GP) {
-		/* The trace records no fault, so a #GP is a divergence. */
-		out->fault = true;
-		out->mismatch = true;
+	out->fault = r == DM_ACCESS_GP;
+	if (out->fault || (ev->flags & DM_EV_GP)) {
+		/* A #GP must be where the trace has one, and nowhere else. */
+		out->mismatch = out->fault != !!(ev->flags & DM_EV_GP);
+		out->actual = value;
+		out->has_actual = !out->fault && !write;
 		return 0;
 	}
 	if (!write) {
@@ -241,9 +243,16 @@ static void format_expected(const struct dm_event *ev,
 		format_signal(o->actual, act, na);
 		return;
 	}
-	if (o->fault) {
-		snprintf(exp, ne, "the access to complete");
-		snprintf(act, na, "#GP");
+	if (o->fault || (ev->flags & DM_EV_GP)) {
+		snprintf(exp, ne, "%s",
+			 ev->flags & DM_EV_GP ? "#GP"
+					      : "the access to complete");
+		if (o->fault)
+			snprintf(act, na, "#GP");
+		else if (o->has_actual)
+			snprintf(act, na, "0x%" PRIx64, o->actual);
+		else
+			snprintf(act, na, "the write completing");
 		return;
 	}
 	snprintf(exp, ne, "0x%" PRIx64, ev->value);

@@ -21,9 +21,15 @@
 
 #define OP_BYTE_ACTOR_SHIFT 4
 #define OP_BYTE_VALUE 0x40
-#define OP_BYTE_RESERVED 0x80
+#define OP_BYTE_GP 0x80 /* DM_EV_GP */
 
 static const uint8_t magic[8] = BIN_MAGIC;
+
+static unsigned int op_byte_flags(unsigned int hdr)
+{
+	return (hdr & OP_BYTE_VALUE ? DM_EV_VALUE : 0) |
+	       (hdr & OP_BYTE_GP ? DM_EV_GP : 0);
+}
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -464,18 +470,15 @@ static int explain_event(struct dm_trace_reader *r, uint32_t index,
 	hdr = *p++;
 	s.op = (uint8_t)(hdr & 0xf);
 	s.actor = (uint8_t)(hdr >> OP_BYTE_ACTOR_SHIFT & 3);
-	s.flags = hdr & OP_BYTE_VALUE ? DM_EV_VALUE : 0;
+	s.flags = op_byte_flags(hdr);
 	if (s.op >= DM_OP_COUNT)
 		return chunk_failf(r, index, at, "unknown op code %u", s.op);
-	if (hdr & OP_BYTE_RESERVED)
-		return chunk_failf(r, index, at,
-				   "reserved bit set in op byte 0x%02x", hdr);
 	oi = &dm_trace_ops[s.op];
 	if (s.actor != oi->actor)
 		return fields_fail(r, index, at, TE_ACTOR, &s);
 	if (oi->value == TV_LABEL && s.flags)
 		return fields_fail(r, index, at, TE_FLAGS, &s);
-	if (oi->value == TV_REQUIRED && !s.flags)
+	if (oi->value == TV_REQUIRED && !(s.flags & DM_EV_VALUE))
 		return fields_fail(r, index, at, TE_NEED_VALUE, &s);
 	at = p;
 	if (s.actor == DM_ACTOR_CPU &&
@@ -497,7 +500,8 @@ static int explain_event(struct dm_trace_reader *r, uint32_t index,
 					   "chunk");
 		s.size = *p++;
 	}
-	if (s.flags && explain_varint(r, index, start, &p, &s.value, "value"))
+	if ((s.flags & DM_EV_VALUE) &&
+	    explain_varint(r, index, start, &p, &s.value, "value"))
 		return -1;
 	if (oi->value == TV_LABEL) {
 		if (decode_label(r, index, &p, &s.addr, &len))
@@ -582,12 +586,14 @@ static inline int decode_event(struct dm_trace_reader *r, uint32_t index,
 		GET_MAX(value, size_max[size]);
 		break;
 	case HDR(DM_OP_MSR_R, DM_ACTOR_CPU, 0):
+	case HDR(DM_OP_MSR_R, DM_ACTOR_CPU, 0) | OP_BYTE_GP:
 		GET_MAX(cpu, TRACE_CPU_MAX);
 		GET_MAX(addr, 0xffffffff);
 		GET_SIZE(0x100);
 		break;
 	case HDR(DM_OP_MSR_R, DM_ACTOR_CPU, 1):
 	case HDR(DM_OP_MSR_W, DM_ACTOR_CPU, 1):
+	case HDR(DM_OP_MSR_W, DM_ACTOR_CPU, 1) | OP_BYTE_GP:
 		GET_MAX(cpu, TRACE_CPU_MAX);
 		GET_MAX(addr, 0xffffffff);
 		GET_SIZE(0x100);
@@ -642,7 +648,7 @@ static inline int decode_event(struct dm_trace_reader *r, uint32_t index,
 	s->actor = (uint8_t)(hdr >> OP_BYTE_ACTOR_SHIFT & 3);
 	s->op = (uint8_t)(hdr & 0xf);
 	s->size = (uint8_t)size;
-	s->flags = hdr & OP_BYTE_VALUE ? DM_EV_VALUE : 0;
+	s->flags = op_byte_flags(hdr);
 	*time = s->time;
 	*pp = p;
 	return 0;
@@ -764,7 +770,8 @@ void dm_trace_bin_put(struct dm_trace_writer *w, const struct dm_event *ev)
 
 	p = put_varint(p, ev->time - w->prev_time);
 	*p++ = (uint8_t)(ev->op | ev->actor << OP_BYTE_ACTOR_SHIFT |
-			 (has_value ? OP_BYTE_VALUE : 0));
+			 (has_value ? OP_BYTE_VALUE : 0) |
+			 (ev->flags & DM_EV_GP ? OP_BYTE_GP : 0));
 	if (ev->actor == DM_ACTOR_CPU)
 		p = put_varint(p, ev->cpu);
 	if (oi->addr_name)

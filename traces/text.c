@@ -344,6 +344,8 @@ static int parse_event(struct dm_trace_reader *r, const struct tok *toks,
 	};
 	enum trace_problem p;
 
+	bool gp = ntok > NCOLS && tok_is(&toks[NCOLS], "gp");
+
 	for (int col = 0; col < NCOLS; col++) {
 		if (col >= ntok)
 			return text_err(r, err, "missing %s column",
@@ -351,6 +353,8 @@ static int parse_event(struct dm_trace_reader *r, const struct tok *toks,
 		if (parse[col](r, &toks[col], ev, err))
 			return -1;
 	}
+	if (gp)
+		ev->flags |= DM_EV_GP;
 	p = trace_check(ev);
 	if (p != TE_OK) {
 		const struct tok *t = &toks[problem_column(p)];
@@ -359,9 +363,9 @@ static int parse_event(struct dm_trace_reader *r, const struct tok *toks,
 		dm_trace_explain(p, ev, t->s, t->n, why, sizeof(why));
 		return text_err(r, err, "%s", why);
 	}
-	if (ntok > NCOLS)
+	if (ntok > NCOLS + gp)
 		return text_err(r, err, "extra column '%.*s'",
-				(int)toks[NCOLS].n, toks[NCOLS].s);
+				(int)toks[NCOLS + gp].n, toks[NCOLS + gp].s);
 	r->text.prev_time = ev->time;
 	return 0;
 }
@@ -482,7 +486,7 @@ int dm_trace_text_open(struct dm_trace_reader *r, struct dm_error *err)
 int dm_trace_text_next(struct dm_trace_reader *r, struct dm_event *ev,
 		       struct dm_error *err)
 {
-	struct tok toks[NCOLS + 1];
+	struct tok toks[NCOLS + 2]; /* the columns, "gp", one too many */
 	const char *line;
 	size_t len;
 	int rc, ntok;
@@ -497,7 +501,7 @@ int dm_trace_text_next(struct dm_trace_reader *r, struct dm_event *ev,
 			if (rc <= 0)
 				return rc;
 		}
-		ntok = tokenize(r, line, len, toks, NCOLS, err);
+		ntok = tokenize(r, line, len, toks, NCOLS + 1, err);
 		if (ntok < 0)
 			return -1;
 		if (ntok > 0)

@@ -187,7 +187,7 @@ void dm_trace_explain(enum trace_problem p, const struct dm_event *ev,
 			 TRACE_CPU_MAX);
 		break;
 	case TE_FLAGS:
-		if (ev->flags & ~DM_EV_VALUE)
+		if (ev->flags & ~(DM_EV_VALUE | DM_EV_GP))
 			snprintf(buf, cap, "unknown event flags 0x%x",
 				 ev->flags);
 		else
@@ -218,6 +218,15 @@ void dm_trace_explain(enum trace_problem p, const struct dm_event *ev,
 		break;
 	case TE_LABEL:
 		explain_label(ev->label, buf, cap);
+		break;
+	case TE_GP:
+		snprintf(
+			buf, cap,
+			ev->op == DM_OP_MSR_R
+				? "a read that takes a #GP reads no value "
+				  "(write '?')"
+				: "only msr.r and msr.w can take a #GP, not %s",
+			dm_op_name(ev->op));
 		break;
 	}
 }
@@ -327,6 +336,8 @@ int dm_trace_format_line(const struct dm_event *ev, char *buf)
 	} else {
 		*p++ = '?';
 	}
+	if (ev->flags & DM_EV_GP)
+		p = put_str(p, " gp");
 	*p = '\0';
 	return (int)(p - buf);
 }

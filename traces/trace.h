@@ -42,6 +42,12 @@ enum dm_actor {
 
 /* The value column holds a value ('?' clears this: record, check nothing). */
 #define DM_EV_VALUE 0x1
+/*
+ * msr.r and msr.w only: the access takes a #GP (the x2APIC and the APIC
+ * base MSR refuse many): replay checks that the model refuses it too.  A
+ * faulting read has no value.
+ */
+#define DM_EV_GP 0x2
 
 #define DM_LABEL_MAX 255
 

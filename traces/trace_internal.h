@@ -64,6 +64,7 @@ enum trace_problem {
 	TE_NEED_VALUE,
 	TE_VALUE,
 	TE_LABEL,
+	TE_GP,
 };
 
 static inline uint64_t trace_size_max(unsigned int size)
@@ -93,8 +94,12 @@ trace_check_fields(unsigned int op, unsigned int actor, uint32_t cpu,
 		return TE_ACTOR;
 	if (actor == DM_ACTOR_CPU && cpu > TRACE_CPU_MAX)
 		return TE_CPU;
-	if (flags & ~DM_EV_VALUE)
+	if (flags & ~(DM_EV_VALUE | DM_EV_GP))
 		return TE_FLAGS;
+	if ((flags & DM_EV_GP) &&
+	    ((op != DM_OP_MSR_R && op != DM_OP_MSR_W) ||
+	     (op == DM_OP_MSR_R && (flags & DM_EV_VALUE))))
+		return TE_GP;
 	if (oi->addr_name && addr > oi->addr_max)
 		return TE_ADDR;
 	if (oi->size_mask ? size > 8 || !(oi->size_mask & (1u << size))

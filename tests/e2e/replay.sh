@@ -46,6 +46,17 @@ PY
 expect_rc 0 "$dmsim" replay "$tmp/pit.dmt"
 grep -q '(binary)' "$tmp/out" || fail "binary not detected"
 
+# An expected #GP is checked both ways: KVM accepts a non-zero x2APIC EOI
+# write, and an access the trace expects to complete must not fault.
+expect_rc 1 "$dmsim" replay --machine profile=kvm "$traces/lapic_x2apic_gp.txt"
+grep -q 'divergence at event 5 (t=500 ns)' "$tmp/out" || fail "kvm EOI write not named"
+grep -q 'expected #GP, got the write completing' "$tmp/out" || fail "missing #GP not shown"
+grep -q '^divergences: 1$' "$tmp/out" || fail "kvm: other divergences"
+sed 's/^400  cpu0 msr.w 0x802 8 0x5        gp/400 cpu0 msr.w 0x802 8 0x5/' \
+	"$traces/lapic_x2apic_gp.txt" >"$tmp/gp.txt"
+expect_rc 1 "$dmsim" replay "$tmp/gp.txt"
+grep -q 'expected the access to complete, got #GP' "$tmp/out" || fail "unexpected #GP not shown"
+
 # The machine line can be overridden: under KVM's arithmetic the
 # datasheet's NULL COUNT and BCD expectations diverge.
 expect_rc 1 "$dmsim" replay --machine 'pit=kvm' "$traces/pit_datasheet.txt"

@@ -626,6 +626,12 @@ START_TEST(text_errors)
 			  "extra column '0'");
 	expect_text_error("dmtrace 1\n0 sim mark - - two words\n", 2,
 			  "extra column 'words'");
+	expect_text_error("dmtrace 1\n0 cpu0 pio.r 0x40 1 ? gp\n", 2,
+			  "only msr.r and msr.w can take a #GP, not pio.r");
+	expect_text_error("dmtrace 1\n0 cpu0 msr.r 0x830 8 0x5 gp\n", 2,
+			  "a read that takes a #GP reads no value");
+	expect_text_error("dmtrace 1\n0 cpu0 msr.w 0x80b 8 0x1 gp gp\n", 2,
+			  "extra column 'gp'");
 	expect_text_error("dmtrace 1\n10 dev irq 1 - 1\n9 dev irq 1 - 0\n", 3,
 			  "time 9 goes backwards (previous event at 10)");
 	expect_text_error("dmtrace 1\n0x10 dev irq 1 - 1\n", 2,
@@ -912,8 +918,13 @@ START_TEST(binary_event_errors)
 
 	expect_payload_error("\x05\x4f", 2, 1,
 			     ": byte 41: chunk 0 event 0: unknown op code 15");
+	/* Bit 7 of the op byte is the #GP flag: an msr.r or msr.w only. */
 	expect_payload_error("\x05\xc1\x00\x40\x01\x12", 6, 1,
-			     ": byte 41: chunk 0 event 0: reserved bit");
+			     ": byte 40: chunk 0 event 0: only msr.r and msr.w "
+			     "can take a #GP, not pio.w");
+	expect_payload_error("\x05\xc4\x00\x80\x10\x08\x05", 7, 1,
+			     ": byte 40: chunk 0 event 0: a read that takes a "
+			     "#GP reads no value");
 	expect_payload_error("\x05\x51\x00\x40\x01\x12", 6, 1,
 			     "op pio.w needs actor cpuN, got dev");
 	expect_payload_error("\x05\x01\x00\x40\x01", 5, 1,
