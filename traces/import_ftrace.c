@@ -1534,14 +1534,18 @@ static int on_msr(struct conv *c, struct thread *t, uint64_t time,
 	if (resolve(c, t))
 		return -1;
 	t->last = LAST_OTHER;
-	if (e.gp) {
-		/* The trace format has no way to expect a fault. */
-		c->st->faulted++;
-		return 0;
-	}
 	if (!modelled_msr(e.index)) {
 		c->st->unmodelled++;
 		return 0;
+	}
+	if (e.gp) {
+		/* Replay checks that the model refuses it too; a faulting
+		 * read read nothing. */
+		c->st->faulted++;
+		a = cpu_ev(time, t->vcpu, e.write ? DM_OP_MSR_W : DM_OP_MSR_R,
+			   e.index, 8, e.val, e.write);
+		a.flags |= DM_EV_GP;
+		return q_push(c, &a);
 	}
 	if (e.index == DM_MSR_TSC_DEADLINE && tsc_deadline(c, t, &e.val, body))
 		return -1;
@@ -2000,9 +2004,8 @@ static void report_summary(FILE *log, const struct conv *c)
 			st->unknown, c->first_unknown, c->first_unknown_line);
 	if (st->faulted)
 		fprintf(log,
-			"import: warning: %" PRIu64
-			" MSR accesses that took a #GP dropped (a trace "
-			"cannot expect a fault)\n",
+			"import: %" PRIu64
+			" MSR accesses took a #GP (checked as such)\n",
 			st->faulted);
 	if (st->clamped)
 		fprintf(log,

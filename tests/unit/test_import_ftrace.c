@@ -500,18 +500,27 @@ START_TEST(tsc_deadline_needs_the_tsc_clock)
 }
 END_TEST
 
-START_TEST(faulting_msr_is_dropped)
+START_TEST(faulting_msr_expects_a_gp)
 {
 	struct text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, "kvm_msr: msr_read 830 = 0x0 (#GP)");
 	add(&t, 1, 11, "kvm_msr: msr_read 1b = 0xfee00900");
+	add(&t, 1, 12, "kvm_msr: msr_write 80b = 0x1 (#GP)");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	ck_assert_uint_eq(r.st.faulted, 1);
-	ck_assert_uint_eq(r.n, 1);
-	ck_assert_uint_eq(r.ev[0].addr, 0x1b);
+	ck_assert_uint_eq(r.st.faulted, 2);
+	ck_assert_uint_eq(r.n, 3);
+	/* A faulting read read nothing; a faulting write keeps its value. */
+	ck_assert_uint_eq(r.ev[0].op, DM_OP_MSR_R);
+	ck_assert_uint_eq(r.ev[0].addr, 0x830);
+	ck_assert_uint_eq(r.ev[0].flags, DM_EV_GP);
+	ck_assert_uint_eq(r.ev[1].addr, 0x1b);
+	ck_assert_uint_eq(r.ev[1].flags, DM_EV_VALUE);
+	ck_assert_uint_eq(r.ev[2].op, DM_OP_MSR_W);
+	ck_assert_uint_eq(r.ev[2].value, 1);
+	ck_assert_uint_eq(r.ev[2].flags, DM_EV_VALUE | DM_EV_GP);
 }
 END_TEST
 
@@ -749,7 +758,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, string_write_to_a_model_is_refused);
 	tcase_add_test(tc, impossible_mmio_size_is_refused);
 	tcase_add_test(tc, tsc_deadline_needs_the_tsc_clock);
-	tcase_add_test(tc, faulting_msr_is_dropped);
+	tcase_add_test(tc, faulting_msr_expects_a_gp);
 	tcase_add_test(tc, lost_events_are_marked);
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, inj_virq_host_keeps_unpaired_eoi_as_a_write);
