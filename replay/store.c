@@ -1658,7 +1658,7 @@ int dm_store_load_into(struct dm_store *s, int64_t run, uint64_t seq,
 		const struct dm_device *d = &m->devices[i];
 
 		rc = fetch_blob(s, rd, &ci, i, &len, err);
-		if (!rc && dm_state_load(d->desc, d->state, s->enc, len, err))
+		if (!rc && dm_device_load(d, s->enc, len, err))
 			rc = dm_error_prefix(
 				err, "%s: run %" PRId64 " checkpoint %" PRIu64,
 				s->path, run, seq);
