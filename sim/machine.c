@@ -459,10 +459,7 @@ static int keep_pristine(struct dm_machine *m, struct dm_error *err)
 		struct dm_device *d = &m->devices[i];
 
 		memcpy(m->pristine + m->pristine_off[i], d->state, d->size);
-		d->plan = dm_state_plan_new(d->desc);
-		if (!d->plan)
-			return dm_errorf(err, "out of memory creating the "
-					      "machine");
+		d->plan = dm_state_plan_for(d->desc);
 	}
 	for (size_t k = 0; k < m->q.len; k++) {
 		const struct dm_timer *t = m->q.heap[k];
@@ -530,8 +527,6 @@ void dm_machine_destroy(struct dm_machine *m)
 	if (!m)
 		return;
 	dm_eventq_destroy(&m->q);
-	for (unsigned i = 0; i < m->ndevices; i++)
-		dm_state_plan_free(m->devices[i].plan);
 	free(m->pristine);
 	free(m->pristine_armed);
 	free(m->lapics);

@@ -77,8 +77,9 @@ struct dm_device {
 	const struct dm_state_desc *desc;
 	void *state;
 	size_t size; /* of the struct at state */
-	/* desc flattened (sim/stateplan.c); unused once a test swaps desc */
-	struct dm_state_plan *plan;
+	/* desc flattened (sim/stateplan.c); unused once a test swaps desc;
+	 * NULL: the table walkers */
+	const struct dm_state_plan *plan;
 };
 
 /*

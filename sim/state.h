@@ -189,20 +189,22 @@ int dm_state_leaves(const struct dm_state_desc *desc, dm_layout_fn fn,
 /*
  * A state table flattened for speed (sim/stateplan.c): the same encoding
  * and load semantics as dm_state_encode and dm_state_load, at the cost of
- * a pass over the leaves.  A plan is not shared between threads (its load
- * decodes into a scratch copy it owns).
+ * a pass over the leaves.  A plan never changes once built.
  */
 struct dm_state_plan;
 
 struct dm_state_plan *dm_state_plan_new(const struct dm_state_desc *desc);
 void dm_state_plan_free(struct dm_state_plan *plan);
+/* The plan of desc, built on first use and kept for the process's life
+ * (shared, thread-safe); NULL when out of memory or past 64 tables. */
+const struct dm_state_plan *dm_state_plan_for(const struct dm_state_desc *desc);
 const struct dm_state_desc *dm_state_plan_desc(const struct dm_state_plan *p);
 size_t dm_state_plan_encoded_size(const struct dm_state_plan *plan);
 /* As dm_state_encode. */
 size_t dm_state_plan_encode(const struct dm_state_plan *plan, const void *state,
 			    uint8_t *buf, size_t cap);
 /* As dm_state_load, which words the error when the buffer is refused. */
-int dm_state_plan_load(struct dm_state_plan *plan, void *state,
+int dm_state_plan_load(const struct dm_state_plan *plan, void *state,
 		       const uint8_t *buf, size_t len, struct dm_error *err);
 /* Whether two states of the table encode to the same bytes. */
 bool dm_state_plan_equal(const struct dm_state_plan *plan, const void *a,

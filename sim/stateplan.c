@@ -8,6 +8,7 @@
  * header, a value out of range, a failed validate callback), it hands the
  * buffer to dm_state_load, which finds the same fault and words the error.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,8 +60,10 @@ struct dm_state_plan {
 	size_t nspans;
 	size_t *timers; /* offsets of the table's timers */
 	size_t ntimers;
-	uint8_t *scratch; /* desc->size: a load decodes here first */
 };
+
+/* States up to this size are decoded into a copy on the stack. */
+#define SCRATCH_STACK 4096
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define HOST_IS_LE 1
@@ -259,7 +262,6 @@ void dm_state_plan_free(struct dm_state_plan *p)
 	free(p->checks);
 	free(p->spans);
 	free(p->timers);
-	free(p->scratch);
 	free(p);
 }
 
@@ -267,6 +269,7 @@ struct dm_state_plan *dm_state_plan_new(const struct dm_state_desc *desc)
 {
 	struct dm_state_plan *p = calloc(1, sizeof(*p));
 	size_t leaves = 0;
+	uint8_t *zero;
 
 	if (!p)
 		return NULL;
@@ -279,13 +282,15 @@ struct dm_state_plan *dm_state_plan_new(const struct dm_state_desc *desc)
 	p->checks = calloc(leaves + 1, sizeof(*p->checks));
 	p->spans = calloc(leaves + 1, sizeof(*p->spans));
 	p->timers = calloc(leaves + 1, sizeof(*p->timers));
-	p->scratch = calloc(1, desc->size);
+	zero = calloc(1, desc->size);
 	if (!p->tmpl || !p->mask || !p->ops || !p->checks || !p->spans ||
-	    !p->timers || !p->scratch || add_checks(p, desc, 0, leaves + 1)) {
+	    !p->timers || !zero || add_checks(p, desc, 0, leaves + 1)) {
+		free(zero);
 		dm_state_plan_free(p);
 		return NULL;
 	}
-	dm_state_encode(desc, p->scratch, p->tmpl, p->enc_size);
+	dm_state_encode(desc, zero, p->tmpl, p->enc_size);
+	free(zero);
 	memset(p->mask, 0xff, p->enc_size);
 	dm_state_leaves(desc, add_leaf, p);
 	build_spans(p);
@@ -402,29 +407,29 @@ static bool decode_op(const struct op *o, const uint8_t *buf, uint8_t *s)
 }
 
 /* Everything dm_state_load would accept without a word of complaint. */
-static bool decodes_cleanly(struct dm_state_plan *p, const uint8_t *buf,
-			    size_t len)
+static bool decodes_cleanly(const struct dm_state_plan *p, uint8_t *scratch,
+			    const uint8_t *buf, size_t len)
 {
 	const struct dm_state_desc *desc = p->desc;
 
 	if (len != p->enc_size || !headers_match(p, buf))
 		return false;
 	for (size_t i = 0; i < p->nops; i++)
-		if (!decode_op(&p->ops[i], buf, p->scratch))
+		if (!decode_op(&p->ops[i], buf, scratch))
 			return false;
 	/* A deadline can only be armed on a timer bound to a queue. */
 	for (size_t i = 0; i < p->ntimers; i++) {
 		const struct dm_timer *t =
-			(const void *)(p->scratch + p->timers[i]);
+			(const void *)(scratch + p->timers[i]);
 
 		if (t->when != DM_TIME_NEVER && !t->q)
 			return false;
 	}
 	for (size_t i = 0; i < p->nchecks; i++)
 		if (p->checks[i].desc->validate(
-			    p->scratch + p->checks[i].state_off, NULL))
+			    scratch + p->checks[i].state_off, NULL))
 			return false;
-	return !desc->validate || !desc->validate(p->scratch, NULL);
+	return !desc->validate || !desc->validate(scratch, NULL);
 }
 
 static struct dm_timer *timer_at(void *state, size_t off)
@@ -432,24 +437,71 @@ static struct dm_timer *timer_at(void *state, size_t off)
 	return (struct dm_timer *)((uint8_t *)state + off);
 }
 
-int dm_state_plan_load(struct dm_state_plan *p, void *state, const uint8_t *buf,
-		       size_t len, struct dm_error *err)
+int dm_state_plan_load(const struct dm_state_plan *p, void *state,
+		       const uint8_t *buf, size_t len, struct dm_error *err)
 {
 	const struct dm_state_desc *desc = p->desc;
+	uint8_t stack[SCRATCH_STACK];
+	uint8_t *scratch =
+		desc->size <= sizeof(stack) ? stack : malloc(desc->size);
+	bool clean;
 
+	if (!scratch)
+		return dm_errorf(err, "%s: out of memory for a %zu-byte copy",
+				 desc->name, desc->size);
 	/* As dm_state_load: validate callbacks see the live wiring. */
-	memcpy(p->scratch, state, desc->size);
-	if (!decodes_cleanly(p, buf, len))
+	memcpy(scratch, state, desc->size);
+	clean = decodes_cleanly(p, scratch, buf, len);
+	if (clean) {
+		for (size_t i = 0; i < p->ntimers; i++)
+			dm_timer_cancel(timer_at(state, p->timers[i]));
+		for (size_t i = 0; i < p->nspans; i++)
+			memcpy((uint8_t *)state + p->spans[i].off,
+			       scratch + p->spans[i].off, p->spans[i].len);
+		for (size_t i = 0; i < p->ntimers; i++)
+			dm_timer_arm(timer_at(state, p->timers[i]),
+				     deadline(scratch, p->timers[i]));
+	}
+	if (scratch != stack)
+		free(scratch);
+	if (!clean)
 		return dm_state_load(desc, state, buf, len, err);
-	for (size_t i = 0; i < p->ntimers; i++)
-		dm_timer_cancel(timer_at(state, p->timers[i]));
-	for (size_t i = 0; i < p->nspans; i++)
-		memcpy((uint8_t *)state + p->spans[i].off,
-		       p->scratch + p->spans[i].off, p->spans[i].len);
-	for (size_t i = 0; i < p->ntimers; i++)
-		dm_timer_arm(timer_at(state, p->timers[i]),
-			     deadline(p->scratch, p->timers[i]));
 	if (desc->post_load)
 		desc->post_load(state);
 	return 0;
+}
+
+/*
+ * Plans are built once per table and kept for the life of the process:
+ * a machine is built at every migration of `migrate-check --via-db`, and
+ * flattening its tables each time cost more than the SQLite round trip.
+ * A plan is a pure function of its const table, so sharing one changes
+ * nothing but the time.
+ */
+#define PLAN_CACHE 64
+
+static struct {
+	pthread_mutex_t lock;
+	const struct dm_state_desc *desc[PLAN_CACHE];
+	struct dm_state_plan *plan[PLAN_CACHE];
+	unsigned n;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+const struct dm_state_plan *dm_state_plan_for(const struct dm_state_desc *desc)
+{
+	struct dm_state_plan *p = NULL;
+
+	pthread_mutex_lock(&cache.lock);
+	for (unsigned i = 0; i < cache.n && !p; i++)
+		if (cache.desc[i] == desc)
+			p = cache.plan[i];
+	if (!p && cache.n < PLAN_CACHE) {
+		p = dm_state_plan_new(desc);
+		if (p) {
+			cache.desc[cache.n] = desc;
+			cache.plan[cache.n++] = p;
+		}
+	}
+	pthread_mutex_unlock(&cache.lock);
+	return p;
 }
