@@ -91,6 +91,11 @@ static const struct opt options[] = {
 	  { 946684800, 946684800, 946684800 },
 	  "RTC date and time at virtual time 0, in unix seconds (default "
 	  "2000-01-01T00:00:00Z)" },
+	{ "rtc_epoch_ns", OPT_U32, OFF(rtc_epoch_ns), 0, 999999999, NULL,
+	  { 0, 0, 0 },
+	  "nanoseconds of the RTC's current second already past at virtual "
+	  "time 0: its seconds change at whole seconds minus this (QEMU's RTC "
+	  "counts from the host clock's instant at its start)" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },

@@ -97,6 +97,7 @@ struct dm_config {
 	uint32_t pmbase;	 /* PM1/PM_TMR block; 0 = chipset default */
 	uint32_t rtc_flavor;	 /* enum dm_rtc_flavor */
 	uint64_t rtc_epoch;	 /* unix seconds shown at virtual time 0 */
+	uint32_t rtc_epoch_ns;	 /* ... and the fraction of a second past it */
 	uint64_t hpet_hz;
 	uint32_t hpet_timers;	 /* 3..32 */
 	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */
