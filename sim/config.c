@@ -152,6 +152,11 @@ static const struct opt options[] = {
 	  NULL, { 0, 1, 0 },
 	  "KVM_X86_QUIRK_LINT0_REENABLED: the BSP's LVT0 is 0x700 (ExtINT, "
 	  "unmasked) after RESET and INIT" },
+	{ "lapic_svr_masks", OPT_BOOL, OFF(lapic_svr_masks), 0, 1, NULL,
+	  { 1, 1, 0 },
+	  "software-disabling the LAPIC (SVR[8] clear) masks every LVT and "
+	  "LVT writes stay masked (SDM, KVM); off: QEMU's apic.c keeps the "
+	  "LVTs as written, so LINT0 still passes the 8259's interrupts" },
 	{ "lapic_bsp_writable", OPT_BOOL, OFF(lapic_bsp_writable), 0, 1, NULL,
 	  { 0, 1, 0 }, "the guest may change IA32_APIC_BASE.BSP (KVM)" },
 	{ "lapic_ap_init_first", OPT_BOOL, OFF(lapic_ap_init_first), 0, 1, NULL,

@@ -116,6 +116,7 @@ struct dm_config {
 	bool lapic_esr;		      /* errors are recorded in the ESR */
 	bool lapic_apr_zero;	      /* APR reads 0 (KVM) */
 	bool lapic_lint0_reenabled;   /* KVM quirk: BSP LVT0 = 0x700 */
+	bool lapic_svr_masks;	      /* software disable masks the LVTs */
 	bool lapic_bsp_writable;      /* guest may change APIC_BASE[8] */
 	bool lapic_ap_init_first;     /* APs need INIT before SIPI */
 	uint32_t ioapic_version;      /* 0x11 (82093AA) or 0x20 (ICH) */

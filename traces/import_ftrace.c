@@ -1086,8 +1086,8 @@ struct cand {
 };
 
 /* The exits between two modelled accesses of a vcpu that may have injected
- * an interrupt: the first, the first kick, the first interrupt window. */
-enum { GAP_FIRST, GAP_KICK, GAP_WINDOW, GAP_KINDS };
+ * an interrupt: the first interrupt window exit, and the last exit. */
+enum { GAP_WINDOW, GAP_LAST, GAP_KINDS };
 struct gap {
 	struct cand k[GAP_KINDS];
 };
@@ -1467,36 +1467,37 @@ static int gap_exit(struct conv *c, struct thread *t, uint64_t time,
 		    const char *reason)
 {
 	struct gap *g = t->reading ? &t->next : &t->gap;
-	bool kinds[GAP_KINDS] = {
-		true,
-		!strcmp(reason, "restart"),
-		!strcmp(reason, "KVM_EXIT_IRQ_WINDOW_OPEN"),
-	};
+	struct cand *k = &g->k[GAP_WINDOW];
 
 	t->reading = false;
-	for (unsigned i = 0; i < GAP_KINDS; i++) {
-		if (!kinds[i] || g->k[i].live)
-			continue;
-		if (q_reserve(c, &g->k[i].slot))
+	if (strcmp(reason, "KVM_EXIT_IRQ_WINDOW_OPEN") || k->live) {
+		k = &g->k[GAP_LAST];
+		if (cand_release(c, k))
 			return -1;
-		g->k[i].time = time;
-		g->k[i].live = true;
 	}
+	if (q_reserve(c, &k->slot))
+		return -1;
+	k->time = time;
+	k->live = true;
 	return 0;
 }
 
-/* A read that turned out unmodelled: its exit joins the gap it is in. */
+/* A read that turned out unmodelled: its exit joins the gap it is in,
+ * the last one so far. */
 static int gap_merge(struct conv *c, struct thread *t)
 {
-	for (unsigned i = 0; i < GAP_KINDS; i++) {
-		struct cand *k = &t->next.k[i];
+	struct cand *w = &t->next.k[GAP_WINDOW], *l = &t->next.k[GAP_LAST];
 
-		if (!t->gap.k[i].live)
-			t->gap.k[i] = *k;
-		else if (cand_release(c, k))
+	if (!t->gap.k[GAP_WINDOW].live)
+		t->gap.k[GAP_WINDOW] = *w;
+	else if (cand_release(c, w))
+		return -1;
+	if (l->live) {
+		if (cand_release(c, &t->gap.k[GAP_LAST]))
 			return -1;
-		k->live = false;
+		t->gap.k[GAP_LAST] = *l;
 	}
+	t->next = (struct gap){0};
 	t->reading = false;
 	return 0;
 }
@@ -1600,15 +1601,15 @@ static struct acked *handler_start(struct thread *t, const struct acked *eoi)
 
 /*
  * Where QEMU injected: at the first interrupt window exit (it asked for
- * one, the guest's IF being clear), else at the first exit after the
- * previous modelled access (an exit with IF set injects at once; kicks
- * that follow come from interrupts raised while the handler runs).
+ * one, the guest's IF being clear, and kicks that follow come from
+ * interrupts raised while the handler runs); else at an exit with IF set,
+ * after which the handler ran: the last exit before it.
  */
 static struct cand *injection(struct gap *g)
 {
 	if (g->k[GAP_WINDOW].live)
 		return &g->k[GAP_WINDOW];
-	return &g->k[GAP_FIRST];
+	return &g->k[GAP_LAST];
 }
 
 static int emit_ack(struct conv *c, struct thread *t, struct acked *eoi,
