@@ -1432,11 +1432,12 @@ static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
  * With kernel-irqchip=off QEMU injects an interrupt with KVM_INTERRUPT just
  * before it resumes a vcpu after an exit (kvm_arch_pre_run), having run its
  * 8259's or LAPIC's INTA; no tracepoint shows it.  The handler then runs
- * at once, so the acceptance lies between the handler's first access and
- * the exit before it.  Each exit therefore holds a queue slot (a
- * candidate); a modelled access keeps the one before it, and the EOI that
- * ends a handler fills the candidate before the handler's first modelled
- * access with the intack (docs/importers.md).
+ * at once, so the acceptance lies in the gap between the handler's first
+ * modelled access and the modelled access before it.  The exits of a gap
+ * that can be the injection hold queue slots (candidates); a modelled
+ * access keeps its gap, and the EOI that ends a handler fills one
+ * candidate of the gap before the handler with the intack
+ * (docs/importers.md).
  */
 static int cand_release(struct conv *c, struct cand *k)
 {
