@@ -1092,7 +1092,7 @@ static void lvt_write(struct dm_lapic *l, uint64_t now, unsigned idx,
 	unsigned pin = idx - DM_LVT_LINT0;
 
 	/* SDM 11.4.7.2: a software-disabled APIC keeps every LVT masked. */
-	if (!dm_lapic_sw_enabled(l))
+	if (!dm_lapic_sw_enabled(l) && l->cfg.svr_masks)
 		v |= LVT_MASKED;
 	if (idx == DM_LVT_TIMER) {
 		lvt_timer_write(l, now, v);
@@ -1118,7 +1118,7 @@ static void svr_write(struct dm_lapic *l, uint64_t now, uint32_t val)
 	uint32_t mask = 0x3ffu | (l->cfg.directed_eoi ? SVR_NO_EOI_BCAST : 0);
 
 	l->svr = (uint16_t)(val & mask);
-	if (!dm_lapic_sw_enabled(l))
+	if (!dm_lapic_sw_enabled(l) && l->cfg.svr_masks)
 		for (unsigned i = 0; i < l->cfg.lvts; i++)
 			l->lvt[i] |= LVT_MASKED;
 	timer_update(l, now);
@@ -1405,6 +1405,7 @@ void dm_lapic_init(struct dm_lapic *l, const struct dm_config *cfg,
 		.esr = cfg->lapic_esr,
 		.apr_zero = cfg->lapic_apr_zero,
 		.lint0_reenabled = cfg->lapic_lint0_reenabled,
+		.svr_masks = cfg->lapic_svr_masks,
 		.bsp_writable = cfg->lapic_bsp_writable,
 		.ap_init_first = cfg->lapic_ap_init_first,
 	};
@@ -1440,7 +1441,8 @@ static int validate_lvts(const struct dm_lapic *l, struct dm_error *err)
 					 " but this APIC has no such LVT",
 					 i, l->lvt[i]);
 		if (i < l->cfg.lvts && !dm_lapic_sw_enabled(l) &&
-		    !(l->lvt[i] & LVT_MASKED) && !lint0_quirk)
+		    l->cfg.svr_masks && !(l->lvt[i] & LVT_MASKED) &&
+		    !lint0_quirk)
 			return dm_errorf(err,
 					 "lvt[%u]: unmasked while the APIC is "
 					 "software-disabled",

@@ -100,6 +100,7 @@ struct dm_lapic_cfg {
 	bool esr;
 	bool apr_zero;
 	bool lint0_reenabled;
+	bool svr_masks; /* software disable masks the LVTs */
 	bool bsp_writable;
 	bool ap_init_first;
 };

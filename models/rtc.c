@@ -1044,6 +1044,7 @@ void dm_rtc_init(struct dm_rtc *r, const struct dm_config *cfg,
 	*r = (struct dm_rtc){
 		.reg_a = 0x26,
 		.reg_b = B_24H,
+		.div_phase = cfg->rtc_epoch_ns,
 		.flavor = cfg->rtc_flavor,
 	};
 	if (irq)
@@ -1082,7 +1083,9 @@ static int validate_timing(const struct dm_rtc *r, struct dm_error *err)
 		return dm_errorf(
 			err, "div_t0: %" PRIu64 " is after base_ns %" PRIu64,
 			r->div_t0, r->base_ns);
-	if (!is_qemu(r) && r->div_phase != 0 &&
+	/* At power-on the divider has run on the battery, at any phase
+	 * (rtc_epoch_ns); restarted, it begins at 0 or 500 ms. */
+	if (!is_qemu(r) && r->div_t0 && r->div_phase != 0 &&
 	    r->div_phase != RELEASE_PHASE_NS)
 		return dm_errorf(err,
 				 "div_phase: %u ns; the divider only starts "

@@ -422,14 +422,16 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 			",\"events\":%" PRIu64 ",\"reads_checked\":%" PRIu64
 			",\"reads_recorded\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"irqs\":%" PRIu64 ",\"intacks\":%" PRIu64
-			",\"signals\":%" PRIu64 ",\"marks\":%" PRIu64
-			",\"hashes_checked\":%" PRIu64 ",\"faults\":%" PRIu64
-			",\"final_time_ns\":%" PRIu64 ",\"tolerated\":%" PRIu64
+			",\"intacks_none\":%" PRIu64 ",\"signals\":%" PRIu64
+			",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
+			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
+			",\"tolerated\":%" PRIu64
 			",\"state_hash\":\"0x%016" PRIx64 "\"",
 			s->divergences ? "\n  " : "", s->divergences, s->events,
 			s->reads_checked, s->reads_recorded, s->writes, s->irqs,
-			s->intacks, s->signals, s->marks, s->hashes_checked,
-			s->faults, m->ms.now, s->tolerated, hash);
+			s->intacks, s->intacks_none, s->signals, s->marks,
+			s->hashes_checked, s->faults, m->ms.now, s->tolerated,
+			hash);
 		report_store(opts, s);
 		if (tol->ns)
 			report_tolerance(opts, tol);
@@ -448,6 +450,11 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 		path, encoding, config, s->events, s->reads_checked,
 		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
 		s->hashes_checked, s->divergences, m->ms.now, hash);
+	if (s->intacks_none)
+		fprintf(opts->out,
+			"intacks:     %" PRIu64
+			" unchecked found no interrupt\n",
+			s->intacks_none);
 	report_store(opts, s);
 	if (tol->ns)
 		report_tolerance(opts, tol);
@@ -580,6 +587,8 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		}
 		count_event(stats, &ev);
 		stats->faults += o.fault;
+		stats->intacks_none += ev.op == DM_OP_INTACK && o.has_actual &&
+				       (int64_t)o.actual < 0;
 		if (o.mismatch && tol.ns && dm_tolerance_applies(m, &ev) &&
 		    dm_tolerance_rescue(&tol, &ev)) {
 			o.mismatch = false;

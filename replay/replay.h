@@ -34,7 +34,8 @@ struct dm_replay_stats {
 	uint64_t writes;
 	uint64_t irqs;
 	uint64_t intacks;
-	uint64_t signals; /* nmi/init/sipi/smi checks */
+	uint64_t intacks_none; /* unchecked intacks that found no interrupt */
+	uint64_t signals;      /* nmi/init/sipi/smi checks */
 	uint64_t marks;
 	uint64_t hashes_checked;
 	uint64_t faults;

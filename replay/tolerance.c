@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/hpet.h"
 #include "replay/replay.h"
 
 /* Coarse grid points on each side of 0; matches between two grid points
@@ -39,12 +40,36 @@ static bool latches_pit(const struct dm_event *ev)
 	return ((v >> 4) & 3) == 0;
 }
 
+static bool is_hpet(const struct dm_event *ev)
+{
+	return (ev->op == DM_OP_MMIO_R || ev->op == DM_OP_MMIO_W) &&
+	       ev->addr - DM_HPET_BASE < 0x400;
+}
+
+/* A General Configuration write with ENABLE_CNF clear: the main counter
+ * stops at the value its reads show until it is enabled again. */
+static bool stops_hpet(const struct dm_event *ev)
+{
+	return ev->op == DM_OP_MMIO_W && ev->addr == DM_HPET_BASE + 0x10 &&
+	       !(ev->value & 1);
+}
+
+/* The events that follow a sampling event, until it is sampled again. */
+static bool keeps_sample(const struct dm_tolerance *t,
+			 const struct dm_event *ev)
+{
+	if (t->events[0].op == DM_OP_PIO_W)
+		return is_pit_port(ev) && !latches_pit(ev);
+	return is_hpet(ev) &&
+	       !(ev->op == DM_OP_MMIO_W && ev->addr == DM_HPET_BASE + 0x10);
+}
+
 int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 			const struct dm_event *ev, struct dm_error *err)
 {
 	/* Keep the checkpoint before a latch while its reads follow. */
-	if (t->latch_open && t->nevents < DM_TOL_WINDOW && is_pit_port(ev) &&
-	    !latches_pit(ev)) {
+	if (t->latch_open && t->nevents < DM_TOL_WINDOW &&
+	    keeps_sample(t, ev)) {
 		t->events[t->nevents++] = *ev;
 		return 0;
 	}
@@ -54,7 +79,7 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		return dm_errorf(err, "out of memory for a tolerance "
 				      "checkpoint");
 	t->floor_ns = m->ms.now;
-	t->latch_open = latches_pit(ev);
+	t->latch_open = latches_pit(ev) || stops_hpet(ev);
 	t->events[0] = *ev;
 	t->nevents = 1;
 	return 0;
@@ -198,8 +223,9 @@ bool dm_tolerance_rescue(struct dm_tolerance *t, const struct dm_event *ev)
 
 	if (!t->anchor || !t->nevents || !(ev->flags & DM_EV_VALUE))
 		return false;
-	/* A latched PIT count was sampled by the latch command. */
-	if (t->latch_open && is_pit_port(ev))
+	/* A latched PIT count was sampled by the latch command, a stopped
+	 * HPET counter by the write that stopped it. */
+	if (t->latch_open && (is_pit_port(ev) || is_hpet(ev)))
 		s.k = 0;
 	at = t->events[s.k].time;
 	prev = s.k ? t->events[s.k - 1].time : t->floor_ns;

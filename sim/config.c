@@ -91,6 +91,11 @@ static const struct opt options[] = {
 	  { 946684800, 946684800, 946684800 },
 	  "RTC date and time at virtual time 0, in unix seconds (default "
 	  "2000-01-01T00:00:00Z)" },
+	{ "rtc_epoch_ns", OPT_U32, OFF(rtc_epoch_ns), 0, 999999999, NULL,
+	  { 0, 0, 0 },
+	  "nanoseconds of the RTC's current second already past at virtual "
+	  "time 0: its seconds change at whole seconds minus this (QEMU's RTC "
+	  "counts from the host clock's instant at its start)" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },
@@ -147,6 +152,11 @@ static const struct opt options[] = {
 	  NULL, { 0, 1, 0 },
 	  "KVM_X86_QUIRK_LINT0_REENABLED: the BSP's LVT0 is 0x700 (ExtINT, "
 	  "unmasked) after RESET and INIT" },
+	{ "lapic_svr_masks", OPT_BOOL, OFF(lapic_svr_masks), 0, 1, NULL,
+	  { 1, 1, 0 },
+	  "software-disabling the LAPIC (SVR[8] clear) masks every LVT and "
+	  "LVT writes stay masked (SDM, KVM); off: QEMU's apic.c keeps the "
+	  "LVTs as written, so LINT0 still passes the 8259's interrupts" },
 	{ "lapic_bsp_writable", OPT_BOOL, OFF(lapic_bsp_writable), 0, 1, NULL,
 	  { 0, 1, 0 }, "the guest may change IA32_APIC_BASE.BSP (KVM)" },
 	{ "lapic_ap_init_first", OPT_BOOL, OFF(lapic_ap_init_first), 0, 1, NULL,

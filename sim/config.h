@@ -97,6 +97,7 @@ struct dm_config {
 	uint32_t pmbase;	 /* PM1/PM_TMR block; 0 = chipset default */
 	uint32_t rtc_flavor;	 /* enum dm_rtc_flavor */
 	uint64_t rtc_epoch;	 /* unix seconds shown at virtual time 0 */
+	uint32_t rtc_epoch_ns;	 /* ... and the fraction of a second past it */
 	uint64_t hpet_hz;
 	uint32_t hpet_timers;	 /* 3..32 */
 	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */
@@ -115,6 +116,7 @@ struct dm_config {
 	bool lapic_esr;		      /* errors are recorded in the ESR */
 	bool lapic_apr_zero;	      /* APR reads 0 (KVM) */
 	bool lapic_lint0_reenabled;   /* KVM quirk: BSP LVT0 = 0x700 */
+	bool lapic_svr_masks;	      /* software disable masks the LVTs */
 	bool lapic_bsp_writable;      /* guest may change APIC_BASE[8] */
 	bool lapic_ap_init_first;     /* APs need INIT before SIPI */
 	uint32_t ioapic_version;      /* 0x11 (82093AA) or 0x20 (ICH) */

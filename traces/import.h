@@ -50,6 +50,9 @@ struct dm_ftrace_stats {
 	uint64_t dev_msis;    /* dev msi events */
 	uint64_t intacks;     /* intack events (derived or kvm_inj_virq) */
 	uint64_t eois_by_kvm; /* EOIs KVM did itself at delivery */
+	uint64_t acks_vec;    /* irqchip off: intacks with a known vector */
+	uint64_t acks_late;   /* irqchip off: intacks at their EOI */
+	uint64_t cmos_board;  /* irqchip off: unchecked reads of the CMOS */
 	uint64_t outputs;     /* model outputs and echoes skipped */
 	uint64_t unmodelled;  /* accesses to devices outside the model set */
 	uint64_t unknown;     /* lines of events the importer does not use */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "models/rtc.h"
 #include "sim/config.h"
 
 int dm_import_input_rewind(struct dm_import_input *in, struct dm_error *err)
@@ -225,4 +226,176 @@ int dm_import_parse_args(int argc, char **argv, const char *usage,
 		return dm_import_usage_error(usage, "needs IN and -o OUT",
 					     NULL);
 	return -1;
+}
+
+bool dm_import_cmos_access(struct dm_import_cmos *c, uint64_t port, bool write,
+			   uint8_t value)
+{
+	unsigned i = c->index;
+	uint64_t bit = 1ULL << (i & 63);
+
+	if (port == DM_RTC_BASE && write)
+		c->index = value & 0x7f;
+	if (port != DM_RTC_BASE + 1 || i < 0x0e)
+		return false;
+	if (write) {
+		c->written[i >> 6] |= bit;
+		return false;
+	}
+	return !(c->written[i >> 6] & bit);
+}
+
+#define RTC_SEC 0x00
+#define RTC_MIN 0x02
+#define RTC_HOUR 0x04
+#define RTC_MDAY 0x07
+#define RTC_MON 0x08
+#define RTC_YEAR 0x09
+#define RTC_B 0x0b
+#define RTC_TIME_REGS (1u << 0 | 1u << 1 | 1u << 2)
+#define DAY_S 86400
+
+void dm_import_rtc_init(struct dm_import_rtc *r)
+{
+	*r = (struct dm_import_rtc){.reg_b = 0x02}; /* QEMU: 24 h, BCD */
+}
+
+/* Bit in r->have (and slot in r->val) of a time register, or -1. */
+static int rtc_slot(unsigned index)
+{
+	static const uint8_t regs[] = {RTC_SEC,	 RTC_MIN, RTC_HOUR,
+				       RTC_MDAY, RTC_MON, RTC_YEAR};
+
+	for (unsigned i = 0; i < sizeof(regs); i++)
+		if (regs[i] == index)
+			return (int)i;
+	return -1;
+}
+
+static unsigned rtc_bin(const struct dm_import_rtc *r, uint8_t v)
+{
+	return (r->reg_b & 0x04) ? v : (unsigned)(v >> 4) * 10 + (v & 0xf);
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* The time of day read since the seconds read, in seconds. */
+static int32_t rtc_tod(const struct dm_import_rtc *r)
+{
+	unsigned hour = r->val[2] & 0x7f, h = rtc_bin(r, (uint8_t)hour);
+
+	if (!(r->reg_b & 0x02)) /* 12-hour mode: bit 7 is PM */
+		h = h % 12 + ((r->val[2] & 0x80) ? 12 : 0);
+	return (int32_t)(h * 3600 + rtc_bin(r, r->val[1]) * 60 +
+			 rtc_bin(r, r->val[0]));
+}
+
+/* The first date read, 2000-01-01's fields where none was: in days. */
+static int64_t rtc_day(const struct dm_import_rtc *r)
+{
+	unsigned f[3] = {1, 1, 0};
+
+	for (unsigned i = 0; i < 3; i++)
+		if (r->date_have >> i & 1)
+			f[i] = rtc_bin(r, r->date[i]);
+	return days_from_civil(2000 + f[2], f[1], f[0]);
+}
+
+static void rtc_sample(struct dm_import_rtc *r)
+{
+	if (!(r->have & 1) || r->n == DM_IMPORT_RTC_SAMPLES)
+		return;
+	r->tod[r->n] =
+		(r->have & RTC_TIME_REGS) == RTC_TIME_REGS ? rtc_tod(r) : -1;
+	r->sec[r->n] = (uint8_t)rtc_bin(r, r->val[0]);
+	r->ts[r->n++] = r->sec_ts;
+}
+
+/*
+ * Guests read the seconds first and the rest after (Linux's
+ * mc146818_get_time, SeaBIOS): a sample is a seconds read and the other
+ * time registers read before the next one.
+ */
+void dm_import_rtc_access(struct dm_import_rtc *r, uint64_t ts, uint64_t port,
+			  bool write, uint8_t value)
+{
+	unsigned index = r->cmos.index;
+	int slot = rtc_slot(index);
+
+	dm_import_cmos_access(&r->cmos, port, write, value);
+	if (port != DM_RTC_BASE + 1)
+		return;
+	if (index == RTC_B) {
+		r->reg_b = value;
+		return;
+	}
+	if (write || slot < 0)
+		return;
+	if (slot >= 3 && !(r->date_have >> (slot - 3) & 1)) {
+		r->date_have |= (uint8_t)(1u << (slot - 3));
+		r->date[slot - 3] = value;
+	}
+	if (slot == 0) {
+		rtc_sample(r);
+		r->have = 0;
+		r->sec_ts = ts;
+	}
+	r->have |= (uint8_t)(1u << slot);
+	r->val[slot] = value;
+}
+
+int dm_import_rtc_epoch(const struct dm_import_rtc *r,
+			uint64_t (*ns)(const void *ctx, uint64_t ts),
+			const void *ctx, uint64_t *sec, uint32_t *frac_ns)
+{
+	struct dm_import_rtc last = *r;
+	int64_t lo = INT64_MIN, hi = INT64_MAX, anchor = -1, x;
+	const int64_t s = 1000000000;
+
+	rtc_sample(&last); /* the sample in progress */
+	for (unsigned i = 0; i < last.n && anchor < 0; i++)
+		if (last.tod[i] >= 0)
+			anchor = (rtc_day(&last) * DAY_S + last.tod[i]) * s -
+				 (int64_t)ns(ctx, last.ts[i]);
+	if (anchor < 0)
+		return 0;
+	/*
+	 * The RTC shows floor((X + t) / 1 s) at virtual time t, X its time
+	 * at 0: a read of U at t needs U s - t <= X < U s - t + 1 s.  Each
+	 * read takes the U nearest the anchor's with the time of day (or
+	 * only the seconds) it read.
+	 */
+	for (unsigned i = 0; i < last.n; i++) {
+		int64_t t = (int64_t)ns(ctx, last.ts[i]), u = (anchor + t) / s;
+
+		if (last.tod[i] >= 0)
+			u += ((int64_t)last.tod[i] - u % DAY_S +
+			      DAY_S * 3 / 2) %
+				     DAY_S -
+			     DAY_S / 2;
+		else
+			u += ((int64_t)last.sec[i] - u % 60 + 90) % 60 - 30;
+		if (u * s - t > lo)
+			lo = u * s - t;
+		if (u * s - t + s - 1 < hi)
+			hi = u * s - t + s - 1;
+	}
+	x = lo <= hi ? lo + (hi - lo) / 2 : lo;
+	if (x < 0)
+		x = 0;
+	*sec = (uint64_t)(x / s);
+	*frac_ns = (uint32_t)(x % s);
+	return lo <= hi ? 1 : -1;
 }

@@ -57,6 +57,58 @@ int dm_import_write(struct dm_import_input *in, const char *out,
 		    int (*convert)(void *ctx), void *ctx,
 		    struct dm_trace_writer **w, struct dm_error *err);
 
+/*
+ * The guest's CMOS accesses (ports 0x70/0x71).  QEMU's board fills the
+ * NVRAM bytes (index 0x0e-0x7f: memory sizes, boot order, equipment)
+ * before the guest runs, which no trace shows.
+ */
+struct dm_import_cmos {
+	uint8_t index;
+	uint64_t written[2]; /* NVRAM bytes the guest wrote */
+};
+
+/* Follows one access; true for a read of an NVRAM byte the guest never
+ * wrote (its value is the board's, which the trace cannot check). */
+bool dm_import_cmos_access(struct dm_import_cmos *c, uint64_t port, bool write,
+			   uint8_t value);
+
+/*
+ * The RTC's date and time as the guest read them, to recover where the
+ * RTC stood at virtual time 0: QEMU's RTC starts at the host's time and
+ * ticks at the host clock's phase at its start.
+ */
+#define DM_IMPORT_RTC_SAMPLES 256
+struct dm_import_rtc {
+	struct dm_import_cmos cmos;
+	uint8_t reg_b;	   /* as the guest last read or wrote it */
+	uint8_t have;	   /* time registers read since a seconds read */
+	uint8_t val[10];   /* their values */
+	uint64_t sec_ts;   /* when the seconds were read */
+	uint8_t date_have; /* day, month, year: first read of each */
+	uint8_t date[3];
+	unsigned n;			    /* samples: */
+	int32_t tod[DM_IMPORT_RTC_SAMPLES]; /* seconds of the day, or -1 */
+	uint8_t sec[DM_IMPORT_RTC_SAMPLES]; /* the seconds register */
+	uint64_t ts[DM_IMPORT_RTC_SAMPLES]; /* the caller's timestamps */
+};
+
+void dm_import_rtc_init(struct dm_import_rtc *r);
+void dm_import_rtc_access(struct dm_import_rtc *r, uint64_t ts, uint64_t port,
+			  bool write, uint8_t value);
+
+/*
+ * The RTC time at virtual time 0 (*sec, *ns) that every read agrees with,
+ * given ns(ts) converting the caller's timestamps to virtual ns.  The
+ * date is the first day, month and year the guest read; those it never
+ * read are 2000-01-01's (the default rtc_epoch's).
+ * Returns 0 without a read of the hours, minutes and seconds, 1 when
+ * every read agrees, -1 when they cannot all agree (the lowest instant
+ * the reads allow is taken).
+ */
+int dm_import_rtc_epoch(const struct dm_import_rtc *r,
+			uint64_t (*ns)(const void *ctx, uint64_t ts),
+			const void *ctx, uint64_t *sec, uint32_t *frac_ns);
+
 /* What `dmsim import FORMAT` takes; tsc_hz only where tsc_hz_ok. */
 struct dm_import_args {
 	const char *in, *out;

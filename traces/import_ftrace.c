@@ -701,6 +701,7 @@ struct tinfo {
 	uint32_t claimed;
 	int vcpu;
 	bool x2apic;
+	bool exit_io; /* its last line was a KVM_EXIT_IO exit */
 };
 
 struct survey {
@@ -718,6 +719,11 @@ struct survey {
 	struct dm_import_pci pci;
 	uint32_t pmbase;
 	bool hpet, tsc_deadline, userspace_ioapic;
+	/* kernel-irqchip=off: QEMU's LAPIC, 8259 or PIT answered a read,
+	 * and no in-kernel interrupt controller logged anything. */
+	bool userspace_irqchip, kernel_irqchip;
+	int64_t hpet_id;	  /* first HPET capabilities read; -1 if none */
+	struct dm_import_rtc rtc; /* the guest's reads of the RTC's time */
 	bool echoes;	    /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
 	uint64_t pit_edges; /* kvm_set_irq lines of the PIT (GSI 0) */
 	unsigned apic_ids;  /* highest APIC ID targeted, plus one */
@@ -793,6 +799,36 @@ static void survey_pci(struct survey *sv, const struct ev_pio *e)
 		sv->pmbase = e->val & (devfn == 0xf8 ? 0xff80 : 0xffc0);
 }
 
+/* Lines only an in-kernel LAPIC, IOAPIC, 8259 or PIT logs. */
+static bool kernel_irqchip_event(enum kev k)
+{
+	return k == K_APIC || k == K_SET_IRQ || k == K_EOI || k == K_ACCEPT ||
+	       k == K_ECHO;
+}
+
+/* The 8259s and the PIT: KVM serves them when it has an irqchip. */
+static bool irqchip_port(uint32_t port)
+{
+	return port - 0x40 < 4 || port - DM_PIC_MASTER_BASE < 2 ||
+	       port - DM_PIC_SLAVE_BASE < 2;
+}
+
+static void survey_mmio(struct survey *sv, const struct ev_mmio *e)
+{
+	if (e->gpa - DM_HPET_BASE < HPET_LEN) {
+		sv->hpet = true;
+		if (e->gpa == DM_HPET_BASE && e->type == MMIO_READ &&
+		    sv->hpet_id < 0)
+			sv->hpet_id = (int64_t)(e->val & 0xffffffffu);
+	}
+	if (e->type != MMIO_UNSAT)
+		return;
+	if (e->gpa - DM_IOAPIC_BASE < DM_IOAPIC_SIZE)
+		sv->userspace_ioapic = true;
+	if (e->gpa - DM_LAPIC_DEFAULT_BASE < DM_LAPIC_MMIO_SIZE)
+		sv->userspace_irqchip = true;
+}
+
 static int survey_event(struct survey *sv, const struct fline *fl,
 			struct dm_error *err)
 {
@@ -818,6 +854,8 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	if (sscanf(fl->task, "CPU %lu/KVM%n", &vcpu, &n) == 1 &&
 	    (size_t)n == fl->task_len)
 		claim(t, C_NAME, vcpu);
+	if (kernel_irqchip_event(k))
+		sv->kernel_irqchip = true;
 	switch (k) {
 	case K_INJ_VIRQ:
 		sv->inj_virq = true;
@@ -827,17 +865,19 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			claim(t, C_ENTRY, v);
 		break;
 	case K_PIO:
-		if (parse_pio(fl->body, &pio))
-			survey_pci(sv, &pio);
+		if (!parse_pio(fl->body, &pio))
+			break;
+		survey_pci(sv, &pio);
+		if (pio.port - DM_RTC_BASE < 2)
+			dm_import_rtc_access(&sv->rtc, fl->ts, pio.port,
+					     pio.write, (uint8_t)pio.val);
+		if (t->exit_io && !pio.write && irqchip_port(pio.port))
+			sv->userspace_irqchip = true;
 		break;
 	case K_MMIO:
 		if (!parse_mmio(fl->body, &mmio))
 			break;
-		if (mmio.gpa - DM_HPET_BASE < HPET_LEN)
-			sv->hpet = true;
-		if (mmio.gpa - DM_IOAPIC_BASE < DM_IOAPIC_SIZE &&
-		    mmio.type == MMIO_UNSAT)
-			sv->userspace_ioapic = true;
+		survey_mmio(sv, &mmio);
 		break;
 	case K_MSR:
 		if (!parse_msr(fl->body, &msr) || msr.gp)
@@ -879,6 +919,8 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	default:
 		break;
 	}
+	t->exit_io =
+		k == K_EXIT && !strncmp(fl->body, "reason KVM_EXIT_IO ", 19);
 	return 0;
 }
 
@@ -889,6 +931,8 @@ static int survey(struct dm_import_input *in, struct survey *sv,
 	int r;
 
 	sv->pci.chipset = -1;
+	sv->hpet_id = -1;
+	dm_import_rtc_init(&sv->rtc);
 	while ((r = dm_import_input_next(in, err)) > 0) {
 		enum line_kind kind = lex(in->line, &fl);
 
@@ -1034,6 +1078,29 @@ enum pend {
 	P_MMIO_READ,   /* unsatisfied-read: the completed read follows */
 };
 
+/* kernel-irqchip=off: a queue slot held at a vcpu's exit, where QEMU may
+ * have injected an interrupt before the vcpu ran on. */
+struct cand {
+	uint64_t slot, time;
+	bool live;
+};
+
+/* The exits between two modelled accesses of a vcpu that may have injected
+ * an interrupt: the first interrupt window exit, and the last exit. */
+enum { GAP_WINDOW, GAP_LAST, GAP_KINDS };
+struct gap {
+	struct cand k[GAP_KINDS];
+};
+
+/* A modelled access and the exits before it. */
+struct acked {
+	struct gap before;
+	uint8_t op;
+	uint64_t addr, value;
+};
+
+#define ACK_RING 3 /* accesses a handler's prologue spans, EOI included */
+
 struct thread {
 	int vcpu;
 	enum last last;
@@ -1043,6 +1110,12 @@ struct thread {
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool irq0_pend;	 /* a PIT edge waits for its echo line */
 	struct oev irq0; /* that edge */
+	struct gap gap;	 /* irqchip off: since its last modelled access */
+	struct gap next; /* ... and after the exit of its open read */
+	bool reading;	 /* that read's exit goes to next */
+	struct acked ring[ACK_RING]; /* its last modelled accesses */
+	unsigned nring;
+	bool slave_eoi; /* its last modelled access was an EOI to the slave */
 };
 
 struct vcpu {
@@ -1067,6 +1140,10 @@ struct conv {
 	uint32_t model_gsis, dev_high;
 	uint16_t pmbase;
 	bool delivery_eoi;
+	bool irqchip_off;
+	struct dm_import_cmos cmos;
+	uint8_t icw2_next; /* bit n: 8259 n's next data write is ICW2 */
+	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
 };
@@ -1131,6 +1208,9 @@ static int q_flush(struct conv *c)
 }
 
 static int resolve(struct conv *c, struct thread *t);
+static int gap_release(struct conv *c, struct gap *g);
+static int gap_merge(struct conv *c, struct thread *t);
+static int release_cand_at(struct conv *c, uint64_t idx);
 
 /* A free slot at the tail; a full queue first closes its oldest access. */
 static int q_reserve(struct conv *c, uint64_t *idx)
@@ -1153,8 +1233,15 @@ static int q_reserve(struct conv *c, uint64_t *idx)
 		for (unsigned i = 0; i < c->sv->nt; i++)
 			if (c->th[i].pend != P_NONE && c->th[i].slot == c->head)
 				owner = &c->th[i];
-		if (!owner)
+		if (!owner) {
+			int r = release_cand_at(c, c->head);
+
+			if (r < 0)
+				return -1;
+			if (r)
+				continue;
 			return dm_errorf(c->err, "output queue stuck");
+		}
 		if (resolve(c, owner) || q_flush(c))
 			return -1;
 	}
@@ -1308,7 +1395,7 @@ static int resolve(struct conv *c, struct thread *t)
 				"completed; dropped\n",
 				c->in->name, t->pline);
 		c->st->incomplete++;
-		return q_fill(c, t->slot, NULL, NULL);
+		return gap_merge(c, t) || q_fill(c, t->slot, NULL, NULL);
 	}
 	return 0;
 }
@@ -1339,7 +1426,254 @@ static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
 	return resolve(c, t) || q_reserve(c, slot);
 }
 
+/* ---- kernel-irqchip=off: interrupts from the guest's EOIs ------------ */
+
+/*
+ * With kernel-irqchip=off QEMU injects an interrupt with KVM_INTERRUPT just
+ * before it resumes a vcpu after an exit (kvm_arch_pre_run), having run its
+ * 8259's or LAPIC's INTA; no tracepoint shows it.  The handler then runs
+ * at once, so the acceptance lies in the gap between the handler's first
+ * modelled access and the modelled access before it.  The exits of a gap
+ * that can be the injection hold queue slots (candidates); a modelled
+ * access keeps its gap, and the EOI that ends a handler fills one
+ * candidate of the gap before the handler with the intack
+ * (docs/importers.md).
+ */
+static int cand_release(struct conv *c, struct cand *k)
+{
+	if (!k->live)
+		return 0;
+	k->live = false;
+	return q_fill(c, k->slot, NULL, NULL);
+}
+
+static int gap_release(struct conv *c, struct gap *g)
+{
+	for (unsigned i = 0; i < GAP_KINDS; i++)
+		if (cand_release(c, &g->k[i]))
+			return -1;
+	return 0;
+}
+
+static struct gap gap_take(struct gap *g)
+{
+	struct gap r = *g;
+
+	*g = (struct gap){0};
+	return r;
+}
+
+/* An exit on t (the reason kvm_userspace_exit printed). */
+static int gap_exit(struct conv *c, struct thread *t, uint64_t time,
+		    const char *reason)
+{
+	struct gap *g = t->reading ? &t->next : &t->gap;
+	struct cand *k = &g->k[GAP_WINDOW];
+
+	t->reading = false;
+	if (strcmp(reason, "KVM_EXIT_IRQ_WINDOW_OPEN") || k->live) {
+		k = &g->k[GAP_LAST];
+		if (cand_release(c, k))
+			return -1;
+	}
+	if (q_reserve(c, &k->slot))
+		return -1;
+	k->time = time;
+	k->live = true;
+	return 0;
+}
+
+/* A read that turned out unmodelled: its exit joins the gap it is in,
+ * the last one so far. */
+static int gap_merge(struct conv *c, struct thread *t)
+{
+	struct cand *w = &t->next.k[GAP_WINDOW], *l = &t->next.k[GAP_LAST];
+
+	if (!t->gap.k[GAP_WINDOW].live)
+		t->gap.k[GAP_WINDOW] = *w;
+	else if (cand_release(c, w))
+		return -1;
+	if (l->live) {
+		if (cand_release(c, &t->gap.k[GAP_LAST]))
+			return -1;
+		t->gap.k[GAP_LAST] = *l;
+	}
+	t->next = (struct gap){0};
+	t->reading = false;
+	return 0;
+}
+
+/* A modelled read completed: the gap before it ends at its exit. */
+static struct gap gap_before_read(struct thread *t)
+{
+	struct gap r = gap_take(&t->gap);
+
+	t->gap = gap_take(&t->next);
+	t->reading = false;
+	return r;
+}
+
+/* The queue is full behind a candidate: nothing fills it any more. */
+static int release_cand_at(struct conv *c, uint64_t idx)
+{
+	for (unsigned i = 0; i < c->sv->nt; i++) {
+		struct thread *t = &c->th[i];
+		struct gap *gs[2 + ACK_RING] = {&t->gap, &t->next};
+
+		for (unsigned j = 0; j < t->nring; j++)
+			gs[2 + j] = &t->ring[j].before;
+		for (unsigned j = 0; j < 2 + t->nring; j++)
+			for (unsigned k = 0; k < GAP_KINDS; k++)
+				if (gs[j]->k[k].live && gs[j]->k[k].slot == idx)
+					return cand_release(c, &gs[j]->k[k])
+						       ? -1
+						       : 1;
+	}
+	return 0;
+}
+
+static int release_all_cands(struct conv *c, struct thread *t)
+{
+	for (unsigned j = 0; j < t->nring; j++)
+		if (gap_release(c, &t->ring[j].before))
+			return -1;
+	t->nring = 0;
+	return gap_release(c, &t->gap) || gap_release(c, &t->next);
+}
+
+/* 8259 n (0 master, 1 slave) for a port of its pair, else -1. */
+static int pic_chip(uint64_t port)
+{
+	if (port - DM_PIC_MASTER_BASE < 2)
+		return 0;
+	return port - DM_PIC_SLAVE_BASE < 2 ? 1 : -1;
+}
+
+/* ICW1 (command port, bit 4) announces ICW2, the vector base, as the
+ * next data write. */
+static void track_icw2(struct conv *c, const struct acked *a)
+{
+	int chip = pic_chip(a->addr);
+
+	if (a->op != DM_OP_PIO_W || chip < 0)
+		return;
+	if (!(a->addr & 1) && (a->value & 0x10))
+		c->icw2_next |= (uint8_t)(1u << chip);
+	else if ((a->addr & 1) && (c->icw2_next >> chip & 1)) {
+		c->pic_base[chip] = (uint8_t)(a->value & 0xf8);
+		c->icw2_next &= (uint8_t) ~(1u << chip);
+	}
+}
+
+/* OCW2 with the EOI bit (non-specific, specific, either with rotate). */
+static bool pic_eoi(const struct acked *a)
+{
+	return a->op == DM_OP_PIO_W && pic_chip(a->addr) >= 0 &&
+	       !(a->addr & 1) && !(a->value & 0x18) && (a->value & 0x20);
+}
+
+static bool lapic_eoi(const struct conv *c, const struct thread *t,
+		      const struct acked *a)
+{
+	return a->op == DM_OP_MMIO_W &&
+	       a->addr == c->vc[t->vcpu].apic_base + APIC_EOI;
+}
+
+/*
+ * The handler's first modelled access: Linux's mask_and_ack_8259A reads
+ * and rewrites the chip's IMR just before its specific EOI; any other
+ * handler (Linux's LAPIC acks, SeaBIOS's) starts, as far as the models
+ * see, with its EOI.
+ */
+static struct acked *handler_start(struct thread *t, const struct acked *eoi)
+{
+	struct acked *r, *w;
+	int chip = pic_chip(eoi->addr);
+
+	if (chip < 0 || t->nring < 3) /* the EOI is the last */
+		return NULL;
+	r = &t->ring[t->nring - 3];
+	w = &t->ring[t->nring - 2];
+	if (r->op == DM_OP_PIO_R && w->op == DM_OP_PIO_W &&
+	    r->addr == w->addr && pic_chip(r->addr) == chip && (r->addr & 1))
+		return r;
+	return NULL;
+}
+
+/*
+ * Where QEMU injected: at the first interrupt window exit (it asked for
+ * one, the guest's IF being clear, and kicks that follow come from
+ * interrupts raised while the handler runs); else at an exit with IF set,
+ * after which the handler ran: the last exit before it.
+ */
+static struct cand *injection(struct gap *g)
+{
+	if (g->k[GAP_WINDOW].live)
+		return &g->k[GAP_WINDOW];
+	return &g->k[GAP_LAST];
+}
+
+static int emit_ack(struct conv *c, struct thread *t, struct acked *eoi,
+		    uint64_t time)
+{
+	struct acked *start = handler_start(t, eoi);
+	struct cand *k = injection(start ? &start->before : &eoi->before);
+	int chip = pic_chip(eoi->addr);
+	bool known = chip >= 0 && (eoi->value & 0x40);
+	struct oev a;
+
+	a = cpu_ev(k->live ? k->time : time, t->vcpu, DM_OP_INTACK, 0, 0,
+		   known ? (uint64_t)(c->pic_base[chip] | (eoi->value & 7)) : 0,
+		   known);
+	c->st->acks_vec += known;
+	if (!k->live) { /* no exit before the handler: no place but here */
+		c->st->acks_late++;
+		return q_push(c, &a);
+	}
+	k->live = false;
+	return q_fill(c, k->slot, &a, NULL);
+}
+
+/*
+ * Called for each modelled access of a vcpu, before it is queued, with the
+ * candidate before it.  The master's EOI right after the slave's ends the
+ * same (cascaded) interrupt.
+ */
+static int off_access(struct conv *c, struct thread *t, struct gap before,
+		      uint64_t time, uint8_t op, uint64_t addr, uint64_t value)
+{
+	struct acked a = {before, op, addr, value};
+	bool eoi;
+
+	if (!c->irqchip_off)
+		return 0;
+	track_icw2(c, &a);
+	if (t->nring == ACK_RING) {
+		if (gap_release(c, &t->ring[0].before))
+			return -1;
+		memmove(t->ring, t->ring + 1, sizeof(t->ring[0]) * --t->nring);
+	}
+	t->ring[t->nring++] = a;
+	eoi = pic_eoi(&a) || lapic_eoi(c, t, &a);
+	if (eoi && !(t->slave_eoi && pic_chip(addr) == 0) &&
+	    emit_ack(c, t, &t->ring[t->nring - 1], time))
+		return -1;
+	t->slave_eoi = pic_eoi(&a) && pic_chip(addr) == 1;
+	return 0;
+}
+
 /* ---- pass 2 handlers ---------------------------------------------------- */
+
+/* With QEMU's RTC (irqchip off), NVRAM bytes its board set and the
+ * guest never wrote are read unchecked. */
+static bool board_cmos(struct conv *c, const struct ev_pio *e)
+{
+	if (!c->irqchip_off ||
+	    !dm_import_cmos_access(&c->cmos, e->port, false, (uint8_t)e->val))
+		return false;
+	c->st->cmos_board++;
+	return true;
+}
 
 static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		  const char *body)
@@ -1368,19 +1702,28 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 					"device: the trace shows only "
 					"the first value",
 					body);
+		if (c->irqchip_off)
+			dm_import_cmos_access(&c->cmos, e.port, true,
+					      (uint8_t)e.val);
 		a = cpu_ev(time, t->vcpu, DM_OP_PIO_W, e.port, e.size, e.val,
 			   true);
-		return q_push(c, &a);
+		return off_access(c, t, gap_take(&t->gap), time, DM_OP_PIO_W,
+				  e.port, e.val) ||
+		       q_push(c, &a);
 	}
 	if (read_slot(c, t, P_PIO_READ, true, &time, &slot))
 		return -1;
 	t->last = LAST_OTHER;
 	if (!modelled_port(c, e.port)) {
 		c->st->unmodelled++;
-		return q_fill(c, slot, NULL, NULL);
+		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
 	}
+	if (off_access(c, t, gap_before_read(t), time, DM_OP_PIO_R, e.port,
+		       e.val))
+		return -1;
 	/* A string read shows its first value; the rest are recorded. */
-	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, true);
+	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val,
+		   !board_cmos(c, &e));
 	if (q_fill(c, slot, &a, NULL))
 		return -1;
 	a.flags = 0;
@@ -1407,12 +1750,13 @@ static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
 	    t->pend != P_PIO_READ) {
 		if (open_access(c, t, P_PIO_READ, time))
 			return -1;
+		t->reading = c->irqchip_off;
 	} else if (t->pend == P_APIC_READ || t->pend == P_APIC_WRITE) {
 		if (resolve(c, t))
 			return -1;
 	}
 	t->last = LAST_EXIT;
-	return 0;
+	return c->irqchip_off ? gap_exit(c, t, time, reason) : 0;
 }
 
 static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
@@ -1436,6 +1780,7 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 	if (e.type == MMIO_UNSAT) {
 		if (open_access(c, t, P_MMIO_READ, time))
 			return -1;
+		t->reading = c->irqchip_off;
 		t->paddr = e.gpa;
 		t->psize = e.len;
 		return 0;
@@ -1446,7 +1791,8 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 			c->st->unmodelled++;
 			return resolve(c, t);
 		}
-		if (lapic) {
+		/* QEMU's LAPIC has no kvm_apic echo to wait for. */
+		if (lapic && !c->irqchip_off) {
 			/* Applied when its kvm_apic line is logged. */
 			if (open_access(c, t, P_LAPIC_WRITE, time))
 				return -1;
@@ -1457,7 +1803,10 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 		}
 		a = cpu_ev(time, t->vcpu, DM_OP_MMIO_W, e.gpa, e.len, e.val,
 			   true);
-		return resolve(c, t) || q_push(c, &a);
+		return resolve(c, t) ||
+		       off_access(c, t, gap_take(&t->gap), time, DM_OP_MMIO_W,
+				  e.gpa, e.val) ||
+		       q_push(c, &a);
 	}
 	/* A LAPIC read, computed when the kvm_apic line before it was
 	 * logged: it takes that line's place. */
@@ -1476,10 +1825,12 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 	t->last = LAST_OTHER;
 	if (!modelled) {
 		c->st->unmodelled++;
-		return q_fill(c, slot, NULL, NULL);
+		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
 	}
 	a = cpu_ev(time, t->vcpu, DM_OP_MMIO_R, e.gpa, e.len, e.val, true);
-	return q_fill(c, slot, &a, NULL);
+	return off_access(c, t, gap_before_read(t), time, DM_OP_MMIO_R, e.gpa,
+			  e.val) ||
+	       q_fill(c, slot, &a, NULL);
 }
 
 /*
@@ -1845,7 +2196,8 @@ static int on_bad(struct conv *c)
 static int finish_threads(struct conv *c)
 {
 	for (unsigned i = 0; i < c->sv->nt; i++)
-		if (resolve(c, &c->th[i]) || flush_irq0(c, &c->th[i]))
+		if (resolve(c, &c->th[i]) || flush_irq0(c, &c->th[i]) ||
+		    release_all_cands(c, &c->th[i]))
 			return -1;
 	if (c->sv->hdr_lost_known && c->sv->hdr_lost > c->st->lost) {
 		uint64_t more = c->sv->hdr_lost - c->st->lost;
@@ -1894,6 +2246,19 @@ static int convert(void *ctx)
 
 /* ---- set-up and report -------------------------------------------------- */
 
+/* QEMU served the interrupt controllers itself (docs/importers.md). */
+static bool irqchip_off(const struct survey *sv)
+{
+	return sv->userspace_irqchip && !sv->kernel_irqchip;
+}
+
+/* A board without an HPET answers its capabilities read with the bus's
+ * all ones (or QEMU's unassigned 0). */
+static bool hpet_absent(const struct survey *sv)
+{
+	return sv->hpet_id == 0 || sv->hpet_id == 0xffffffff;
+}
+
 static void init_conv(struct conv *c, struct survey *sv)
 {
 	for (unsigned i = 0; i < MAX_VCPUS; i++)
@@ -1904,7 +2269,8 @@ static void init_conv(struct conv *c, struct survey *sv)
 		};
 	for (unsigned i = 0; i < sv->nt; i++)
 		c->th[i] = (struct thread){.vcpu = sv->t[i].vcpu};
-	c->delivery_eoi = !sv->inj_virq;
+	c->irqchip_off = irqchip_off(sv);
+	c->delivery_eoi = !sv->inj_virq && !c->irqchip_off;
 	if (c->o->model_gsis_given)
 		c->model_gsis = c->o->model_gsis;
 	else
@@ -1912,11 +2278,51 @@ static void init_conv(struct conv *c, struct survey *sv)
 			1u << DM_RTC_IRQ | (sv->hpet ? 1u << 0 | 1u << 2 : 0);
 }
 
-static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
-			 bool pit_irq0_edges, char *buf, size_t cap)
+/* Where QEMU's RTC stood at virtual time 0, from the guest's reads. */
+struct rtc_at0 {
+	int found; /* dm_import_rtc_epoch's result */
+	uint64_t sec;
+	uint32_t ns;
+};
+
+struct ts_conv {
+	const struct survey *sv;
+	uint64_t rate;
+};
+
+static uint64_t survey_ns(const void *ctx, uint64_t ts)
 {
-	int n = snprintf(buf, cap, "profile=kvm vcpus=%u chipset=%s", vcpus,
+	const struct ts_conv *tc = ctx;
+	uint64_t d = ts > tc->sv->t0 ? ts - tc->sv->t0 : 0;
+
+	return tc->sv->counter ? dm_muldiv64(d, DM_NS_PER_SEC, tc->rate) : d;
+}
+
+static struct rtc_at0 rtc_at0(const struct survey *sv, uint64_t rate)
+{
+	struct rtc_at0 r = {0};
+	struct ts_conv tc = {sv, rate};
+
+	if (irqchip_off(sv))
+		r.found = dm_import_rtc_epoch(&sv->rtc, survey_ns, &tc, &r.sec,
+					      &r.ns);
+	return r;
+}
+
+static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
+			 const struct rtc_at0 *rtc, bool pit_irq0_edges,
+			 char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "profile=%s vcpus=%u chipset=%s",
+			 irqchip_off(sv) ? "qemu" : "kvm", vcpus,
 			 sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc");
+
+	if (irqchip_off(sv) && hpet_absent(sv) && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, " hpet_present=off");
+	if (rtc->found && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n,
+			      " rtc_epoch=%" PRIu64 " rtc_epoch_ns=%" PRIu32,
+			      rtc->sec, rtc->ns);
 
 	if (sv->pmbase && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n, " pmbase=0x%x",
@@ -1947,11 +2353,21 @@ static void report_inference(FILE *log, const struct survey *sv,
 	if (sv->pmbase)
 		fprintf(log, "import: PM timer block at 0x%x (PMBASE write)\n",
 			sv->pmbase);
-	fprintf(log,
-		sv->hpet ? "import: the guest uses the HPET\n"
-			 : "import: the guest never touched the HPET (the "
-			   "machine still has one: no option removes it)\n");
-	if (sv->userspace_ioapic)
+	if (irqchip_off(sv))
+		fprintf(log,
+			"import: kernel-irqchip=off (QEMU's LAPIC, 8259 or "
+			"PIT served reads, no in-kernel irqchip events): "
+			"profile=qemu, interrupts from the guest's EOIs\n");
+	if (irqchip_off(sv) && hpet_absent(sv))
+		fprintf(log,
+			"import: no HPET (its capabilities read 0x%" PRIx64
+			"): hpet_present=off\n",
+			(uint64_t)sv->hpet_id);
+	else
+		fprintf(log, sv->hpet ? "import: the guest uses the HPET\n"
+				      : "import: the guest never touched the "
+					"HPET (the machine keeps one)\n");
+	if (sv->userspace_ioapic && !irqchip_off(sv))
 		fprintf(log, "import: warning: IOAPIC reads served by "
 			     "userspace (kernel-irqchip=split?): its "
 			     "messages are not separated from devices' "
@@ -1960,6 +2376,18 @@ static void report_inference(FILE *log, const struct survey *sv,
 		fprintf(log,
 			"import: TSC timestamps at %" PRIu64 " Hz (from %s)\n",
 			rate, rate_why);
+}
+
+static void report_rtc(FILE *log, const struct rtc_at0 *rtc)
+{
+	if (rtc->found < 0)
+		fprintf(log, "import: warning: the guest's reads of the RTC's "
+			     "time do not fit one start instant\n");
+	fprintf(log,
+		"import: RTC at time 0: %" PRIu64 ".%09" PRIu32
+		" unix seconds (from the guest's reads of its date and "
+		"time)\n",
+		rtc->sec, rtc->ns);
 }
 
 static void report_pit_edges(FILE *log, const struct survey *sv)
@@ -1992,6 +2420,17 @@ static void report_summary(FILE *log, const struct conv *c)
 			"import: %" PRIu64 " of the dev irq events are the "
 			"PIT's IRQ0 edges\n",
 			st->pit_edges);
+	if (st->cmos_board)
+		fprintf(log,
+			"import: %" PRIu64 " reads of CMOS bytes QEMU's board "
+			"set (never written by the guest) not checked\n",
+			st->cmos_board);
+	if (c->irqchip_off)
+		fprintf(log,
+			"import: %" PRIu64 " intacks from EOIs: %" PRIu64
+			" with the 8259 vector of a specific EOI, %" PRIu64
+			" with no exit before the handler\n",
+			st->intacks, st->acks_vec, st->acks_late);
 	fprintf(log,
 		"import: skipped %" PRIu64 " model outputs and echoes, %" PRIu64
 		" accesses outside the model set, %" PRIu64 " no-op lowers\n",
@@ -2026,8 +2465,9 @@ static int run(struct dm_import_input *in, const char *out,
 	       const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
 	       struct survey *sv, struct conv *c, struct dm_error *err)
 {
-	char config[256];
+	char config[320];
 	const char *why = NULL;
+	struct rtc_at0 rtc;
 	unsigned vcpus;
 
 	if (survey(in, sv, err))
@@ -2043,10 +2483,13 @@ static int run(struct dm_import_input *in, const char *out,
 	vcpus = vcpu_count(sv);
 	st->vcpus = vcpus;
 	st->tsc_hz = sv->counter ? c->rate : 0;
-	machine_line(sv, vcpus, c->rate, o->pit_irq0_edges, config,
+	rtc = rtc_at0(sv, c->rate);
+	machine_line(sv, vcpus, c->rate, &rtc, o->pit_irq0_edges, config,
 		     sizeof(config));
 	if (o->log)
 		report_inference(o->log, sv, why, c->rate);
+	if (o->log && rtc.found)
+		report_rtc(o->log, &rtc);
 	if (o->log && o->pit_irq0_edges)
 		report_pit_edges(o->log, sv);
 	c->o = o;

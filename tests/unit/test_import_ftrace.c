@@ -239,6 +239,60 @@ END_TEST
 
 /* ---- trace-cmd report layout, a QEMU-like host ----------------------- */
 
+/* ---- QEMU with kernel-irqchip=off (pc1 boot, cut) --------------------- */
+
+#define OFF_T0 27718901200153ULL /* the capture's start marker */
+
+static uint64_t off_ns(uint64_t tsc)
+{
+	return dm_muldiv64(tsc - OFF_T0, DM_NS_PER_SEC, PROBE_HZ);
+}
+
+START_TEST(off_matches_expected_conversion)
+{
+	struct result r;
+	char *got, *want;
+
+	import(dm_test_trace_path("ftrace_off.raw"), &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	got = slurp(r.out);
+	want = slurp(dm_test_trace_path("ftrace_off.expect"));
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	ck_assert_uint_eq(r.st.intacks, 13);
+	ck_assert_uint_eq(r.st.acks_vec, 11);
+	ck_assert_uint_eq(r.st.cmos_board, 5);
+}
+END_TEST
+
+/*
+ * QEMU injects at an exit and the handler runs at once: after an interrupt
+ * window exit, a kick that follows is an interrupt raised during the
+ * handler's entry (not the injection); without a window, the injection is
+ * the last exit before the handler (here a kick).  Linux's handler starts
+ * with its IMR read; the specific EOI 0x60 names IRQ0, ICW2 0x30.
+ */
+START_TEST(off_intacks_at_the_injecting_exit)
+{
+	struct result r;
+	const struct dm_event *e;
+
+	import(dm_test_trace_path("ftrace_off.raw"), &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	e = find(&r, DM_OP_INTACK, off_ns(28032764942151ULL)); /* window */
+	ck_assert(e->flags & DM_EV_VALUE);
+	ck_assert_uint_eq(e->value, 0x30);
+	ck_assert(e[1].op == DM_OP_PIO_R && e[1].addr == 0x21);
+	e = find(&r, DM_OP_INTACK, off_ns(28032853475743ULL)); /* kick */
+	ck_assert_uint_eq(e->value, 0x30);
+	ck_assert(e[1].op == DM_OP_PIO_R && e[1].addr == 0x21);
+	/* SeaBIOS's non-specific EOI: the vector is not known. */
+	e = find(&r, DM_OP_INTACK, off_ns(27726204431578ULL));
+	ck_assert(!(e->flags & DM_EV_VALUE));
+}
+END_TEST
+
 START_TEST(report_matches_expected_conversion)
 {
 	struct result r;
@@ -744,6 +798,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, probe_deliveries_become_intacks);
 	tcase_add_test(tc, probe_userspace_and_msrs);
 	tcase_add_test(tc, probe_pit_edges_from_the_trace);
+	tcase_add_test(tc, off_matches_expected_conversion);
+	tcase_add_test(tc, off_intacks_at_the_injecting_exit);
 	tcase_add_test(tc, report_matches_expected_conversion);
 	tcase_add_test(tc, truncated_relevant_line_names_it);
 	tcase_add_test(tc, truncated_last_line_is_skipped);

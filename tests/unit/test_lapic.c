@@ -390,6 +390,25 @@ START_TEST(test_software_disable)
 }
 END_TEST
 
+/* QEMU's apic.c: software disable leaves the LVTs as written (a checkpoint
+ * keeps the unmasked entries), and LINT0 still takes the 8259's ExtINT. */
+START_TEST(test_software_disable_qemu)
+{
+	rig(DM_PROFILE_QEMU, "", 0, true);
+	enable(0);
+	mw(0, LVT0, 0x8700);
+	mw(0, LVTT, 0x20);
+	mw(0, SVR, 0xff);
+	ck_assert_uint_eq(mr(0, LVT0), 0x8700);
+	ck_assert_uint_eq(mr(0, LVTT), 0x20);
+	mw(0, LVTERR, 0x33);
+	ck_assert_uint_eq(mr(0, LVTERR), 0x33);
+	restore();
+	ck_assert_uint_eq(mr(0, LVT0), 0x8700);
+	ck_assert_int_eq(fixed_msg(0, 0x40, false), 0);
+}
+END_TEST
+
 /* ---- Priorities -----------------------------------------------------------
  */
 
@@ -1361,6 +1380,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_register_masks);
 	tcase_add_test(tc, test_lvt_masks);
 	tcase_add_test(tc, test_software_disable);
+	tcase_add_test(tc, test_software_disable_qemu);
 	tcase_add_test(tc, test_ppr_apr);
 	tcase_add_test(tc, test_intack_priorities);
 	tcase_add_test(tc, test_spurious);

@@ -11,6 +11,7 @@
  * Multi-step sequences go through a checkpoint (encode, load into a fresh
  * RTC) in the middle and must then continue unchanged.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,33 @@ START_TEST(epoch_option)
 
 	expect_clock(f, 0, t0);
 	fx_free(f);
+}
+END_TEST
+
+/* The RTC's second began before virtual time 0: 0.75 s past 13:14:15,
+ * the seconds change at 0.25 s, 1.25 s, ...; a checkpoint keeps it. */
+static void epoch_ns_case(const char *flavour)
+{
+	char opts[96];
+	struct fx *f;
+
+	snprintf(opts, sizeof(opts),
+		 "rtc=%s rtc_epoch=1709212455 rtc_epoch_ns=750000000", flavour);
+	f = fx_new(opts);
+	ck_assert_uint_eq(rd(f, 0, 0x00), 0x15);
+	ck_assert_uint_eq(rd(f, NS / 4 - T_BUC - 1, 0x00), 0x15);
+	f = migrate(f);
+	ck_assert_uint_eq(rd(f, NS / 4 + NS / 100, 0x00), 0x16);
+	ck_assert_uint_eq(rd(f, NS + NS / 4 + NS / 100, 0x00), 0x17);
+	ck_assert_uint_eq(rd(f, 59 * NS, 0x00), 0x14);
+	ck_assert_uint_eq(rd(f, 59 * NS, 0x02), 0x15);
+	fx_free(f);
+}
+
+START_TEST(epoch_ns_option)
+{
+	epoch_ns_case("datasheet");
+	epoch_ns_case("qemu");
 }
 END_TEST
 
@@ -999,6 +1027,7 @@ START_TEST(hostile_checkpoints_rejected)
 	bad.reg_b = 0x92;
 	expect_rejected("", &bad, "reg_b");
 	bad = f->rtc;
+	bad.div_t0 = 1; /* a divider restarted at 1 ns */
 	bad.div_phase = 123;
 	expect_rejected("", &bad, "div_phase");
 	bad = f->rtc;
@@ -1038,6 +1067,7 @@ static Suite *suite(void)
 
 	tcase_add_test(ds, power_on_registers);
 	tcase_add_test(ds, epoch_option);
+	tcase_add_test(ds, epoch_ns_option);
 	tcase_add_test(ds, uip_window_edges_at_the_ns);
 	tcase_add_test(ds, mhz_time_base_has_short_update);
 	tcase_add_test(ds, update_ended_interrupt_once_per_second);
