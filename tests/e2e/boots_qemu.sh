@@ -6,7 +6,8 @@
 # say profile=qemu with the right chipset) and replayed with the tolerance
 # for captures; the replay must show no divergence, every derived
 # interrupt acceptance must find an interrupt, and the counts of checked
-# reads, intacks and 8259 vectors checked must reach the capture's floor.
+# reads, intacks and 8259 vectors checked must reach the capture's floor;
+# and migrate-check must pass at every event boundary.
 # usage: boots_qemu.sh DMSIM TRACES_DIR
 set -euo pipefail
 dmsim=$1
@@ -59,5 +60,9 @@ assert d["intacks"] >= min_intacks, "%s: %d intacks" % (name, d["intacks"])
 print("%s: %d events, %d reads checked, %d intacks, 0 divergences (%d within the tolerance)"
       % (name, d["events"], d["reads_checked"], d["intacks"], d["tolerated"]))
 PY
+	# A checkpoint at every event boundary restores (docs/cli.md).
+	"$dmsim" migrate-check "$tmp/$name.txt" >"$tmp/$name.migrate" ||
+		{ cat "$tmp/$name.migrate" >&2; fail "$name: migrate-check"; }
+	grep -q 'identical$' "$tmp/$name.migrate" || fail "$name: migrate-check not identical"
 	rm -f "$tmp/$name.raw"
 done
