@@ -586,12 +586,17 @@ static void round_qemu(struct image *im, const struct layout *lo)
 	in16_dx(im, PMBASE);
 }
 
-/* Halfway: PIT interrupts move from the 8259 to IOAPIC pin 2. */
+/*
+ * Halfway: PIT interrupts move from the 8259 to IOAPIC pin 2.  The pin is
+ * unmasked first: in reinject mode KVM's PIT sends its next tick only once
+ * the last one was acknowledged, and a tick left in the masked 8259's IRR
+ * (and lost at the masked pin) would stop them for good.
+ */
 static void switch_to_ioapic(struct image *im)
 {
-	out8(im, 0x21, 0xff);
 	mmio_store(im, IOAPIC, 0x14);
 	mmio_store(im, IOAPIC + 0x10, VEC_IOAPIC);
+	out8(im, 0x21, 0xff);
 }
 
 /*
@@ -749,11 +754,14 @@ static void main_loop(struct image *im, const struct layout *lo)
 	EMIT(im, 0x66, 0x3b, 0x06); /* cmp eax, [half] */
 	d16(im, lo->half);
 	jcc(im, CC_NE, &same_phase);
+	/* The host may run KVM's PIT thread late: each half takes a tick. */
+	wait_count(im, lo, lo->ticks_pic, 1, 4);
+	EMIT(im, 0xfb); /* sti */
 	switch_to_ioapic(im);
 	bind(im, &same_phase);
 	dec_var(im, lo->iters);
 	jcc(im, CC_NE, &loop);
-	EMIT(im, 0xfa);		      /* cli */
+	wait_count(im, lo, lo->ticks_ioapic, 1, 5);
 	mmio_store(im, IOAPIC, 0x14); /* the PIT is done */
 	mmio_store(im, IOAPIC + 0x10, 0x00010000 | VEC_IOAPIC);
 	if (lo->qemu) {
