@@ -8,13 +8,27 @@ usage: capture_check.py JUDGED.json ZERO.json TRACE.txt
 
 JUDGED is `dmsim replay --json` with the capture tolerance, ZERO the same
 without tolerance (the values the models computed at the trace's own
-instants).  Every divergence of JUDGED must be in one of the classes
-below, each a value KVM or QEMU computed at an instant the vcpu's own
-event order allows; the interrupts named by --intacks must have been
-taken, and at least N reads checked (per device with --min-reads).
-Exits 1 naming what failed.
+instants).  Every divergence of JUDGED must be in one of these classes,
+each a value KVM or QEMU computed at an instant the vcpu's own event
+order allows (a read between its line and the vcpu's next event):
+
+- PIT counts and status, LAPIC current count: KVM applied a write late
+  or computed a read early (pit_shift, kind);
+- QEMU's HPET main counter: its enable and the read applied when QEMU
+  handled their exits, one enable delay fitting every read (qemu_read);
+- QEMU's PM timer and PM1_STS.TMR_STS: QEMU's virtual clock started at
+  `cont`, which the trace does not show, one phase fitting every read;
+- QEMU's RTC seconds, UIP and UF: its seconds begin when QEMU handled the
+  divider's release, UIP and UF follow its late update timer, one delay
+  and one timer instant per second fitting every read (rtc_second_bits);
+- QEMU's RTC PF: set by its late periodic ticks, which the trace's IRQ8
+  raises show (rtc_periodic_bits).
+
+The interrupts named by --intacks must have been taken, and at least N
+reads checked (per device with --min-reads).  Exits 1 naming what failed.
 """
 import argparse
+import bisect
 import collections
 import json
 import math
@@ -175,9 +189,20 @@ def pit_shift(i, info):
                key=abs, default=None)
 
 
+writes = collections.defaultdict(list)  # address -> its write events
+for j, e in enumerate(events):
+    if e[2] in ("pio.w", "mmio.w"):
+        writes[e[3]].append(j)
+
+
+def last_before(indices, i):
+    """The last of the sorted event indices before i, or None."""
+    k = bisect.bisect_left(indices, i)
+    return indices[k - 1] if k else None
+
+
 def last_write(i, addr):
-    return next(j for j in range(i - 1, -1, -1)
-                if events[j][2] in ("pio.w", "mmio.w") and events[j][3] == addr)
+    return last_before(writes[addr], i)
 
 
 def lapic_ns_per_count(i):
@@ -186,18 +211,18 @@ def lapic_ns_per_count(i):
     return (1 if code == 7 else 2 << code) * 10**9 // LAPIC_HZ
 
 
-def hpet_enable(i):
-    """The GEN_CONF write that started the main counter read at i: the
-    last one setting ENABLE_CNF after one that had it clear (or none)."""
-    conf = [j for j in range(i) if events[j][2] == "mmio.w"
-            and events[j][3] == "0xfed00010"]
-    start = None
-    for k, j in enumerate(conf):
-        on = int(events[j][5], 16) & 1
-        was = k and int(events[conf[k - 1]][5], 16) & 1
-        if on and not was:
-            start = j
-    return start
+def hpet_enables():
+    """The GEN_CONF writes that started the HPET's main counter: those
+    setting ENABLE_CNF after one that had it clear (or none)."""
+    out, was = [], 0
+    for j, e in enumerate(events):
+        if e[2] == "mmio.w" and e[3] == "0xfed00010":
+            on = int(e[5], 16) & 1
+            if on and not was:
+                out.append(j)
+            was = on
+    return out
+
 
 
 pit = pit_reads()
@@ -220,7 +245,7 @@ def qemu_read(i, f, div):
     diff = int(div["expected"], 16) - model_value(i)
     if f[2] == "mmio.r" and f[3] == "0xfed000f0":
         off = diff * 1e9 / HPET_HZ  # QEMU sampled off later than the model
-        e = hpet_enable(i)
+        e = last_before(hpet_starts, i)
         if e is None:
             return None
         # off = read delay - enable delay, each within its exit window.
@@ -236,7 +261,160 @@ def qemu_read(i, f, div):
         shared[why, None].append((off - gap(i, 1) - slack, off + slack,
                                   off))
         return why
+    if f[2] == "pio.r" and int(f[3], 16) == pmbase and \
+            int(div["expected"], 16) ^ model_value(i) == 1:
+        tmr_sts.append(i)  # checked once the phase is known
+        return "PM1_STS TMR_STS, on QEMU's virtual clock phase"
     return None
+
+
+def tmr_sts_fits(i, phase):
+    """Whether QEMU's TMR_STS at the PM1_STS read i fits its counter's
+    phase (its count at t being the model's at t + phase): QEMU sets it
+    when bit 23 of its count flips after the last write clearing it."""
+    period = (1 << 23) * 1e9 / PMTIMER_HZ
+    slack = d["tolerance"]["ns"]
+    clear = last_before(tmr_clears, i)
+    if clear is None:
+        return False
+    lo, hi = times[clear], times[i] + gap(i, 1) + slack
+    if not int(events[i][5], 16) & 1:
+        lo, hi = times[clear] + gap(clear, 1) + slack, times[i] - slack
+    first = math.ceil((lo + phase) / period)
+    flip = first * period - phase  # the first flip after lo
+    return (flip <= hi) == bool(int(events[i][5], 16) & 1)
+
+
+def rtc_reads():
+    """The RTC's release (the write of register A that lets its held
+    divider run: the seconds begin 500 ms later), and its reads of the
+    seconds and of registers A and C: (event, register B then)."""
+    index, reg_a, reg_b, release = None, 0x26, 0x02, None
+    reads = {0x00: [], 0x0a: [], 0x0c: []}
+    for i, e in enumerate(events):
+        if e[2] not in ("pio.w", "pio.r") or e[3] not in ("0x70", "0x71"):
+            continue
+        v = int(e[5], 16) if e[5] != "?" else None
+        if e[2] == "pio.w" and e[3] == "0x70":
+            index = v & 0x7f
+        elif e[2] == "pio.w" and index == 0x0a:
+            if reg_a & 0x60 == 0x60 and v & 0x70 <= 0x20 and \
+                    not reg_b & 0x80:
+                release = i
+            reg_a = v
+        elif e[2] == "pio.w" and index == 0x0b:
+            reg_b = v
+        elif e[2] == "pio.r" and index in reads and v is not None:
+            reads[index].append((i, reg_b))
+    return release, reads
+
+
+def previous_second(v, reg_b):
+    n = v if reg_b & 0x04 else (v >> 4) * 10 + (v & 15)
+    n = (n - 1) % 60
+    return n if reg_b & 0x04 else (n // 10) << 4 | n % 10
+
+
+UIP_NS = 244140  # QEMU's UIP lead: 8 / 32768 s
+LATE_MAX = 50000000  # QEMU's update timer: within 50 ms of the second
+
+
+def second_fits(b, delta, reads):
+    """Whether QEMU's second boundary b + delta and some instant U of
+    its update timer (at or after it) give the seconds, UIP and UF that
+    QEMU returned around the model's boundary b."""
+    slack = d["tolerance"]["ns"]
+    bq = b + delta
+    lo, hi = bq, b + LATE_MAX
+    for i, reg_b in reads[0x00]:
+        t, g = times[i], gap(i, 1)
+        q, m = int(events[i][5], 16), model_value(i)
+        new = t >= b if q == m else (
+            False if t >= b and q == previous_second(m, reg_b) else
+            True if t < b and m == previous_second(q, reg_b) else None)
+        if new is None or (new and t + g + slack < bq) or \
+                (not new and t - slack >= bq):
+            return False
+    for i, _ in reads[0x0a]:
+        t, g = times[i], gap(i, 1)
+        if int(events[i][5], 16) & 0x80:
+            if t + g + slack < bq - UIP_NS:
+                return False
+            lo = max(lo, t - slack)
+        elif t + slack >= bq - UIP_NS:
+            hi = min(hi, t + g + slack)
+    for i, _ in reads[0x0c]:
+        t, g = times[i], gap(i, 1)
+        if t + g + slack < bq:
+            continue
+        if int(events[i][5], 16) & 0x10:
+            hi = min(hi, t + g + slack)
+            break
+        lo = max(lo, t - slack)
+    return lo <= hi
+
+
+def rtc_second_bits(release, reads):
+    """The seconds, UIP (register A) and UF (register C) as QEMU shows
+    them.  QEMU's seconds begin 500 ms after it handled the release, some
+    delta after the write's line and before the vcpu's next event; it
+    computes the seconds on each read, latches UIP from 244 us before a
+    boundary until its update timer runs (its main loop, late), and sets
+    UF only then.  One delta, and one timer instant per boundary, must fit
+    every read near the boundaries.  Returns {event: (bits, class)}."""
+    out = {}
+    if release is None:
+        return out
+    why = "RTC seconds/UIP/UF, QEMU's release and update timer late"
+    slack = d["tolerance"]["ns"]
+    dmax = gap(release, 1) + slack
+    bounds = range(times[release] + 500000000, times[-1] + LATE_MAX,
+                   1000000000)
+    near = {b: {r: [x for x in reads[r]
+                    if b - 2000000 <= times[x[0]] < b + LATE_MAX]
+                for r in reads} for b in bounds}
+    fit = next((dmax * k / 400 for k in range(401)
+                if all(second_fits(b, dmax * k / 400, near[b])
+                       for b in bounds)), None)
+    if fit is None:
+        return out
+    delays[why].append(fit)
+    for b in bounds:
+        for r, bits in ((0x00, 0xff), (0x0a, 0x80), (0x0c, 0x10)):
+            for i, _ in near[b][r]:
+                out[i] = (bits, why)
+    return out
+
+
+def rtc_periodic_bits(reads):
+    """PF as QEMU sets it: at each tick of its periodic timer, which runs
+    only while PIE is set, fires late and catches up in bursts, each tick
+    raising IRQ8 (the trace's dev irq 8 raises).  A read shows PF when a
+    raise came after the previous read and before this one was sampled;
+    IRQF follows PF while PIE (alone) enables it.  Returns {event: (bits,
+    class)}."""
+    out = {}
+    raises = [times[i] for i, e in enumerate(events)
+              if e[1] == "dev" and e[3] == "8" and e[5] == "0x1"]
+    why = "RTC PF, from QEMU's late periodic ticks (its IRQ8 raises)"
+    prev = None
+    for i, reg_b in reads[0x0c]:
+        v = int(events[i][5], 16)
+        irqf = v >> 6 & 1 if reg_b & 0x40 else 0
+        if reg_b & 0x30 or v >> 7 != irqf:  # UIE or AIE: not this class
+            prev = i
+            continue
+        t, g = times[i], gap(i, 1)
+        p_lo, p_hi = (times[prev], times[prev] + gap(prev, 1)) \
+            if prev is not None else (0, 0)
+        if v & 0x40:
+            ok = any(p_lo < r <= t + g for r in raises)
+        else:
+            ok = not any(p_hi < r <= t for r in raises)
+        if ok:
+            out[i] = (0xc0 if reg_b & 0x40 else 0x40, why)
+        prev = i
+    return out
 
 
 def kind(i, f, div):
@@ -260,6 +438,11 @@ def kind(i, f, div):
         why = "LAPIC count, TMICT applied late or read early"
         delays[why].append(late)
         return why
+    if f[2] == "pio.r" and f[3] == "0x71" and i in rtc_bits:
+        diff = int(div["expected"], 16) ^ model_value(i)
+        if diff & ~sum(bits for bits, _ in rtc_bits[i]):
+            return None
+        return " and ".join(why for bits, why in rtc_bits[i] if diff & bits)
     return qemu_read(i, f, div)
 
 
@@ -275,8 +458,18 @@ def common_start(why, bounds):
     return (lo + hi) / 2 if lo <= hi else None
 
 
+rtc_release, rtc_regs = rtc_reads()
+rtc_bits = collections.defaultdict(list)
+for part in (rtc_periodic_bits(rtc_regs),
+             rtc_second_bits(rtc_release, rtc_regs)):
+    for i, bits_why in part.items():
+        rtc_bits[i].append(bits_why)
+hpet_starts = hpet_enables()
+tmr_clears = [j for j in writes["0x%x" % pmbase]
+              if int(events[j][5], 16) & 1]
 by = collections.Counter()
 bad = []
+tmr_sts, pm_phase = [], None
 for i, div in sorted(divs.items()):
     f = div["access"].split()
     assert events[i][:5] == f[:5], (div, events[i])
@@ -293,6 +486,14 @@ for (why, _), bounds in shared.items():
                     "actual": "-"})
     else:
         delays[why].append(start)
+        if why.startswith("PM timer"):
+            pm_phase = start
+why = "PM1_STS TMR_STS, on QEMU's virtual clock phase"
+for i in tmr_sts:
+    if pm_phase is None or not tmr_sts_fits(i, pm_phase):
+        by[why] -= 1
+        by["pio.r 0x%x" % pmbase] += 1
+        bad.append(divs[i])
 
 reads = collections.Counter(device(e) for e in events
                             if e[2].endswith(".r") and e[5] != "?")
@@ -308,7 +509,9 @@ print("  tolerance %d ns: %d time-derived outputs matched off their "
          " ".join(map(str, tol["histogram"]))))
 for why, n in sorted(by.items()):
     more = ""
-    if why.startswith("HPET") and delays[why]:
+    if why.startswith("RTC seconds") and delays[why]:
+        more = " (release applied %.1f us late)" % (delays[why][0] / 1000)
+    elif why.startswith("HPET") and delays[why]:
         more = " (enable applied %.1f us late)" % (delays[why][0] / 1000)
     elif why.startswith("PM") and delays[why]:
         wrap = PM_WRAP * 1e9 / PMTIMER_HZ
