@@ -119,7 +119,8 @@ for t in "$tolerance" 0; do
 	[ "$rc" -le 1 ] || fail "replay exited $rc"
 done
 python3 "$here/capture_check.py" "$tmp/replay-$tolerance.json" \
-	"$tmp/replay-0.json" "$tmp/probe.txt" --intacks '?,0x30,0x40,0x50' \
+	"$tmp/replay-0.json" "$tmp/probe.txt" --raw "$tmp/probe.txt.raw" \
+	--intacks '?,0x30,0x40,0x50' \
 	--min-checked $((20 * iterations)) ||
 	fail "the replay shows divergences outside the documented classes, or too little"
 echo "PASS: capture -> import -> replay"

@@ -8,14 +8,16 @@
 # (docs/importers.md, "The probe guest under QEMU").
 #
 # Every read and accepted vector must match, within the tolerance for the
-# time-derived ones; what is still off must be in a class
-# tests/e2e/capture_check.py explains: a PIT or LAPIC count KVM computed
-# at instants the vcpu's event order allows (as in capture.sh), or a
-# counter QEMU computed when it handled the vcpu's exit, on one clock
-# start for all reads (HPET: its enable; PM timer: QEMU's virtual clock,
-# started by `cont`).  Lost events, too few reads of any device or a
-# missing interrupt fail.  Skips (exit 77) without root, /dev/kvm, tracefs,
-# qemu-system-x86_64, a C compiler or python3.
+# time-derived ones; what is still off must be in one of the classes
+# tests/e2e/capture_check.py explains, each a value KVM or QEMU computed
+# at instants the vcpu's event order allows: PIT and LAPIC counts (as in
+# capture.sh), QEMU's HPET counter (its enable and reads applied on QEMU's
+# exits), PM timer and TMR_STS (QEMU's virtual clock starts at `cont`),
+# RTC seconds, UIP, UF and PF (QEMU's release and timers late), and an
+# interrupt KVM's LAPIC accepted after the vcpu took the last one.  Lost
+# events, too few reads of any device or a missing interrupt fail.
+# Skips (exit 77) without root, /dev/kvm, tracefs, qemu-system-x86_64, a
+# C compiler or python3.
 # usage: capture_qemu.sh DMSIM TRACES_DIR
 # DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replays.
 set -euo pipefail
@@ -166,7 +168,8 @@ for t in "$tolerance" 0; do
 done
 # Minimums: about half of what each round gives (docs/importers.md).
 python3 "$here/capture_check.py" "$tmp/replay-$tolerance.json" \
-	"$tmp/replay-0.json" "$tmp/probe.txt" --intacks '?,0x30,0x31,0x38,0x40' \
+	"$tmp/replay-0.json" "$tmp/probe.txt" --raw "$tmp/probe.txt.raw" \
+	--intacks '?,0x30,0x31,0x38,0x40' \
 	--min-checked $((25 * iterations)) --min-reads \
 	"pit=$((6 * iterations)),pic=$((3 * iterations)),ioapic=$((2 * iterations)),lapic=$((2 * iterations)),hpet=$((2 * iterations)),rtc=$((2 * iterations)),pmtimer=$iterations" ||
 	fail "the replay shows divergences outside the documented classes, or too little"
