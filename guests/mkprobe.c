@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: MIT
 /*
- * mkprobe OUT [ITERATIONS]: writes the probe guest, a flat image that
- * guests/kvmrun.c loads at 0x1000 and starts in real mode at 0000:1000.
+ * mkprobe [--qemu] OUT [ITERATIONS]: writes the probe guest, a flat image
+ * that guests/kvmrun.c loads at 0x1000 and starts in real mode at
+ * 0000:1000, or with --qemu a 64 KiB ROM that qemu-system-x86_64 runs as
+ * its -bios, with no other firmware.
  *
  * The guest is assembled here, byte by byte, so that building it needs no
  * cross toolchain.  It stays in real mode, because KVM's instruction
  * emulator (which runs every guest instruction under the kvm_pvm backend)
  * implements IRET only there; a detour through protected mode leaves FS
- * with a 4 GiB limit ("unreal mode") to reach the IOAPIC and LAPIC.  It
- * programs the PIC, PIT, IOAPIC and LAPIC, then runs ITERATIONS rounds of
- * reads and writes on each while PIT interrupts arrive: the first half
+ * with a 4 GiB limit ("unreal mode") to reach the IOAPIC, HPET and LAPIC.
+ * It programs the PIC, PIT, IOAPIC and LAPIC, then runs ITERATIONS rounds
+ * of reads and writes on each while PIT interrupts arrive: the first half
  * through the 8259 (ExtINT), the second half through IOAPIC pin 2 and the
- * LAPIC.  Then it has kvmrun play a VMM's devices (a line pulse, the HPET
- * capability register, an MSI), switches the LAPIC to x2APIC mode and arms
- * a masked TSC-deadline timer.  It ends with a write of 0 to port 0xf4; a
- * CPU exception writes its vector to port 0xf5.  guests/README.md lists
- * what a round does.
+ * LAPIC.  Under kvmrun it then has kvmrun play a VMM's devices (a line
+ * pulse, the HPET capability register, an MSI); under QEMU it also sets
+ * up and reads QEMU's HPET, RTC and PM timer every round, and takes RTC
+ * periodic and HPET legacy interrupts.  Both take a LAPIC timer interrupt
+ * and, where CPUID has them, switch to x2APIC mode and arm a masked
+ * TSC-deadline timer.  It ends with a write of 0 to port 0xf4; a CPU
+ * exception or a wait for an interrupt that timed out writes its code to
+ * port 0xf5.  guests/README.md lists what a round does.
  */
 #include <errno.h>
 #include <stdarg.h>
