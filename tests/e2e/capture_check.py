@@ -229,7 +229,6 @@ def hpet_enables():
     return out
 
 
-
 pit = pit_reads()
 delays = collections.defaultdict(list)
 # Reads QEMU served, grouped by the instant their offsets share (the
