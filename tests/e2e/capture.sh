@@ -22,7 +22,7 @@ iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 # The default tolerance for ftrace captures (docs/importers.md).
 tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
 
-skip() { echo "SKIP: $*"; exit 0; }
+skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || skip "capturing needs root (tracefs)"
