@@ -3,7 +3,7 @@
 # one with AddressSanitizer and UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh test
 jobs=$(nproc)
 for variant in build-test:OFF build-asan:ON; do
 	dir=${variant%%:*}

@@ -114,6 +114,11 @@ static const struct opt options[] = {
 	{ "hpet_present", OPT_BOOL, OFF(hpet_present), 0, 1, NULL, { 1, 1, 1 },
 	  "the board has an HPET (off: QEMU's -no-hpet / hpet=off; its "
 	  "registers read as all ones)" },
+	{ "qemu_timer_irqs", OPT_BOOL, OFF(qemu_timer_irqs), 0, 1, NULL,
+	  { 1, 1, 1 },
+	  "the HPET and RTC interrupts are the models'; off: they come only "
+	  "from the trace's dev irq events (KVM captures, where QEMU's main "
+	  "loop fired those timers late)" },
 	{ "lapic_hz", OPT_U64, OFF(lapic_hz), 1, 1000000000000ULL, NULL,
 	  { 1000000000, 1000000000, 1000000000 },
 	  "LAPIC timer bus clock (KVM: 1 GHz)" },

@@ -131,9 +131,12 @@ static void pit_out0(void *opaque, uint64_t now, unsigned irq, int level)
 		isa_source(m, now, irq, DM_SRC_PIT, level);
 }
 
-static void rtc_irq8(void *m, uint64_t now, unsigned irq, int level)
+static void rtc_irq8(void *opaque, uint64_t now, unsigned irq, int level)
 {
-	isa_source(m, now, irq, DM_SRC_RTC, level);
+	struct dm_machine *m = opaque;
+
+	if (m->cfg.qemu_timer_irqs)
+		isa_source(m, now, irq, DM_SRC_RTC, level);
 }
 
 static void pm_sci(void *m, uint64_t now, unsigned irq, int level)
@@ -141,9 +144,11 @@ static void pm_sci(void *m, uint64_t now, unsigned irq, int level)
 	isa_source(m, now, irq, DM_SRC_SCI, level);
 }
 
-static void hpet_isa(void *m, uint64_t now, unsigned irq, int level)
+static void hpet_isa(void *opaque, uint64_t now, unsigned irq, int level)
 {
-	if (irq < DM_ISA_IRQS)
+	struct dm_machine *m = opaque;
+
+	if (irq < DM_ISA_IRQS && m->cfg.qemu_timer_irqs)
 		isa_source(m, now, irq, DM_SRC_HPET, level);
 }
 
@@ -152,10 +157,19 @@ static void hpet_pin(void *opaque, uint64_t now, unsigned pin, int level)
 	struct dm_machine *m = opaque;
 
 	/* INT_ROUTE beyond the IOAPIC's pins reaches nothing. */
-	if (pin >= DM_GSIS)
+	if (pin >= DM_GSIS || !m->cfg.qemu_timer_irqs)
 		return;
 	set_source(&m->ms.pin_src[pin], DM_SRC_HPET, level);
 	drive_inputs(m, now);
+}
+
+static int hpet_msi(void *opaque, uint64_t now, const struct dm_apic_msg *msg)
+{
+	struct dm_machine *m = opaque;
+
+	if (!m->cfg.qemu_timer_irqs)
+		return 0;
+	return dm_apicbus_deliver(&m->bus, now, msg);
 }
 
 static void hpet_legacy(void *opaque, uint64_t now, unsigned pin, int level)
@@ -335,7 +349,7 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	struct dm_hpet_outputs hpet = {
 		.ioapic = {hpet_pin, m},
 		.isa = {hpet_isa, m},
-		.msi = {dm_apicbus_deliver, &m->bus},
+		.msi = {hpet_msi, m},
 		.legacy = {hpet_legacy, m, 0},
 	};
 	uint16_t pmbase = dm_pmtimer_base(cfg);

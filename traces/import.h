@@ -60,6 +60,7 @@ struct dm_ftrace_stats {
 	uint64_t lost;	      /* events the ring buffer lost */
 	uint64_t clamped;     /* timestamps earlier than the one before */
 	uint64_t noop_lowers; /* lowers of a line that was already low */
+	uint64_t shared;      /* changes another source's level hid */
 	uint64_t faulted;     /* MSR accesses that took a #GP */
 	uint64_t incomplete;  /* userspace reads that never completed */
 	unsigned vcpus;

@@ -1108,8 +1108,8 @@ struct thread {
 	uint64_t slot, ptime, paddr, pval, pline;
 	uint32_t preg, psize;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
-	bool irq0_pend;	 /* a PIT edge waits for its echo line */
-	struct oev irq0; /* that edge */
+	bool line_pend;	 /* a line change waits for its echo line */
+	struct oev line; /* that change */
 	struct gap gap;	 /* irqchip off: since its last modelled access */
 	struct gap next; /* ... and after the exit of its open read */
 	bool reading;	 /* that read's exit goes to next */
@@ -1137,7 +1137,8 @@ struct conv {
 	uint64_t qcap, head, tail;
 	uint64_t last_written, now;
 	uint64_t rate;
-	uint32_t model_gsis, dev_high;
+	uint32_t model_gsis;
+	uint32_t dev_high, pit_high; /* GSI levels by source: userspace, PIT */
 	uint16_t pmbase;
 	bool delivery_eoi;
 	bool irqchip_off;
@@ -1976,43 +1977,43 @@ static int on_inj_virq(struct conv *c, struct thread *t, uint64_t time,
 	return q_push(c, &a);
 }
 
-/* A held PIT edge, written at the time it has (its own line's, when no
- * echo followed). */
-static int flush_irq0(struct conv *c, struct thread *t)
+/* A held line change, written at the time it has (its own line's, when
+ * no echo followed). */
+static int flush_line(struct conv *c, struct thread *t)
 {
-	if (!t->irq0_pend)
+	if (!t->line_pend)
 		return 0;
-	t->irq0_pend = false;
-	return q_push(c, &t->irq0);
+	t->line_pend = false;
+	return q_push(c, &t->line);
 }
 
 /*
- * KVM's PIT raises IRQ0 from its kvm-pit worker thread at times the host
- * scheduler picks (docs/importers.md), so with pit_irq0_edges its edges
- * are inputs.  kvm_set_irq is logged before the line changes; the first
- * echo (kvm_pic_set_irq, logged under the 8259's lock after its IRR
- * changed) is the edge's time, so a vcpu's IRR read logged before the
- * echo is placed before the edge, as the lock ordered them.
+ * An input line change (the kvm-pit thread's IRQ0 edges with
+ * pit_irq0_edges, userspace's lines).  kvm_set_irq is logged before the
+ * line changes; the first echo (kvm_pic_set_irq, logged under the 8259's
+ * lock after its IRR changed, or kvm_ioapic_set_irq) is the change's
+ * time, so a vcpu's IRR read or interrupt logged before the echo is
+ * placed before the change, as KVM ordered them: the thread raising the
+ * line can be preempted between the two.
  */
-static int on_pit_edge(struct conv *c, struct thread *t, const struct oev *a)
+static int hold_line(struct conv *c, struct thread *t, const struct oev *a)
 {
-	c->st->pit_edges++;
 	if (!t || !c->sv->echoes)
 		return q_push(c, a);
-	if (flush_irq0(c, t))
+	if (flush_line(c, t))
 		return -1;
-	t->irq0 = *a;
-	t->irq0_pend = true;
+	t->line = *a;
+	t->line_pend = true;
 	return 0;
 }
 
 static int on_echo(struct conv *c, struct thread *t, uint64_t time)
 {
 	c->st->outputs++;
-	if (!t || !t->irq0_pend)
+	if (!t || !t->line_pend)
 		return 0;
-	t->irq0.time = time;
-	return flush_irq0(c, t);
+	t->line.time = time;
+	return flush_line(c, t);
 }
 
 static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
@@ -2024,7 +2025,7 @@ static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 			.op = DM_OP_IRQ,
 			.flags = DM_EV_VALUE};
 	bool pit = false;
-	uint32_t bit;
+	uint32_t bit, *high, was;
 
 	if (!parse_set_irq(body, &e))
 		return bad_line(c,
@@ -2045,15 +2046,28 @@ static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 		c->st->outputs++;
 		return 0;
 	}
+	/*
+	 * KVM ORs the levels its sources give a GSI: with the PIT's edges
+	 * and userspace lines both inputs on GSI 0, a change of one source
+	 * that leaves the OR as it was is no change of the line.
+	 */
 	bit = 1u << e.gsi;
-	if (!e.level && !(c->dev_high & bit)) {
+	high = pit ? &c->pit_high : &c->dev_high;
+	if (!e.level && !(*high & bit)) {
 		c->st->noop_lowers++;
 		return 0;
 	}
-	c->dev_high = e.level ? c->dev_high | bit : c->dev_high & ~bit;
+	was = (c->dev_high | c->pit_high) & bit;
+	*high = e.level ? *high | bit : *high & ~bit;
+	if (((c->dev_high | c->pit_high) & bit) == was) {
+		c->st->shared++;
+		return 0;
+	}
 	a.addr = e.gsi;
 	a.value = e.level != 0;
-	return pit ? on_pit_edge(c, t, &a) : q_push(c, &a);
+	if (pit)
+		c->st->pit_edges++;
+	return hold_line(c, t, &a);
 }
 
 static int on_msi(struct conv *c, uint64_t time, const char *body)
@@ -2117,7 +2131,7 @@ static int on_lost(struct conv *c, const struct fline *fl)
 	c->st->lost += fl->lost_known ? fl->lost : 1;
 	/* The echo of a held PIT edge may be among the events lost. */
 	for (unsigned i = 0; i < c->sv->nt; i++)
-		if (flush_irq0(c, &c->th[i]))
+		if (flush_line(c, &c->th[i]))
 			return -1;
 	return mark_lost(c, c->now, fl->lost_known, fl->lost);
 }
@@ -2141,6 +2155,10 @@ static int on_event(struct conv *c, const struct fline *fl)
 	if (vcpu_event(k) && (!t || t->vcpu < 0))
 		return bad_line(c, "vcpu event from a thread with no vcpu",
 				fl->body);
+	/* A held line change whose thread goes on without an echo (a GSI
+	 * routed nowhere) keeps its own time. */
+	if (k != K_ECHO && t && flush_line(c, t))
+		return -1;
 	switch (k) {
 	case K_PIO:
 		return on_pio(c, t, time, fl->body);
@@ -2196,7 +2214,7 @@ static int on_bad(struct conv *c)
 static int finish_threads(struct conv *c)
 {
 	for (unsigned i = 0; i < c->sv->nt; i++)
-		if (resolve(c, &c->th[i]) || flush_irq0(c, &c->th[i]) ||
+		if (resolve(c, &c->th[i]) || flush_line(c, &c->th[i]) ||
 		    release_all_cands(c, &c->th[i]))
 			return -1;
 	if (c->sv->hdr_lost_known && c->sv->hdr_lost > c->st->lost) {
@@ -2435,6 +2453,11 @@ static void report_summary(FILE *log, const struct conv *c)
 		"import: skipped %" PRIu64 " model outputs and echoes, %" PRIu64
 		" accesses outside the model set, %" PRIu64 " no-op lowers\n",
 		st->outputs, st->unmodelled, st->noop_lowers);
+	if (st->shared)
+		fprintf(log,
+			"import: %" PRIu64 " line changes hidden by another "
+			"source holding the same GSI high\n",
+			st->shared);
 	if (st->unknown)
 		fprintf(log,
 			"import: warning: %" PRIu64

@@ -184,8 +184,9 @@ START_TEST(probe_userspace_and_msrs)
 	e = find(&r, DM_OP_MMIO_R, probe_ns(5003501651033ULL));
 	ck_assert_uint_eq(e->addr, 0xfed00000);
 	ck_assert_uint_eq(e->value, 0x8086a201);
-	/* GSI 5 pulsed by userspace; the second lower is a no-op. */
-	e = find(&r, DM_OP_IRQ, probe_ns(5003501607006ULL));
+	/* GSI 5 pulsed by userspace, at its echoes' times (kvm_pic_set_irq);
+	 * the second lower is a no-op. */
+	e = find(&r, DM_OP_IRQ, probe_ns(5003501609848ULL));
 	ck_assert(e->addr == 5 && e->value == 1 && e[1].op == DM_OP_IRQ &&
 		  e[1].value == 0);
 	ck_assert_uint_eq(r.st.dev_irqs, 2);
@@ -788,6 +789,33 @@ START_TEST(pit_edge_without_its_echo_is_not_held)
 }
 END_TEST
 
+/* KVM ORs the levels of a GSI's sources: userspace lines taken as inputs
+ * (--model-gsi none) share GSI 0 with the PIT's edges, and a userspace
+ * lower while the PIT holds the line high is no lower of the line. */
+START_TEST(pit_and_userspace_share_gsi_0)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .pit_irq0_edges = true,
+				   .model_gsis_given = true};
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 2, 10, PIT_RAISE);
+	add(&t, 3, 11, "kvm_set_irq: gsi 0 level 0 source 0");
+	add(&t, 2, 12, PIC_ECHO);
+	add(&t, 3, 13, "kvm_set_irq: gsi 0 level 1 source 0");
+	add(&t, 2, 14, PIT_LOWER);
+	add(&t, 3, 15, "kvm_set_irq: gsi 0 level 0 source 0");
+	import_opts(write_input("in.txt", t.buf), &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 2);
+	assert_irq0(&r.ev[0], 2000000000, 1);
+	assert_irq0(&r.ev[1], 5000000000, 0);
+	ck_assert_uint_eq(r.st.noop_lowers, 1);
+	ck_assert_uint_eq(r.st.shared, 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("import_ftrace");
@@ -800,6 +828,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, probe_pit_edges_from_the_trace);
 	tcase_add_test(tc, off_matches_expected_conversion);
 	tcase_add_test(tc, off_intacks_at_the_injecting_exit);
+	tcase_add_test(tc, pit_and_userspace_share_gsi_0);
 	tcase_add_test(tc, report_matches_expected_conversion);
 	tcase_add_test(tc, truncated_relevant_line_names_it);
 	tcase_add_test(tc, truncated_last_line_is_skipped);

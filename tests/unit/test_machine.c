@@ -251,6 +251,40 @@ START_TEST(pit_irq0_off_leaves_irq0_to_the_trace)
 }
 END_TEST
 
+START_TEST(qemu_timer_irqs_off_leaves_hpet_and_rtc_lines_to_the_trace)
+{
+	struct dm_machine *m = make("qemu_timer_irqs=off");
+	struct dm_error err;
+	uint64_t v = 0;
+
+	/* HPET timer 0, level, one-shot, in legacy replacement mode (IRQ0):
+	 * it fires and its status bit stays set, but IRQ0 stays low. */
+	mmio_w(m, 0, DM_HPET_BASE + 0x100, 0x6);
+	mmio_w(m, 0, DM_HPET_BASE + 0x108, 0x1000);
+	mmio_w(m, 0, DM_HPET_BASE + 0x10c, 0);
+	mmio_w(m, 0, DM_HPET_BASE + 0x10, 0x3);
+	/* The RTC's periodic interrupt (PIE, 1024 Hz), after legacy mode. */
+	mmio_w(m, 100000, DM_HPET_BASE + 0x10, 0x1);
+	pio_w(m, 100000, 0x70, 0x0b);
+	pio_w(m, 100000, 0x71, 0x42);
+	dm_machine_advance(m, 3000000);
+	ck_assert_int_eq(dm_machine_mmio(m, 3000000, 0, DM_HPET_BASE + 0x20, 4,
+					 false, &v),
+			 DM_ACCESS_OK);
+	ck_assert_uint_eq(v & 1, 1);
+	ck_assert(m->rtc.irq_level);
+	ck_assert(!dm_machine_isa_level(m, 0));
+	ck_assert(!dm_machine_isa_level(m, 8));
+	ck_assert(!pin_in(m, 2));
+	ck_assert(!pin_in(m, 8));
+	/* The trace's lines still reach the controllers. */
+	ck_assert_int_eq(dm_machine_set_gsi(m, 3000000, 8, 1, &err), 0);
+	ck_assert(dm_machine_isa_level(m, 8));
+	ck_assert(pin_in(m, 8));
+	dm_machine_destroy(m);
+}
+END_TEST
+
 START_TEST(a_board_without_hpet_floats_its_registers)
 {
 	struct dm_machine *m = make("hpet_present=off");
@@ -282,6 +316,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, an_event_storm_stops_the_machine);
 	tcase_add_test(tc, pit_irq0_off_leaves_irq0_to_the_trace);
 	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
+	tcase_add_test(
+		tc, qemu_timer_irqs_off_leaves_hpet_and_rtc_lines_to_the_trace);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

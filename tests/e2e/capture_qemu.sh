@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Capture -> import -> replay of the probe guest under QEMU: `mkprobe
+# --qemu` (guests/mkprobe.c) is the firmware of a qemu-system-x86_64
+# -enable-kvm pc machine with KVM's in-kernel LAPIC, IOAPIC, 8259 pair and
+# PIT and QEMU's HPET, RTC and PM timer, started paused; `dmsim kvm
+# capture --pid` records it from its first instruction, and the capture
+# is imported and replayed with the kvm profile and the capture tolerance
+# (docs/importers.md, "The probe guest under QEMU").
+#
+# Every read and accepted vector must match, within the tolerance for the
+# time-derived ones; what is still off must be in one of the classes
+# tests/e2e/capture_check.py explains, each a value KVM or QEMU computed
+# at instants the vcpu's event order allows: PIT and LAPIC counts (as in
+# capture.sh), QEMU's HPET counter (its enable and reads applied on QEMU's
+# exits), PM timer and TMR_STS (QEMU's virtual clock starts at `cont`),
+# RTC seconds, UIP, UF and PF (QEMU's release and timers late), and an
+# interrupt KVM's LAPIC accepted after the vcpu took the last one.  Lost
+# events, too few reads of any device or a missing interrupt fail.
+# Skips (exit 77) without root, /dev/kvm, tracefs, qemu-system-x86_64, a
+# C compiler or python3.
+# usage: capture_qemu.sh DMSIM TRACES_DIR
+# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replays.
+set -euo pipefail
+dmsim=$1
+here=$(cd "$(dirname "$0")" && pwd)
+guests=$here/../../guests
+iterations=${DMSIM_PROBE_ITERATIONS:-1000}
+# The default tolerance for ftrace captures (docs/importers.md).
+tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
+qemu=${DMSIM_QEMU:-qemu-system-x86_64}
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || skip "capturing needs root (tracefs)"
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
+grep -qw tracefs /proc/filesystems || skip "the kernel has no tracefs"
+command -v "$qemu" >/dev/null || skip "no $qemu (Debian: qemu-system-x86)"
+command -v "${CC:-cc}" >/dev/null || skip "no C compiler to build the probe"
+command -v python3 >/dev/null || skip "no python3 to drive QEMU and check the replay"
+
+# Runs QMP commands on QEMU's socket, failing on an error reply.
+qmp() {
+	python3 - "$tmp/qmp.sock" "$@" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()  # the greeting
+for cmd in ["qmp_capabilities"] + sys.argv[2:]:
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:  # events may come before the reply
+        reply = json.loads(f.readline())
+        if "return" in reply or "error" in reply:
+            break
+    if "error" in reply:
+        sys.exit("QMP %s: %s" % (cmd, reply["error"]))
+PY
+}
+
+tmp=$(mktemp -d)
+qemu_pid=
+capture_pid=
+cleanup() {
+	# Only the processes this script started, by pid.
+	[ -n "$capture_pid" ] && kill -INT "$capture_pid" 2>/dev/null || true
+	[ -n "$qemu_pid" ] && kill -KILL "$qemu_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	if [ -n "${DMSIM_CAPTURE_KEEP:-}" ]; then
+		mkdir -p "$DMSIM_CAPTURE_KEEP"
+		cp "$tmp"/probe.txt* "$tmp"/replay-*.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+start=$SECONDS
+
+"${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$tmp/mkprobe" "$guests/mkprobe.c"
+"$tmp/mkprobe" --qemu "$tmp/probe.rom" "$iterations"
+
+# Paused (-S) until the capture traces it; the probe's write to port 0xf4
+# ends QEMU with status (value << 1) | 1: 1 when it finished, 0x81 + 2n
+# for its fault or timeout n.
+"$qemu" -enable-kvm -machine pc -nodefaults -display none -m 16 \
+	-bios "$tmp/probe.rom" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-no-reboot -S -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+	>"$tmp/qemu.out" 2>"$tmp/qemu.err" &
+qemu_pid=$!
+for _ in $(seq 100); do
+	[ -S "$tmp/qmp.sock" ] && break
+	if ! kill -0 "$qemu_pid" 2>/dev/null; then
+		cat "$tmp/qemu.err" >&2
+		grep -qi 'kvm' "$tmp/qemu.err" && skip "QEMU cannot use /dev/kvm here"
+		fail "QEMU died"
+	fi
+	sleep 0.1
+done
+[ -S "$tmp/qmp.sock" ] || fail "QEMU's QMP socket never appeared"
+
+# QMP answers once the machine exists: its kvm-pit thread included.
+qmp query-status
+
+# IRQ0 comes from the kvm-pit thread's edges (--pit-irq0 auto).
+"$dmsim" kvm capture --pid "$qemu_pid" --duration 120 -o "$tmp/probe.txt" \
+	>"$tmp/capture.out" 2>"$tmp/capture.err" &
+capture_pid=$!
+for _ in $(seq 100); do
+	grep -q '^capture: tracing' "$tmp/capture.err" && break
+	if ! kill -0 "$capture_pid" 2>/dev/null; then
+		cat "$tmp/capture.err" >&2
+		if grep -q 'tracefs is not mounted and mounting it' "$tmp/capture.err"; then
+			skip "tracefs cannot be mounted here"
+		fi
+		if grep -q 'events/kvm/kvm_pio/enable' "$tmp/capture.err"; then
+			skip "the kernel has no kvm tracepoints"
+		fi
+		fail "dmsim kvm capture failed to start"
+	fi
+	sleep 0.1
+done
+grep -q '^capture: tracing' "$tmp/capture.err" || fail "capture never started tracing"
+
+# QEMU's RTC counts host time from QEMU's start, so the probe's first
+# read of register C finds UF set; the model's first update comes 1 s
+# after the capture's start, so the guest starts later than that.
+sleep 1.2
+qmp cont
+
+for _ in $(seq 1200); do
+	kill -0 "$qemu_pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$qemu_pid" 2>/dev/null && fail "the probe guest did not finish in 120 s"
+rc=0
+wait "$qemu_pid" || rc=$?
+qemu_pid=
+[ "$rc" -eq 1 ] || { cat "$tmp/qemu.err" >&2; fail "probe guest ended QEMU with $rc, not 1"; }
+rc=0
+wait "$capture_pid" || rc=$?
+capture_pid=
+cat "$tmp/capture.err"
+[ "$rc" -eq 0 ] || fail "dmsim kvm capture exited $rc"
+grep -q 'stopped (the process exited)' "$tmp/capture.err" || fail "capture did not end with the guest"
+grep -q '^import: [1-9][0-9]* of the dev irq events are the PIT' "$tmp/capture.err" ||
+	fail "no IRQ0 edges of the kvm-pit thread in the capture"
+grep -q 'stopped (the process exited): [0-9]* lines, 0 events lost' "$tmp/capture.err" ||
+	fail "the capture lost events"
+grep -q '^import: PM timer block at 0xb000 (PMBASE write)' "$tmp/capture.err" ||
+	fail "the importer did not find the probe's PMBASE write"
+
+# The capture imported the HPET's and the RTC's lines as the models'
+# outputs; QEMU's main loop fires those timers up to milliseconds late, so
+# an interrupt the models raised on time can merge into one the vcpu was
+# already taking where QEMU raised two.  Re-imported, every userspace
+# line is an input (--model-gsi none) and the models' are disconnected
+# (qemu_timer_irqs=off), as the kvm-pit thread's IRQ0 is (pit_irq0=off).
+# QEMU also loads its own reset state into KVM's LAPIC (KVM_SET_LAPIC,
+# LVT0 masked), so KVM's LINT0 quirk does not show (docs/profiles.md).
+"$dmsim" import ftrace "$tmp/probe.txt.raw" -o "$tmp/probe.txt" --quiet \
+	--pit-irq0 trace --model-gsi none
+for t in "$tolerance" 0; do
+	rc=0
+	"$dmsim" replay --machine "lapic_lint0_reenabled=off qemu_timer_irqs=off" \
+		--tolerance-ns "$t" --json --show 0 "$tmp/probe.txt" \
+		>"$tmp/replay-$t.json" || rc=$?
+	[ "$rc" -le 1 ] || fail "replay exited $rc"
+done
+# Minimums: about half of what each round gives (docs/importers.md).
+python3 "$here/capture_check.py" "$tmp/replay-$tolerance.json" \
+	"$tmp/replay-0.json" "$tmp/probe.txt" --raw "$tmp/probe.txt.raw" \
+	--intacks '?,0x30,0x31,0x38,0x40' \
+	--min-checked $((25 * iterations)) --min-reads \
+	"pit=$((6 * iterations)),pic=$((3 * iterations)),ioapic=$((2 * iterations)),lapic=$((2 * iterations)),hpet=$((2 * iterations)),rtc=$((2 * iterations)),pmtimer=$iterations" ||
+	fail "the replay shows divergences outside the documented classes, or too little"
+echo "PASS: QEMU capture -> import -> replay in $((SECONDS - start)) s"
