@@ -22,30 +22,9 @@ iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 # The default tolerance for ftrace captures (docs/importers.md).
 tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
 
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$here/capture_lib.sh"
+require_live
 
-[ "$(id -u)" -eq 0 ] || skip "capturing needs root (tracefs)"
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
-grep -qw tracefs /proc/filesystems || skip "the kernel has no tracefs"
-command -v "${CC:-cc}" >/dev/null || skip "no C compiler to build the probe"
-command -v python3 >/dev/null || skip "no python3 to check the replay"
-
-tmp=$(mktemp -d)
-runner_pid=
-capture_pid=
-cleanup() {
-	# Only the processes this script started, by pid.
-	[ -n "$capture_pid" ] && kill -INT "$capture_pid" 2>/dev/null || true
-	[ -n "$runner_pid" ] && kill -KILL "$runner_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	if [ -n "${DMSIM_CAPTURE_KEEP:-}" ]; then
-		mkdir -p "$DMSIM_CAPTURE_KEEP"
-		cp "$tmp"/probe.txt* "$tmp"/replay-*.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$tmp/mkprobe" "$guests/mkprobe.c"
 "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$tmp/kvmrun" "$guests/kvmrun.c"
@@ -54,10 +33,10 @@ trap cleanup EXIT
 # The runner builds the VM, prints its pid and waits for SIGUSR1, so the
 # capture sees the guest from its first instruction.
 "$tmp/kvmrun" "$tmp/probe.bin" --wait --timeout 120 >"$tmp/runner.out" 2>"$tmp/runner.err" &
-runner_pid=$!
+guest_pid=$!
 for _ in $(seq 100); do
 	[ -s "$tmp/runner.out" ] && break
-	if ! kill -0 "$runner_pid" 2>/dev/null; then
+	if ! kill -0 "$guest_pid" 2>/dev/null; then
 		cat "$tmp/runner.err" >&2
 		if grep -q 'KVM_CREATE_VM\|KVM_CREATE_IRQCHIP\|KVM_CREATE_PIT2' "$tmp/runner.err"; then
 			skip "/dev/kvm cannot run the probe (no in-kernel irqchip or PIT)"
@@ -66,44 +45,16 @@ for _ in $(seq 100); do
 	fi
 	sleep 0.1
 done
-[ "$(head -1 "$tmp/runner.out")" = "$runner_pid" ] || fail "kvmrun did not start"
+[ "$(head -1 "$tmp/runner.out")" = "$guest_pid" ] || fail "kvmrun did not start"
 
-# IRQ0 comes from the kvm-pit thread's edges (--pit-irq0 auto).
-"$dmsim" kvm capture --pid "$runner_pid" --duration 120 -o "$tmp/probe.txt" \
-	>"$tmp/capture.out" 2>"$tmp/capture.err" &
-capture_pid=$!
-for _ in $(seq 100); do
-	grep -q '^capture: tracing' "$tmp/capture.err" && break
-	if ! kill -0 "$capture_pid" 2>/dev/null; then
-		cat "$tmp/capture.err" >&2
-		if grep -q 'tracefs is not mounted and mounting it' "$tmp/capture.err"; then
-			skip "tracefs cannot be mounted here"
-		fi
-		if grep -q 'events/kvm/kvm_pio/enable' "$tmp/capture.err"; then
-			skip "the kernel has no kvm tracepoints"
-		fi
-		fail "dmsim kvm capture failed to start"
-	fi
-	sleep 0.1
-done
-grep -q '^capture: tracing' "$tmp/capture.err" || fail "capture never started tracing"
+start_capture
 
-kill -USR1 "$runner_pid"
+kill -USR1 "$guest_pid"
 rc=0
-wait "$runner_pid" || rc=$?
-runner_pid=
+wait "$guest_pid" || rc=$?
+guest_pid=
 [ "$rc" -eq 0 ] || { cat "$tmp/runner.err" >&2; fail "probe guest exited $rc"; }
-rc=0
-wait "$capture_pid" || rc=$?
-capture_pid=
-cat "$tmp/capture.err"
-[ "$rc" -eq 0 ] || fail "dmsim kvm capture exited $rc"
-grep -q 'stopped (the process exited)' "$tmp/capture.err" || fail "capture did not end with the guest"
-grep -q '^import: [1-9][0-9]* of the dev irq events are the PIT' "$tmp/capture.err" ||
-	fail "no IRQ0 edges of the kvm-pit thread in the capture"
-# A lost event would make the replay diverge for a reason of its own.
-grep -q 'stopped (the process exited): [0-9]* lines, 0 events lost' "$tmp/capture.err" ||
-	fail "the capture lost events"
+finish_capture
 
 # Never pass on an empty capture.
 pio=$(grep -c 'kvm_pio:' "$tmp/probe.txt.raw" || true)

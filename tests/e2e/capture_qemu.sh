@@ -29,15 +29,9 @@ iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
 qemu=${DMSIM_QEMU:-qemu-system-x86_64}
 
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || skip "capturing needs root (tracefs)"
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
-grep -qw tracefs /proc/filesystems || skip "the kernel has no tracefs"
+. "$here/capture_lib.sh"
+require_live
 command -v "$qemu" >/dev/null || skip "no $qemu (Debian: qemu-system-x86)"
-command -v "${CC:-cc}" >/dev/null || skip "no C compiler to build the probe"
-command -v python3 >/dev/null || skip "no python3 to drive QEMU and check the replay"
 
 # Runs QMP commands on QEMU's socket, failing on an error reply.
 qmp() {
@@ -59,21 +53,6 @@ for cmd in ["qmp_capabilities"] + sys.argv[2:]:
 PY
 }
 
-tmp=$(mktemp -d)
-qemu_pid=
-capture_pid=
-cleanup() {
-	# Only the processes this script started, by pid.
-	[ -n "$capture_pid" ] && kill -INT "$capture_pid" 2>/dev/null || true
-	[ -n "$qemu_pid" ] && kill -KILL "$qemu_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	if [ -n "${DMSIM_CAPTURE_KEEP:-}" ]; then
-		mkdir -p "$DMSIM_CAPTURE_KEEP"
-		cp "$tmp"/probe.txt* "$tmp"/replay-*.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 start=$SECONDS
 
 "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$tmp/mkprobe" "$guests/mkprobe.c"
@@ -86,10 +65,10 @@ start=$SECONDS
 	-bios "$tmp/probe.rom" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-no-reboot -S -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
 	>"$tmp/qemu.out" 2>"$tmp/qemu.err" &
-qemu_pid=$!
+guest_pid=$!
 for _ in $(seq 100); do
 	[ -S "$tmp/qmp.sock" ] && break
-	if ! kill -0 "$qemu_pid" 2>/dev/null; then
+	if ! kill -0 "$guest_pid" 2>/dev/null; then
 		cat "$tmp/qemu.err" >&2
 		grep -qi 'kvm' "$tmp/qemu.err" && skip "QEMU cannot use /dev/kvm here"
 		fail "QEMU died"
@@ -101,25 +80,7 @@ done
 # QMP answers once the machine exists: its kvm-pit thread included.
 qmp query-status
 
-# IRQ0 comes from the kvm-pit thread's edges (--pit-irq0 auto).
-"$dmsim" kvm capture --pid "$qemu_pid" --duration 120 -o "$tmp/probe.txt" \
-	>"$tmp/capture.out" 2>"$tmp/capture.err" &
-capture_pid=$!
-for _ in $(seq 100); do
-	grep -q '^capture: tracing' "$tmp/capture.err" && break
-	if ! kill -0 "$capture_pid" 2>/dev/null; then
-		cat "$tmp/capture.err" >&2
-		if grep -q 'tracefs is not mounted and mounting it' "$tmp/capture.err"; then
-			skip "tracefs cannot be mounted here"
-		fi
-		if grep -q 'events/kvm/kvm_pio/enable' "$tmp/capture.err"; then
-			skip "the kernel has no kvm tracepoints"
-		fi
-		fail "dmsim kvm capture failed to start"
-	fi
-	sleep 0.1
-done
-grep -q '^capture: tracing' "$tmp/capture.err" || fail "capture never started tracing"
+start_capture
 
 # QEMU's RTC counts host time from QEMU's start, so the probe's first
 # read of register C finds UF set; the model's first update comes 1 s
@@ -128,24 +89,15 @@ sleep 1.2
 qmp cont
 
 for _ in $(seq 1200); do
-	kill -0 "$qemu_pid" 2>/dev/null || break
+	kill -0 "$guest_pid" 2>/dev/null || break
 	sleep 0.1
 done
-kill -0 "$qemu_pid" 2>/dev/null && fail "the probe guest did not finish in 120 s"
+kill -0 "$guest_pid" 2>/dev/null && fail "the probe guest did not finish in 120 s"
 rc=0
-wait "$qemu_pid" || rc=$?
-qemu_pid=
+wait "$guest_pid" || rc=$?
+guest_pid=
 [ "$rc" -eq 1 ] || { cat "$tmp/qemu.err" >&2; fail "probe guest ended QEMU with $rc, not 1"; }
-rc=0
-wait "$capture_pid" || rc=$?
-capture_pid=
-cat "$tmp/capture.err"
-[ "$rc" -eq 0 ] || fail "dmsim kvm capture exited $rc"
-grep -q 'stopped (the process exited)' "$tmp/capture.err" || fail "capture did not end with the guest"
-grep -q '^import: [1-9][0-9]* of the dev irq events are the PIT' "$tmp/capture.err" ||
-	fail "no IRQ0 edges of the kvm-pit thread in the capture"
-grep -q 'stopped (the process exited): [0-9]* lines, 0 events lost' "$tmp/capture.err" ||
-	fail "the capture lost events"
+finish_capture
 grep -q '^import: PM timer block at 0xb000 (PMBASE write)' "$tmp/capture.err" ||
 	fail "the importer did not find the probe's PMBASE write"
 

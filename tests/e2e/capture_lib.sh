@@ -1,0 +1,72 @@
+# Shared by the live capture tests (capture.sh: the probe under kvmrun;
+# capture_qemu.sh: the probe under QEMU), sourced after they set dmsim.
+# Sets tmp (removed on exit), guest_pid and capture_pid (the processes the
+# test started, and the only ones cleanup stops).
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# What every live capture needs; a test checks its own extras after.
+require_live() {
+	[ "$(id -u)" -eq 0 ] || skip "capturing needs root (tracefs)"
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
+	grep -qw tracefs /proc/filesystems || skip "the kernel has no tracefs"
+	command -v "${CC:-cc}" >/dev/null || skip "no C compiler to build the probe"
+	command -v python3 >/dev/null || skip "no python3 to check the replay"
+}
+
+tmp=$(mktemp -d)
+guest_pid=
+capture_pid=
+cleanup() {
+	[ -n "$capture_pid" ] && kill -INT "$capture_pid" 2>/dev/null || true
+	[ -n "$guest_pid" ] && kill -KILL "$guest_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	if [ -n "${DMSIM_CAPTURE_KEEP:-}" ]; then
+		mkdir -p "$DMSIM_CAPTURE_KEEP"
+		cp "$tmp"/probe.txt* "$tmp"/replay-*.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Starts `dmsim kvm capture` of guest_pid into $tmp/probe.txt and waits
+# until it traces; IRQ0 comes from the kvm-pit thread's edges
+# (--pit-irq0 auto).  A kernel without the means to trace is a skip.
+start_capture() {
+	"$dmsim" kvm capture --pid "$guest_pid" --duration 120 -o "$tmp/probe.txt" \
+		>"$tmp/capture.out" 2>"$tmp/capture.err" &
+	capture_pid=$!
+	for _ in $(seq 100); do
+		grep -q '^capture: tracing' "$tmp/capture.err" && return 0
+		if ! kill -0 "$capture_pid" 2>/dev/null; then
+			cat "$tmp/capture.err" >&2
+			if grep -q 'tracefs is not mounted and mounting it' "$tmp/capture.err"; then
+				skip "tracefs cannot be mounted here"
+			fi
+			if grep -q 'events/kvm/kvm_pio/enable' "$tmp/capture.err"; then
+				skip "the kernel has no kvm tracepoints"
+			fi
+			fail "dmsim kvm capture failed to start"
+		fi
+		sleep 0.1
+	done
+	fail "capture never started tracing"
+}
+
+# Waits for the capture, which ends with the guest, and checks that it
+# is whole: no lost event (the replay would diverge for a reason of its
+# own) and the kvm-pit thread's IRQ0 edges imported.
+finish_capture() {
+	local rc=0
+
+	wait "$capture_pid" || rc=$?
+	capture_pid=
+	cat "$tmp/capture.err"
+	[ "$rc" -eq 0 ] || fail "dmsim kvm capture exited $rc"
+	grep -q 'stopped (the process exited)' "$tmp/capture.err" || fail "capture did not end with the guest"
+	grep -q '^import: [1-9][0-9]* of the dev irq events are the PIT' "$tmp/capture.err" ||
+		fail "no IRQ0 edges of the kvm-pit thread in the capture"
+	grep -q 'stopped (the process exited): [0-9]* lines, 0 events lost' "$tmp/capture.err" ||
+		fail "the capture lost events"
+}
