@@ -22,7 +22,7 @@ iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 # The default tolerance for ftrace captures (docs/importers.md).
 tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
 
-. "$here/capture_lib.sh"
+. "$here/capture_lib.bash"
 require_live
 
 

@@ -29,7 +29,7 @@ iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
 qemu=${DMSIM_QEMU:-qemu-system-x86_64}
 
-. "$here/capture_lib.sh"
+. "$here/capture_lib.bash"
 require_live
 command -v "$qemu" >/dev/null || skip "no $qemu (Debian: qemu-system-x86)"
 

@@ -1,3 +1,4 @@
+# Sourced, not run: the .bash name keeps it out of the e2e glob (CMakeLists.txt).
 # Shared by the live capture tests (capture.sh: the probe under kvmrun;
 # capture_qemu.sh: the probe under QEMU), sourced after they set dmsim.
 # Sets tmp (removed on exit), guest_pid and capture_pid (the processes the
