@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "models/rtc.h"
 #include "sim/config.h"
 
 int dm_import_input_rewind(struct dm_import_input *in, struct dm_error *err)
@@ -225,4 +226,21 @@ int dm_import_parse_args(int argc, char **argv, const char *usage,
 		return dm_import_usage_error(usage, "needs IN and -o OUT",
 					     NULL);
 	return -1;
+}
+
+bool dm_import_cmos_unknown(struct dm_import_cmos *c, uint64_t port, bool write,
+			    uint64_t value)
+{
+	unsigned i = c->index;
+	uint64_t bit = 1ULL << (i & 63);
+
+	if (port == DM_RTC_BASE && write)
+		c->index = value & 0x7f;
+	if (port != DM_RTC_BASE + 1 || i < 0x0e)
+		return false;
+	if (write) {
+		c->set[i >> 6] |= bit;
+		return false;
+	}
+	return !(c->set[i >> 6] & bit);
 }

@@ -48,6 +48,21 @@ bool dm_import_pci_access(struct dm_import_pci *p, uint64_t port, unsigned size,
 			  bool write, uint64_t val, uint32_t *cf8);
 
 /*
+ * QEMU's board fills the CMOS NVRAM (index 0x0e-0x7f: memory sizes, boot
+ * order, CPU count, equipment) before the guest runs; no trace shows those
+ * bytes.  Follows the guest's accesses to ports 0x70/0x71.
+ */
+struct dm_import_cmos {
+	uint8_t index;
+	uint64_t set[2]; /* NVRAM bytes the guest wrote */
+};
+
+/* True for a read of an NVRAM byte the guest has not written: its value
+ * is the board's, unknown, so the read is not checked. */
+bool dm_import_cmos_unknown(struct dm_import_cmos *c, uint64_t port, bool write,
+			    uint64_t value);
+
+/*
  * Pass 2: rewinds in, creates out with config, and runs convert(ctx),
  * which writes to *w.  A trace left half written is removed (unless out
  * is "-"): it would replay as if it were whole.

@@ -607,14 +607,36 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 	return c_end(&c, NULL);
 }
 
-/* "dmsim-clock mono_raw_ns=N", written to trace_marker by the capture. */
-static bool parse_clock_marker(const char *b, uint64_t *ns)
+/* sched_switch: "prev_comm=C prev_pid=P ... ==> next_comm=C next_pid=N
+ * ...": the thread that runs next (comm may hold spaces). */
+static bool parse_switch(const char *b, uint64_t *next)
+{
+	const char *p = strstr(b, "==>");
+	struct cur c;
+
+	p = p ? strstr(p, " next_pid=") : NULL;
+	if (!p)
+		return false;
+	c = (struct cur){p, true};
+	c_lit(&c, "next_pid=");
+	*next = c_num(&c, 10, false);
+	return c.ok && *next <= UINT32_MAX;
+}
+
+/* "dmsim-clock mono_raw_ns=N [realtime_ns=R]", written to trace_marker by
+ * the capture (*real: 0 when absent, as in older captures). */
+static bool parse_clock_marker(const char *b, uint64_t *ns, uint64_t *real)
 {
 	struct cur c = {b, true};
 
 	c_lit(&c, "dmsim-clock");
 	c_lit(&c, "mono_raw_ns=");
 	*ns = c_num(&c, 10, false);
+	*real = 0;
+	if (c.ok && !c_end(&c, NULL)) {
+		c_lit(&c, "realtime_ns=");
+		*real = c_num(&c, 10, false);
+	}
 	return c_end(&c, NULL);
 }
 
@@ -633,6 +655,7 @@ enum kev {
 	K_ENTRY,
 	K_ACCEPT,
 	K_TSC_OFFSET,
+	K_SWITCH,
 	K_MARKER,
 	K_ECHO,	  /* a line change reaching the 8259 or the IOAPIC */
 	K_OUTPUT, /* known, carries nothing the trace needs */
@@ -655,6 +678,7 @@ static const struct {
 	{"kvm_entry", K_ENTRY},
 	{"kvm_apic_accept_irq", K_ACCEPT},
 	{"kvm_write_tsc_offset", K_TSC_OFFSET},
+	{"sched_switch", K_SWITCH},
 	{"tracing_mark_write", K_MARKER},
 	{"print", K_MARKER},
 	{"kvm_pic_set_irq", K_ECHO},
@@ -714,6 +738,7 @@ struct survey {
 	int64_t hdr_offset[MAX_VCPUS];
 	bool hdr_offset_known[MAX_VCPUS];
 	uint64_t mark_c[2], mark_ns[2];
+	uint64_t realtime_ns; /* the wall clock at the first marker; 0: none */
 	unsigned nmarks;
 	struct dm_import_pci pci;
 	uint32_t pmbase;
@@ -797,15 +822,19 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			struct dm_error *err)
 {
 	enum kev k = event_kind(fl->event);
-	struct tinfo *t = thread_get(sv, fl->tid, err);
+	struct tinfo *t;
 	unsigned long vcpu;
 	struct ev_pio pio;
 	struct ev_mmio mmio;
 	struct ev_msr msr;
 	struct ev_apic apic;
-	uint64_t v, ns;
+	uint64_t v, ns, real;
 	int n = 0;
 
+	/* Logged by whichever task leaves a CPU: not a thread of the VM. */
+	if (k == K_SWITCH)
+		return 0;
+	t = thread_get(sv, fl->tid, err);
 	if (!t)
 		return -1;
 	sv->events++;
@@ -868,9 +897,11 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			sv->apic_ids = (unsigned)v + 1;
 		break;
 	case K_MARKER:
-		if (parse_clock_marker(fl->body, &ns) && fl->counter) {
+		if (parse_clock_marker(fl->body, &ns, &real) && fl->counter) {
 			unsigned i = sv->nmarks ? 1 : 0;
 
+			if (!sv->nmarks)
+				sv->realtime_ns = real;
 			sv->mark_c[i] = fl->ts;
 			sv->mark_ns[i] = ns;
 			sv->nmarks++;
@@ -1032,6 +1063,7 @@ enum pend {
 	P_LAPIC_WRITE, /* xAPIC MMIO write: its kvm_apic echo follows */
 	P_PIO_READ,    /* IN passed to userspace: kvm_pio completes it */
 	P_MMIO_READ,   /* unsatisfied-read: the completed read follows */
+	P_UWRITE,      /* a write QEMU applies after the exit it causes */
 };
 
 struct thread {
@@ -1040,6 +1072,7 @@ struct thread {
 	enum pend pend;
 	uint64_t slot, ptime, paddr, pval, pline;
 	uint32_t preg, psize;
+	uint8_t pop;	 /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool irq0_pend;	 /* a PIT edge waits for its echo line */
 	struct oev irq0; /* that edge */
@@ -1066,6 +1099,7 @@ struct conv {
 	uint64_t rate;
 	uint32_t model_gsis, dev_high;
 	uint16_t pmbase;
+	struct dm_import_cmos cmos;
 	bool delivery_eoi;
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -1294,9 +1328,10 @@ static int resolve(struct conv *c, struct thread *t)
 		t->pend = P_NONE;
 		return 0;
 	}
-	if (p == P_LAPIC_WRITE) {
-		struct oev a = cpu_ev(t->ptime, t->vcpu, DM_OP_MMIO_W, t->paddr,
-				      t->psize, t->pval, true);
+	if (p == P_LAPIC_WRITE || p == P_UWRITE) {
+		struct oev a = cpu_ev(t->ptime, t->vcpu,
+				      p == P_UWRITE ? t->pop : DM_OP_MMIO_W,
+				      t->paddr, t->psize, t->pval, true);
 
 		return q_fill(c, t->slot, &a, NULL);
 	}
@@ -1325,6 +1360,32 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	return 0;
 }
 
+/*
+ * A write to a device QEMU serves (HPET, RTC, PM block) takes effect when
+ * QEMU handles the exit: it waits for a switch back to its thread (on_switch)
+ * or the thread's next line.  The RTC index port never exits (coalesced).
+ */
+static bool served_by_userspace(const struct conv *c, enum dm_op op,
+				uint64_t addr)
+{
+	if (op == DM_OP_MMIO_W)
+		return addr - DM_HPET_BASE < HPET_LEN;
+	return addr == DM_RTC_BASE + 1 || addr - c->pmbase < DM_PMTIMER_LEN;
+}
+
+static int push_write(struct conv *c, struct thread *t, const struct oev *a)
+{
+	if (!served_by_userspace(c, a->op, a->addr))
+		return q_push(c, a);
+	if (open_access(c, t, P_UWRITE, a->time))
+		return -1;
+	t->pop = a->op;
+	t->paddr = a->addr;
+	t->psize = a->size;
+	t->pval = a->value;
+	return 0;
+}
+
 /* The slot and time of a read that completes t's open access, or a new
  * slot at time. */
 static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
@@ -1347,6 +1408,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 	struct ev_pio e;
 	struct oev a;
 	uint64_t slot;
+	bool known;
 
 	if (!parse_pio(body, &e))
 		return bad_line(c,
@@ -1368,9 +1430,10 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 					"device: the trace shows only "
 					"the first value",
 					body);
+		dm_import_cmos_unknown(&c->cmos, e.port, true, e.val);
 		a = cpu_ev(time, t->vcpu, DM_OP_PIO_W, e.port, e.size, e.val,
 			   true);
-		return q_push(c, &a);
+		return push_write(c, t, &a);
 	}
 	if (read_slot(c, t, P_PIO_READ, true, &time, &slot))
 		return -1;
@@ -1379,8 +1442,12 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		c->st->unmodelled++;
 		return q_fill(c, slot, NULL, NULL);
 	}
-	/* A string read shows its first value; the rest are recorded. */
-	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, true);
+	/* A string read shows its first value; the rest are recorded.  A
+	 * CMOS byte QEMU's board set is not checked. */
+	known = e.count > 1 ||
+		!dm_import_cmos_unknown(&c->cmos, e.port, false, 0);
+	c->st->cmos_unknown += !known;
+	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, known);
 	if (q_fill(c, slot, &a, NULL))
 		return -1;
 	a.flags = 0;
@@ -1457,7 +1524,7 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 		}
 		a = cpu_ev(time, t->vcpu, DM_OP_MMIO_W, e.gpa, e.len, e.val,
 			   true);
-		return resolve(c, t) || q_push(c, &a);
+		return resolve(c, t) || push_write(c, t, &a);
 	}
 	/* A LAPIC read, computed when the kvm_apic line before it was
 	 * logged: it takes that line's place. */
@@ -1775,6 +1842,34 @@ static struct thread *conv_thread(struct conv *c, uint32_t tid)
 	return NULL;
 }
 
+/*
+ * An access that exited to userspace is served by QEMU on the vcpu's
+ * thread, after that thread returns from the kernel.  When the host
+ * switched the thread out on the way (preemption, the QEMU lock), QEMU
+ * read or changed the device only after the switch back, up to tens of
+ * microseconds after the exit: the access moves to that switch.
+ */
+static int on_switch(struct conv *c, uint64_t time, const char *body)
+{
+	struct thread *t;
+	uint64_t next;
+
+	if (!parse_switch(body, &next))
+		return bad_line(c,
+				"sched_switch line without '==> ... "
+				"next_pid=N'",
+				body);
+	t = conv_thread(c, (uint32_t)next);
+	if (!t || (t->pend != P_PIO_READ && t->pend != P_MMIO_READ &&
+		   t->pend != P_UWRITE))
+		return 0;
+	if (q_fill(c, t->slot, NULL, NULL) || q_reserve(c, &t->slot))
+		return -1;
+	t->ptime = time;
+	c->st->rescheduled++;
+	return 0;
+}
+
 static int on_event(struct conv *c, const struct fline *fl)
 {
 	enum kev k = event_kind(fl->event);
@@ -1809,6 +1904,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 		return t ? on_eoi(c, t, fl->body) : 0;
 	case K_TSC_OFFSET:
 		return on_tsc_offset(c, fl->body);
+	case K_SWITCH:
+		return on_switch(c, time, fl->body);
 	case K_UNKNOWN:
 		if (!c->st->unknown++) {
 			c->first_unknown_line = c->in->lineno;
@@ -1992,6 +2089,18 @@ static void report_summary(FILE *log, const struct conv *c)
 		"import: skipped %" PRIu64 " model outputs and echoes, %" PRIu64
 		" accesses outside the model set, %" PRIu64 " no-op lowers\n",
 		st->outputs, st->unmodelled, st->noop_lowers);
+	if (st->cmos_unknown)
+		fprintf(log,
+			"import: %" PRIu64
+			" reads of CMOS bytes QEMU's board set (never written "
+			"in the capture) are unchecked\n",
+			st->cmos_unknown);
+	if (st->rescheduled)
+		fprintf(log,
+			"import: %" PRIu64
+			" accesses served by QEMU moved to the switch back to "
+			"their vcpu thread (sched_switch)\n",
+			st->rescheduled);
 	if (st->unknown)
 		fprintf(log,
 			"import: warning: %" PRIu64

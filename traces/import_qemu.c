@@ -743,9 +743,8 @@ struct conv {
 				      IOAPIC's messages from devices' MSIs */
 	uint8_t regsel;
 	bool hpet_legacy; /* the HPET drives IRQ0 and IRQ8 */
-	uint8_t cmos_index;
-	uint64_t cmos_set[2]; /* CMOS bytes the guest wrote */
-	uint64_t gsi_high;    /* levels of GSIs 0-63 */
+	struct dm_import_cmos cmos;
+	uint64_t gsi_high; /* levels of GSIs 0-63 */
 	uint32_t model_gsis;
 	uint16_t pmbase;
 	uint64_t last_written, now;
@@ -916,26 +915,12 @@ static int on_apic_msi(struct conv *c, bool write, const struct ev_mr *e,
 		      e->addr, e->size, value, true);
 }
 
-/*
- * QEMU's board fills the CMOS (memory sizes, boot order, equipment) before
- * the guest runs; the log cannot show those bytes, so reads of NVRAM bytes
- * (index 0x0e-0x7f) the guest has not written are not checked.
- */
+/* A read of a CMOS byte QEMU's board set is not checked (the log cannot
+ * show it). */
 static bool cmos_unknown(struct conv *c, bool write, const struct ev_mr *e,
 			 uint64_t value)
 {
-	unsigned i = c->cmos_index;
-	uint64_t bit = 1ULL << (i & 63);
-
-	if (e->addr == DM_RTC_BASE && write)
-		c->cmos_index = value & 0x7f;
-	if (e->addr != DM_RTC_BASE + 1 || i < 0x0e)
-		return false;
-	if (write) {
-		c->cmos_set[i >> 6] |= bit;
-		return false;
-	}
-	if (c->cmos_set[i >> 6] & bit)
+	if (!dm_import_cmos_unknown(&c->cmos, e->addr, write, value))
 		return false;
 	c->st->cmos_unknown++;
 	return true;
