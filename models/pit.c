@@ -866,6 +866,23 @@ static void reset_channel(struct dm_pit *pit, unsigned c)
 	}
 }
 
+/*
+ * QEMU's kvm-i8254 puts its own reset state (pit_reset_common: every
+ * counter mode 3, count 65536, GATE2 low) into KVM with KVM_SET_PIT2 when
+ * the VM starts running, and KVM reloads every counter then
+ * (kvm_vm_ioctl_set_pit2): a counter the guest never programs runs from
+ * that instant.
+ */
+static void qemu_state_into_kvm(struct dm_pit *pit, uint64_t start)
+{
+	for (unsigned c = 0; c < 3; c++) {
+		pit->ch[c].mode = 3;
+		pit->ch[c].n = 65536;
+		pit->ch[c].load_ns = start;
+	}
+	kvm_timer_load(pit, start);
+}
+
 void dm_pit_init(struct dm_pit *pit, const struct dm_config *cfg,
 		 struct dm_eventq *q, const struct dm_irq_line *out0)
 {
@@ -882,6 +899,8 @@ void dm_pit_init(struct dm_pit *pit, const struct dm_config *cfg,
 		reset_channel(pit, c);
 	if (pit->flavor == DM_PIT_QEMU)
 		qemu_irq_update(pit, 0);
+	if (pit->flavor == DM_PIT_KVM && cfg->pit_qemu_reset)
+		qemu_state_into_kvm(pit, cfg->pit_start_ns);
 }
 
 static int pit_channel_validate(const void *state, struct dm_error *err)

@@ -1044,7 +1044,9 @@ void dm_rtc_init(struct dm_rtc *r, const struct dm_config *cfg,
 	*r = (struct dm_rtc){
 		.reg_a = 0x26,
 		.reg_b = B_24H,
+		.div_phase = cfg->rtc_phase_ns,
 		.flavor = cfg->rtc_flavor,
+		.power_on_phase = cfg->rtc_phase_ns,
 	};
 	if (irq)
 		r->irq = *irq;
@@ -1083,11 +1085,13 @@ static int validate_timing(const struct dm_rtc *r, struct dm_error *err)
 			err, "div_t0: %" PRIu64 " is after base_ns %" PRIu64,
 			r->div_t0, r->base_ns);
 	if (!is_qemu(r) && r->div_phase != 0 &&
-	    r->div_phase != RELEASE_PHASE_NS)
+	    r->div_phase != RELEASE_PHASE_NS &&
+	    r->div_phase != r->power_on_phase)
 		return dm_errorf(err,
 				 "div_phase: %u ns; the divider only starts "
-				 "at phase 0 or 500 ms",
-				 r->div_phase);
+				 "at phase 0 or 500 ms, or runs at its "
+				 "power-on phase (rtc_phase_ns %u)",
+				 r->div_phase, r->power_on_phase);
 	if (clock_running(r) &&
 	    (r->upd_done < k || r->upd_done > k + !is_qemu(r)))
 		return dm_errorf(err,

@@ -79,6 +79,8 @@ struct dm_rtc {
 	/* Wiring and configuration (not state). */
 	struct dm_irq_line irq; /* IRQ8 */
 	uint32_t flavor;	/* enum dm_rtc_flavor */
+	uint32_t
+		power_on_phase; /* div_phase at virtual time 0 (rtc_phase_ns) */
 };
 
 extern const struct dm_state_desc dm_rtc_state_desc;
@@ -87,7 +89,8 @@ extern const struct dm_state_desc dm_rtc_state_desc;
  * Power-on state as a PC BIOS leaves it: Register A 0x26 (32.768 kHz,
  * 1024 Hz), B 0x02 (24-hour BCD), C 0, D 0x80, the time rtc_epoch at
  * virtual time 0 with the century in byte 0x32, updates at every whole
- * second.  irq is copied (may be NULL: unwired).
+ * second (shifted earlier by rtc_phase_ns).  irq is copied (may be NULL:
+ * unwired).
  */
 void dm_rtc_init(struct dm_rtc *rtc, const struct dm_config *cfg,
 		 struct dm_eventq *q, const struct dm_irq_line *irq);

@@ -65,6 +65,14 @@ static const struct opt options[] = {
 	{ "pit_reinject", OPT_BOOL, OFF(pit_reinject), 0, 1, NULL, { 0, 1, 0 },
 	  "kvm PIT: hold each counter-0 tick until the previous IRQ0 is "
 	  "acknowledged (KVM reinject mode)" },
+	{ "pit_qemu_reset", OPT_BOOL, OFF(pit_qemu_reset), 0, 1, NULL,
+	  { 0, 0, 0 },
+	  "kvm PIT under QEMU: every counter starts in mode 3 with count "
+	  "65536, loaded at pit_start_ns (QEMU puts its reset state into KVM "
+	  "when the VM starts; KVM alone resets to mode 0xff)" },
+	{ "pit_start_ns", OPT_U64, OFF(pit_start_ns), 0, UINT64_MAX / 2, NULL,
+	  { 0, 0, 0 },
+	  "pit_qemu_reset: virtual time of that load (QEMU: the VM's start)" },
 	{ "pit_irq0", OPT_BOOL, OFF(pit_irq0), 0, 1, NULL, { 1, 1, 1 },
 	  "the PIT's OUT0 drives ISA IRQ0; off: IRQ0 comes only from the "
 	  "trace's dev irq 0 events (captures where KVM's kthread injected "
@@ -91,6 +99,11 @@ static const struct opt options[] = {
 	  { 946684800, 946684800, 946684800 },
 	  "RTC date and time at virtual time 0, in unix seconds (default "
 	  "2000-01-01T00:00:00Z)" },
+	{ "rtc_phase_ns", OPT_U32, OFF(rtc_phase_ns), 0, 999999999, NULL,
+	  { 0, 0, 0 },
+	  "how far into its current second the RTC is at virtual time 0: "
+	  "the first update comes 1 s - rtc_phase_ns later (QEMU: its "
+	  "seconds tick at the instant it read the host clock at start-up)" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },

@@ -90,6 +90,8 @@ struct dm_config {
 	uint32_t pit_flavor;	    /* enum dm_pit_flavor */
 	uint32_t pit_min_period_us; /* KVM min_timer_period_us clamp */
 	bool pit_reinject;	    /* KVM reinject mode for counter 0 */
+	bool pit_qemu_reset;	    /* QEMU's reset state put into KVM's PIT */
+	uint64_t pit_start_ns;	    /* ... at this virtual time */
 	bool pit_irq0;		    /* OUT0 drives ISA IRQ0 */
 	uint64_t pmtimer_hz;
 	uint32_t pmtimer_flavor; /* enum dm_pmtimer_flavor */
@@ -97,6 +99,7 @@ struct dm_config {
 	uint32_t pmbase;	 /* PM1/PM_TMR block; 0 = chipset default */
 	uint32_t rtc_flavor;	 /* enum dm_rtc_flavor */
 	uint64_t rtc_epoch;	 /* unix seconds shown at virtual time 0 */
+	uint32_t rtc_phase_ns;	 /* of the current second at virtual time 0 */
 	uint64_t hpet_hz;
 	uint32_t hpet_timers;	 /* 3..32 */
 	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */

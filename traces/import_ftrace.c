@@ -54,6 +54,7 @@ struct fline {
 	const char *body;
 	uint64_t lost;
 	bool lost_known;
+	bool resched; /* the flags column shows a reschedule pending */
 };
 
 static const char *skip_ws(const char *p)
@@ -183,7 +184,10 @@ static enum line_kind lex_event(const char *p, struct fline *fl)
 	end = tok + strcspn(tok, " \t");
 	if (end == tok)
 		return L_BAD;
+	fl->resched = false;
 	if (end[-1] != ':' || !parse_ts(tok, end - 1, fl)) { /* flags */
+		/* irqs-off, need-resched, irq context, preempt depth... */
+		fl->resched = end - tok > 1 && tok[1] != '.';
 		tok = skip_ws(end);
 		end = tok + strcspn(tok, " \t");
 		if (end == tok || end[-1] != ':' || !parse_ts(tok, end - 1, fl))
@@ -607,16 +611,21 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 	return c_end(&c, NULL);
 }
 
-/* sched_switch: "prev_comm=C prev_pid=P ... ==> next_comm=C next_pid=N
- * ...": the thread that runs next (comm may hold spaces). */
-static bool parse_switch(const char *b, uint64_t *next)
+/* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
+ * next_comm=C next_pid=N ...": whether the thread leaving blocks (state S
+ * or D, not R: preempted), and the thread that runs next (comm may hold
+ * spaces). */
+static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 {
-	const char *p = strstr(b, "==>");
+	const char *arrow = strstr(b, " ==> ");
+	const char *st = strstr(b, " prev_state=");
+	const char *p = arrow ? strstr(arrow, " next_pid=") : NULL;
 	struct cur c;
 
-	p = p ? strstr(p, " next_pid=") : NULL;
-	if (!p)
+	if (!p || !st || st > arrow)
 		return false;
+	st += strlen(" prev_state=");
+	*blocks = *st == 'S' || *st == 'D';
 	c = (struct cur){p, true};
 	c_lit(&c, "next_pid=");
 	*next = c_num(&c, 10, false);
@@ -727,6 +736,21 @@ struct tinfo {
 	bool x2apic;
 };
 
+/* The guest's reads of the RTC's seconds and Register C, which tell when
+ * QEMU's RTC started. */
+#define MAX_RTC_READS 4096
+#define RTC_REG_C 0x0c
+#define RTC_UF 0x10
+struct rtc_survey {
+	uint8_t index, reg_b;
+	bool time_written; /* the guest set the clock: later reads tell
+			      nothing of QEMU's start */
+	unsigned n;
+	uint64_t ts[MAX_RTC_READS];
+	uint8_t reg[MAX_RTC_READS]; /* 0 (seconds) or RTC_REG_C */
+	uint8_t val[MAX_RTC_READS]; /* binary seconds, or UF */
+};
+
 struct survey {
 	struct tinfo t[MAX_THREADS];
 	unsigned nt;
@@ -739,13 +763,18 @@ struct survey {
 	bool hdr_offset_known[MAX_VCPUS];
 	uint64_t mark_c[2], mark_ns[2];
 	uint64_t realtime_ns; /* the wall clock at the first marker; 0: none */
+	struct rtc_survey rtc;
 	unsigned nmarks;
 	struct dm_import_pci pci;
 	uint32_t pmbase;
 	bool hpet, tsc_deadline, userspace_ioapic;
-	bool echoes;	    /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
-	uint64_t pit_edges; /* kvm_set_irq lines of the PIT (GSI 0) */
-	unsigned apic_ids;  /* highest APIC ID targeted, plus one */
+	bool echoes;	       /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
+	uint64_t pit_edges;    /* kvm_set_irq lines of the PIT (GSI 0) */
+	bool qemu;	       /* the vcpu threads are QEMU's */
+	bool pit_programmed;   /* the guest wrote a PIT port */
+	bool pit_started;      /* a PIT edge came before that: ... */
+	uint64_t pit_start_ts; /* ... at this timestamp */
+	unsigned apic_ids;     /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
 };
 
@@ -818,6 +847,36 @@ static void survey_pci(struct survey *sv, const struct ev_pio *e)
 		sv->pmbase = e->val & (devfn == 0xf8 ? 0xff80 : 0xffc0);
 }
 
+/* Follows the CMOS index and Register B; keeps each read of the seconds
+ * (binary) while the clock runs and the guest has not set it. */
+static void survey_rtc(struct rtc_survey *r, const struct ev_pio *e,
+		       uint64_t ts)
+{
+	uint8_t v = (uint8_t)e->val;
+
+	if (e->port == DM_RTC_BASE && e->write)
+		r->index = v & 0x7f;
+	if (e->port != DM_RTC_BASE + 1)
+		return;
+	if (e->write) {
+		if (r->index == 0x0b)
+			r->reg_b = v;
+		r->time_written |= r->index <= 0x09 && !(r->index & 1);
+		return;
+	}
+	if ((r->index && r->index != RTC_REG_C) || r->time_written ||
+	    (r->reg_b & 0x80) || r->n == MAX_RTC_READS)
+		return;
+	r->ts[r->n] = ts;
+	r->reg[r->n] = r->index;
+	if (r->index)
+		r->val[r->n++] = v & RTC_UF;
+	else
+		r->val[r->n++] = r->reg_b & 0x04
+					 ? v
+					 : (uint8_t)((v >> 4) * 10 + (v & 15));
+}
+
 static int survey_event(struct survey *sv, const struct fline *fl,
 			struct dm_error *err)
 {
@@ -847,6 +906,9 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	if (sscanf(fl->task, "CPU %lu/KVM%n", &vcpu, &n) == 1 &&
 	    (size_t)n == fl->task_len)
 		claim(t, C_NAME, vcpu);
+	if (vcpu_event(k) &&
+	    (t->claim == C_NAME || !strncmp(fl->task, "qemu-system", 11)))
+		sv->qemu = true;
 	switch (k) {
 	case K_INJ_VIRQ:
 		sv->inj_virq = true;
@@ -856,8 +918,12 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			claim(t, C_ENTRY, v);
 		break;
 	case K_PIO:
-		if (parse_pio(fl->body, &pio))
+		if (parse_pio(fl->body, &pio)) {
 			survey_pci(sv, &pio);
+			survey_rtc(&sv->rtc, &pio, fl->ts);
+			sv->pit_programmed |= pio.write && pio.port >= 0x40 &&
+					      pio.port <= 0x43;
+		}
 		break;
 	case K_MMIO:
 		if (!parse_mmio(fl->body, &mmio))
@@ -888,8 +954,13 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		sv->echoes = true;
 		break;
 	case K_SET_IRQ:
-		if (pit_edge_line(fl->body))
-			sv->pit_edges++;
+		if (!pit_edge_line(fl->body))
+			break;
+		sv->pit_edges++;
+		if (!sv->pit_programmed && !sv->pit_started) {
+			sv->pit_started = true;
+			sv->pit_start_ts = fl->ts;
+		}
 		break;
 	case K_ACCEPT:
 		if (parse_accept(fl->body, &v) && v < MAX_VCPUS &&
@@ -1072,7 +1143,11 @@ struct thread {
 	enum pend pend;
 	uint64_t slot, ptime, paddr, pval, pline;
 	uint32_t preg, psize;
-	uint8_t pop;	 /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
+	uint8_t pop; /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
+	/* The open access's exit to userspace was logged with a reschedule
+	 * pending; the thread left the CPU since; QEMU could serve it only
+	 * after the thread's return (on_switch). */
+	bool exit_resched, left_cpu, served_late;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool irq0_pend;	 /* a PIT edge waits for its echo line */
 	struct oev irq0; /* that edge */
@@ -1357,6 +1432,7 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	t->pend = p;
 	t->ptime = time;
 	t->pline = c->in->lineno;
+	t->exit_resched = t->left_cpu = t->served_late = false;
 	return 0;
 }
 
@@ -1459,7 +1535,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 }
 
 static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
-		    const char *body)
+		    bool resched, const char *body)
 {
 	char reason[32];
 
@@ -1479,6 +1555,7 @@ static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
 			return -1;
 	}
 	t->last = LAST_EXIT;
+	t->exit_resched = resched;
 	return 0;
 }
 
@@ -1842,30 +1919,47 @@ static struct thread *conv_thread(struct conv *c, uint32_t tid)
 	return NULL;
 }
 
+static bool served_by_qemu(const struct thread *t)
+{
+	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
+	       t->pend == P_UWRITE;
+}
+
 /*
  * An access that exited to userspace is served by QEMU on the vcpu's
- * thread, after that thread returns from the kernel.  When the host
- * switched the thread out on the way (preemption, the QEMU lock), QEMU
- * read or changed the device only after the switch back, up to tens of
- * microseconds after the exit: the access moves to that switch.
+ * thread once the thread is back in userspace and holds QEMU's lock.  If
+ * the exit was logged with a reschedule pending (the host preempts the
+ * thread on its way out), or the thread's first switch away after the
+ * exit blocks (QEMU's lock is taken), QEMU serves it only after the thread
+ * runs again, up to tens of microseconds later: the access moves to that
+ * switch back.  A thread preempted while running (state R, no reschedule
+ * at the exit) was preempted after QEMU served it, typically by the main
+ * thread the access itself woke: the access stays where it is.
  */
-static int on_switch(struct conv *c, uint64_t time, const char *body)
+static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
+		     const char *body)
 {
-	struct thread *t;
+	struct thread *out = conv_thread(c, tid), *in;
 	uint64_t next;
+	bool blocks;
 
-	if (!parse_switch(body, &next))
+	if (!parse_switch(body, &blocks, &next))
 		return bad_line(c,
-				"sched_switch line without '==> ... "
-				"next_pid=N'",
+				"sched_switch line without 'prev_state=S "
+				"==> ... next_pid=N'",
 				body);
-	t = conv_thread(c, (uint32_t)next);
-	if (!t || (t->pend != P_PIO_READ && t->pend != P_MMIO_READ &&
-		   t->pend != P_UWRITE))
+	if (out && served_by_qemu(out) && out->last == LAST_EXIT &&
+	    !out->left_cpu) {
+		out->left_cpu = true;
+		out->served_late = out->exit_resched || blocks;
+	}
+	in = conv_thread(c, (uint32_t)next);
+	if (!in || !served_by_qemu(in) || !in->served_late)
 		return 0;
-	if (q_fill(c, t->slot, NULL, NULL) || q_reserve(c, &t->slot))
+	in->served_late = false;
+	if (q_fill(c, in->slot, NULL, NULL) || q_reserve(c, &in->slot))
 		return -1;
-	t->ptime = time;
+	in->ptime = time;
 	c->st->rescheduled++;
 	return 0;
 }
@@ -1891,7 +1985,7 @@ static int on_event(struct conv *c, const struct fline *fl)
 	case K_APIC:
 		return on_apic(c, t, time, fl->body);
 	case K_EXIT:
-		return on_uexit(c, t, time, fl->body);
+		return on_uexit(c, t, time, fl->resched, fl->body);
 	case K_INJ_VIRQ:
 		return on_inj_virq(c, t, time, fl->body);
 	case K_SET_IRQ:
@@ -1905,7 +1999,7 @@ static int on_event(struct conv *c, const struct fline *fl)
 	case K_TSC_OFFSET:
 		return on_tsc_offset(c, fl->body);
 	case K_SWITCH:
-		return on_switch(c, time, fl->body);
+		return on_switch(c, fl->tid, time, fl->body);
 	case K_UNKNOWN:
 		if (!c->st->unknown++) {
 			c->first_unknown_line = c->in->lineno;
@@ -2005,8 +2099,129 @@ static void init_conv(struct conv *c, struct survey *sv)
 			1u << DM_RTC_IRQ | (sv->hpet ? 1u << 0 | 1u << 2 : 0);
 }
 
+/*
+ * QEMU's RTC reads the host's wall clock when QEMU starts (realize, with
+ * its Register C clear): its seconds tick at that instant, not at the
+ * host's seconds, and no trace shows when it was.  Assuming QEMU started
+ * less than a second before the capture (dmsim kvm capture of a QEMU
+ * started with -S), that start is P ns before time 0, P in [0, 1 s): the
+ * RTC shows floor((R0 - P) / 1 s) + floor((t + P) / 1 s) seconds at time
+ * t (R0: the capture's wall clock at time 0), and an update has set UF in
+ * (c, t] when floor((t + P) / 1 s) exceeds floor((c + P) / 1 s).  The
+ * guest's reads of the seconds and of Register C hold for P in intervals
+ * cut at R0's fraction of a second and at 1 s - (t mod 1 s) for each read
+ * time t; the middle of the longest interval where all hold dates the RTC
+ * (rtc_epoch, rtc_phase_ns = P).
+ */
+struct rtc_date {
+	bool known;
+	uint64_t epoch, lo, hi, reads, misfits;
+	uint32_t phase;
+};
+
+static uint64_t survey_ns(const struct survey *sv, uint64_t rate, uint64_t ts)
+{
+	uint64_t d = ts > sv->t0 ? ts - sv->t0 : 0;
+
+	return sv->counter ? dm_muldiv64(d, DM_NS_PER_SEC, rate) : d;
+}
+
+/* How many of the guest's RTC reads differ from QEMU's values for P. */
+static uint64_t rtc_misfits(const struct survey *sv, uint64_t rate, uint64_t p)
+{
+	const struct rtc_survey *r = &sv->rtc;
+	uint64_t base = (sv->realtime_ns - p) / DM_NS_PER_SEC, cleared = 0;
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < r->n; i++) {
+		uint64_t t = survey_ns(sv, rate, r->ts[i]);
+		uint64_t k = (t + p) / DM_NS_PER_SEC;
+
+		if (!r->reg[i]) {
+			n += (base + k) % 60 != r->val[i];
+			continue;
+		}
+		n += (k > cleared ? RTC_UF : 0) != r->val[i];
+		cleared = k;
+	}
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Where P's answer can change: R0's fraction and each read's. */
+static unsigned rtc_cuts(const struct survey *sv, uint64_t rate, uint64_t *cut)
+{
+	unsigned n = 0;
+
+	cut[n++] = 0;
+	cut[n++] = (sv->realtime_ns + 1) % DM_NS_PER_SEC;
+	for (unsigned i = 0; i < sv->rtc.n; i++)
+		cut[n++] = (DM_NS_PER_SEC - survey_ns(sv, rate, sv->rtc.ts[i]) %
+						    DM_NS_PER_SEC) %
+			   DM_NS_PER_SEC;
+	qsort(cut, n, sizeof(*cut), cmp_u64);
+	return n;
+}
+
+static struct rtc_date rtc_date(const struct survey *sv, uint64_t rate)
+{
+	struct rtc_date d = {.known = sv->realtime_ns != 0,
+			     .misfits = UINT64_MAX};
+	uint64_t *cut = malloc((sv->rtc.n + 2) * sizeof(*cut));
+	unsigned n = d.known && cut ? rtc_cuts(sv, rate, cut) : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t end = i + 1 < n ? cut[i + 1] : DM_NS_PER_SEC;
+		uint64_t m;
+
+		if (end == cut[i])
+			continue;
+		m = rtc_misfits(sv, rate, cut[i] + (end - cut[i]) / 2);
+		if (m < d.misfits ||
+		    (m == d.misfits && end - cut[i] > d.hi - d.lo)) {
+			d.misfits = m;
+			d.lo = cut[i];
+			d.hi = end;
+		}
+	}
+	free(cut);
+	d.known = n > 0;
+	d.reads = sv->rtc.n;
+	d.phase = (uint32_t)(d.lo + (d.hi - d.lo) / 2);
+	d.epoch = (sv->realtime_ns - d.phase) / DM_NS_PER_SEC;
+	return d;
+}
+
+/*
+ * Under QEMU, KVM's PIT runs QEMU's reset state from the VM's start
+ * (pit_qemu_reset): counter 0 in mode 3 with count 65536 expires first one
+ * interval (65536 ticks of KVM's 1193181 Hz, truncated to the ns) later,
+ * and its kvm-pit thread raises IRQ0 then, unless the guest reprogrammed
+ * the PIT first.  That first edge, less the interval, dates the start (0
+ * without one).
+ */
+#define KVM_PIT_RESET_INTERVAL_NS 54925447ULL
+
+static uint64_t pit_start(const struct survey *sv, uint64_t rate)
+{
+	uint64_t t;
+
+	if (!sv->pit_started)
+		return 0;
+	t = survey_ns(sv, rate, sv->pit_start_ts);
+	return t > KVM_PIT_RESET_INTERVAL_NS ? t - KVM_PIT_RESET_INTERVAL_NS
+					     : 0;
+}
+
 static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
-			 bool pit_irq0_edges, char *buf, size_t cap)
+			 const struct rtc_date *rtc, bool pit_irq0_edges,
+			 char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap, "profile=kvm vcpus=%u chipset=%s", vcpus,
 			 sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc");
@@ -2017,6 +2232,14 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 	if (sv->counter && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n, " tsc_hz=%" PRIu64,
 			      rate);
+	if (sv->qemu && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n,
+			      " pit_qemu_reset=on pit_start_ns=%" PRIu64,
+			      pit_start(sv, rate));
+	if (rtc->known && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n,
+			      " rtc_epoch=%" PRIu64 " rtc_phase_ns=%" PRIu32,
+			      rtc->epoch, rtc->phase);
 	/* IRQ0 comes from the trace's dev irq 0 events, not the PIT model. */
 	if (pit_irq0_edges && n > 0 && (size_t)n < cap)
 		snprintf(buf + n, cap - (size_t)n, " pit_irq0=off");
@@ -2053,6 +2276,40 @@ static void report_inference(FILE *log, const struct survey *sv,
 		fprintf(log,
 			"import: TSC timestamps at %" PRIu64 " Hz (from %s)\n",
 			rate, rate_why);
+}
+
+static void report_rtc(FILE *log, const struct rtc_date *d)
+{
+	if (!d->known)
+		return;
+	fprintf(log,
+		"import: RTC dated from the capture's wall clock: "
+		"rtc_epoch=%" PRIu64 " rtc_phase_ns=%" PRIu32
+		" (QEMU's RTC started %" PRIu64 "-%" PRIu64
+		" ns before time 0, from %" PRIu64
+		" reads of its seconds and Register C)\n",
+		d->epoch, d->phase, d->lo, d->hi, d->reads);
+	if (d->misfits)
+		fprintf(log,
+			"import: warning: %" PRIu64
+			" of those reads fit no single start instant of "
+			"QEMU's RTC in the second before the capture\n",
+			d->misfits);
+}
+
+static void report_pit_start(FILE *log, const struct survey *sv, uint64_t rate)
+{
+	if (!sv->qemu)
+		return;
+	if (sv->pit_started)
+		fprintf(log,
+			"import: QEMU's PIT reset state runs in KVM from %" PRIu64
+			" ns (its first IRQ0, less 65536 ticks)\n",
+			pit_start(sv, rate));
+	else
+		fprintf(log, "import: warning: no IRQ0 of KVM's PIT before the "
+			     "guest programmed it: QEMU's reset state is taken "
+			     "to run from time 0\n");
 }
 
 static void report_pit_edges(FILE *log, const struct survey *sv)
@@ -2132,8 +2389,9 @@ static int run(struct dm_import_input *in, const char *out,
 	       const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
 	       struct survey *sv, struct conv *c, struct dm_error *err)
 {
-	char config[256];
+	char config[320];
 	const char *why = NULL;
+	struct rtc_date rtc;
 	unsigned vcpus;
 
 	if (survey(in, sv, err))
@@ -2149,10 +2407,14 @@ static int run(struct dm_import_input *in, const char *out,
 	vcpus = vcpu_count(sv);
 	st->vcpus = vcpus;
 	st->tsc_hz = sv->counter ? c->rate : 0;
-	machine_line(sv, vcpus, c->rate, o->pit_irq0_edges, config,
+	rtc = rtc_date(sv, c->rate);
+	machine_line(sv, vcpus, c->rate, &rtc, o->pit_irq0_edges, config,
 		     sizeof(config));
-	if (o->log)
+	if (o->log) {
 		report_inference(o->log, sv, why, c->rate);
+		report_rtc(o->log, &rtc);
+		report_pit_start(o->log, sv, c->rate);
+	}
 	if (o->log && o->pit_irq0_edges)
 		report_pit_edges(o->log, sv);
 	c->o = o;

@@ -497,7 +497,6 @@ static int stream(struct session *s)
 {
 	uint64_t start = mono_raw_ns();
 	uint64_t end = start + s->o->duration_ms * 1000000ULL;
-	struct pollfd pfd;
 	ssize_t n;
 
 	for (;;) {
@@ -513,8 +512,10 @@ static int stream(struct session *s)
 			s->st->end = DM_CAPTURE_EXITED;
 			return 0;
 		}
-		pfd = (struct pollfd){.fd = s->pipe_fd, .events = POLLIN};
-		poll(&pfd, 1, POLL_MS);
+		/* Sleep, not poll(): a reader woken by every event would
+		 * preempt the traced vcpu threads, and each of those switches
+		 * is itself an event (sched_switch), waking it again. */
+		poll(NULL, 0, POLL_MS);
 		do
 			n = pump(s);
 		while (n > 0);

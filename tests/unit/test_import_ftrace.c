@@ -536,52 +536,65 @@ START_TEST(lost_events_are_marked)
 }
 END_TEST
 
-#define SWITCH_TO_1                                                   \
-	"sched_switch: prev_comm=CPU 1/KVM prev_pid=2 prev_prio=120 " \
-	"prev_state=R ==> next_comm=CPU 0/KVM next_pid=1 next_prio=120"
+/* A line with the flags column given: ".N..." is a reschedule pending. */
+static void add_flags(struct text *t, int tid, int sec, const char *flags,
+		      const char *event)
+{
+	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n,
+				 "  t-%d [000] %s %d.000000000: %s\n", tid,
+				 flags, sec, event);
+	ck_assert_uint_lt(t->n, sizeof(t->buf));
+}
 
-/* QEMU serves an exit only when the vcpu thread runs again: a read or a
- * write of a device it serves takes the time of the switch back to the
- * thread, a write of an in-kernel device its own, and a switch to a
- * thread with nothing open changes nothing. */
+#define SWITCH(from, state, to)                                        \
+	"sched_switch: prev_comm=CPU 0/KVM prev_pid=" #from            \
+	" prev_prio=120 prev_state=" state " ==> next_comm=CPU 0/KVM " \
+	"next_pid=" #to " next_prio=120"
+#define HPET_COUNTER_UNSAT \
+	"kvm_mmio: mmio unsatisfied-read len 4 gpa 0xfed000f0 val 0x0"
+#define MMIO_EXIT "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)"
+
+/* QEMU serves an exit only once the vcpu thread is back in userspace with
+ * its lock: an access whose exit was logged with a reschedule pending, or
+ * whose thread then blocked, takes the time of the switch back to the
+ * thread; a thread preempted while running (state R, no reschedule at the
+ * exit) was served first, and a write of an in-kernel device keeps its
+ * own time. */
 START_TEST(userspace_access_takes_the_switch_back)
 {
 	struct text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
-	add(&t, 1, 11,
-	    "kvm_mmio: mmio unsatisfied-read len 4 gpa 0xfed000f0 "
-	    "val 0x0");
-	add(&t, 1, 11, "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)");
-	add(&t, 2, 12, SWITCH_TO_1);
-	add(&t, 1, 13, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
-	add(&t, 1, 14, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x1");
-	add(&t, 1, 14, "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)");
-	add(&t, 2, 15, SWITCH_TO_1);
-	add(&t, 1, 16, "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x0");
-	add(&t, 2, 17, SWITCH_TO_1);
-	add(&t, 1, 18,
-	    "kvm_mmio: mmio unsatisfied-read len 4 gpa 0xfed000f0 "
-	    "val 0x0");
-	add(&t, 1, 18, "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)");
-	add(&t, 2, 19, SWITCH_TO_1);
-	add(&t, 2, 20, SWITCH_TO_1);
-	add(&t, 1, 21, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	add(&t, 1, 11, HPET_COUNTER_UNSAT);
+	add_flags(&t, 1, 11, ".N...", MMIO_EXIT);
+	add(&t, 1, 12, SWITCH(1, "R+", 2));
+	add(&t, 2, 13, SWITCH(2, "S", 1));
+	add(&t, 1, 14, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
+	add(&t, 1, 15, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x1");
+	add(&t, 1, 15, MMIO_EXIT);
+	add(&t, 1, 16, SWITCH(1, "S", 2));
+	add(&t, 2, 17, SWITCH(2, "S", 1));
+	add(&t, 1, 18, "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x0");
+	add(&t, 1, 19, HPET_COUNTER_UNSAT);
+	add(&t, 1, 19, MMIO_EXIT);
+	add(&t, 1, 20, SWITCH(1, "R", 2));
+	add(&t, 2, 21, SWITCH(2, "S", 1));
+	add(&t, 1, 22, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.n, 5);
-	ck_assert_uint_eq(r.st.rescheduled, 4);
+	ck_assert_uint_eq(r.st.rescheduled, 2);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MMIO_R);
 	ck_assert_uint_eq(r.ev[1].value, 5);
-	ck_assert_uint_eq(r.ev[1].time, 2000000000ULL);
+	ck_assert_uint_eq(r.ev[1].time, 3000000000ULL);
 	ck_assert_uint_eq(r.ev[2].op, DM_OP_MMIO_W);
 	ck_assert_uint_eq(r.ev[2].value, 1);
-	ck_assert_uint_eq(r.ev[2].time, 5000000000ULL);
+	ck_assert_uint_eq(r.ev[2].time, 7000000000ULL);
 	ck_assert_uint_eq(r.ev[3].addr, 0x43);
-	ck_assert_uint_eq(r.ev[3].time, 6000000000ULL);
+	ck_assert_uint_eq(r.ev[3].time, 8000000000ULL);
 	ck_assert_uint_eq(r.ev[4].value, 6);
-	ck_assert_uint_eq(r.ev[4].time, 10000000000ULL);
+	ck_assert_uint_eq(r.ev[4].time, 9000000000ULL);
 }
 END_TEST
 

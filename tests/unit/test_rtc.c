@@ -161,6 +161,31 @@ START_TEST(epoch_option)
 }
 END_TEST
 
+/* rtc_phase_ns: the clock is that far into its second at time 0, so every
+ * update comes that much earlier; QEMU's second (qemu flavour, instant
+ * update) and the datasheet's both follow it, and a checkpoint keeps it. */
+START_TEST(phase_option_moves_every_update)
+{
+	const char *opts[] = {"rtc_phase_ns=300000000",
+			      "profile=kvm rtc_phase_ns=300000000"};
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct fx *f = fx_new(opts[i]);
+		uint64_t first = NS - 300000000 + (i ? 0 : T_UC);
+		uint64_t lead = i ? 244140 : T_BUC;
+
+		ck_assert(!uip(f, NS - 300000000 - lead - 1));
+		ck_assert(uip(f, NS - 300000000 - lead));
+		ck_assert_uint_eq(rd(f, first - 1, 0x00), 0x00);
+		f = migrate(f);
+		ck_assert_uint_eq(rd(f, first, 0x00), 0x01);
+		ck_assert_uint_eq(rd(f, first + 58 * NS, 0x00), 0x59);
+		ck_assert_uint_eq(rd(f, first + 59 * NS, 0x02), 0x01);
+		fx_free(f);
+	}
+}
+END_TEST
+
 /* ---- update cycle ------------------------------------------------------ */
 
 START_TEST(uip_window_edges_at_the_ns)
@@ -1038,6 +1063,7 @@ static Suite *suite(void)
 
 	tcase_add_test(ds, power_on_registers);
 	tcase_add_test(ds, epoch_option);
+	tcase_add_test(ds, phase_option_moves_every_update);
 	tcase_add_test(ds, uip_window_edges_at_the_ns);
 	tcase_add_test(ds, mhz_time_base_has_short_update);
 	tcase_add_test(ds, update_ended_interrupt_once_per_second);
