@@ -87,6 +87,10 @@ static const struct opt options[] = {
 	{ "pmtimer_32bit", OPT_BOOL, OFF(pmtimer_32bit), 0, 1, NULL,
 	  { 0, 0, 0 },
 	  "PM_TMR is 32 bits wide (FADT TMR_VAL_EXT); QEMU's is 24" },
+	{ "pmtimer_start_ns", OPT_U64, OFF(pmtimer_start_ns), 0, UINT64_MAX / 2,
+	  NULL, { 0, 0, 0 },
+	  "virtual time at which PM_TMR reads 0 (QEMU: its virtual clock's "
+	  "start, when the VM first runs)" },
 	{ "pmbase", OPT_U32, OFF(pmbase), 0, 0xfff4, NULL, { 0, 0, 0 },
 	  "I/O base of the PM1/PM_TMR block; 0 = chipset default (pc 0xb000, "
 	  "q35 0x600)" },

@@ -94,12 +94,13 @@ struct dm_config {
 	uint64_t pit_start_ns;	    /* ... at this virtual time */
 	bool pit_irq0;		    /* OUT0 drives ISA IRQ0 */
 	uint64_t pmtimer_hz;
-	uint32_t pmtimer_flavor; /* enum dm_pmtimer_flavor */
-	bool pmtimer_32bit;	 /* TMR_VAL_EXT: 32-bit PM_TMR */
-	uint32_t pmbase;	 /* PM1/PM_TMR block; 0 = chipset default */
-	uint32_t rtc_flavor;	 /* enum dm_rtc_flavor */
-	uint64_t rtc_epoch;	 /* unix seconds shown at virtual time 0 */
-	uint32_t rtc_phase_ns;	 /* of the current second at virtual time 0 */
+	uint32_t pmtimer_flavor;   /* enum dm_pmtimer_flavor */
+	bool pmtimer_32bit;	   /* TMR_VAL_EXT: 32-bit PM_TMR */
+	uint64_t pmtimer_start_ns; /* the counter's 0 */
+	uint32_t pmbase;	   /* PM1/PM_TMR block; 0 = chipset default */
+	uint32_t rtc_flavor;	   /* enum dm_rtc_flavor */
+	uint64_t rtc_epoch;	   /* unix seconds shown at virtual time 0 */
+	uint32_t rtc_phase_ns;	   /* of the current second at virtual time 0 */
 	uint64_t hpet_hz;
 	uint32_t hpet_timers;	 /* 3..32 */
 	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */

@@ -751,6 +751,15 @@ struct rtc_survey {
 	uint8_t val[MAX_RTC_READS]; /* binary seconds, or UF */
 };
 
+/* The guest's reads of the PM timer, which tell when QEMU's virtual clock
+ * started. */
+#define MAX_PM_READS 4096
+struct pm_survey {
+	unsigned n;
+	uint64_t ts[MAX_PM_READS];
+	uint32_t val[MAX_PM_READS]; /* 24 bits */
+};
+
 struct survey {
 	struct tinfo t[MAX_THREADS];
 	unsigned nt;
@@ -764,6 +773,7 @@ struct survey {
 	uint64_t mark_c[2], mark_ns[2];
 	uint64_t realtime_ns; /* the wall clock at the first marker; 0: none */
 	struct rtc_survey rtc;
+	struct pm_survey pm;
 	unsigned nmarks;
 	struct dm_import_pci pci;
 	uint32_t pmbase;
@@ -877,6 +887,21 @@ static void survey_rtc(struct rtc_survey *r, const struct ev_pio *e,
 					 : (uint8_t)((v >> 4) * 10 + (v & 15));
 }
 
+/* Keeps each read of PM_TMR (3 bytes or more) at the PM block known so far
+ * (the PMBASE write, else the chipset's default). */
+static void survey_pm(struct survey *sv, const struct ev_pio *e, uint64_t ts)
+{
+	uint32_t base = sv->pmbase			    ? sv->pmbase
+			: sv->pci.chipset == DM_CHIPSET_Q35 ? 0x600
+							    : 0xb000;
+
+	if (e->write || e->port != base + 8 || e->size < 3 ||
+	    sv->pm.n == MAX_PM_READS)
+		return;
+	sv->pm.ts[sv->pm.n] = ts;
+	sv->pm.val[sv->pm.n++] = (uint32_t)e->val & 0xffffff;
+}
+
 static int survey_event(struct survey *sv, const struct fline *fl,
 			struct dm_error *err)
 {
@@ -923,6 +948,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			survey_rtc(&sv->rtc, &pio, fl->ts);
 			sv->pit_programmed |= pio.write && pio.port >= 0x40 &&
 					      pio.port <= 0x43;
+			survey_pm(sv, &pio, fl->ts);
 		}
 		break;
 	case K_MMIO:
@@ -2219,6 +2245,46 @@ static uint64_t pit_start(const struct survey *sv, uint64_t rate)
 					     : 0;
 }
 
+/*
+ * QEMU's PM timer counts QEMU_CLOCK_VIRTUAL, which starts at 0 when the VM
+ * first runs, an instant no trace shows.  A read logged at t with value v
+ * (24 bits, unwrapped to V by the multiple of 2^24 that puts the start
+ * within 1 ms before t or earlier, and not before time 0) was computed at
+ * q >= t, when the clock had not reached V + 1 ticks: the start is after
+ * t - edge(V + 1).  The latest such bound over every read (the read QEMU
+ * served soonest) dates it: pmtimer_start_ns.  0 without reads.
+ */
+#define PM_HZ 3579545ULL
+#define PM_WRAP (1ULL << 24)
+#define PM_SLACK_NS 1000000ULL
+
+static uint64_t pm_edge(uint64_t k)
+{
+	return dm_muldiv64_ceil(k, DM_NS_PER_SEC, PM_HZ);
+}
+
+static uint64_t pm_start(const struct survey *sv, uint64_t rate)
+{
+	uint64_t start = 0;
+
+	for (unsigned i = 0; i < sv->pm.n; i++) {
+		uint64_t t = survey_ns(sv, rate, sv->pm.ts[i]);
+		uint64_t v = sv->pm.val[i];
+
+		if (t + PM_SLACK_NS < pm_edge(v + 1))
+			continue;
+		v += (t + PM_SLACK_NS - pm_edge(v + 1)) / pm_edge(PM_WRAP) *
+		     PM_WRAP;
+		while (pm_edge(v + 1 + PM_WRAP) <= t + PM_SLACK_NS)
+			v += PM_WRAP;
+		while (v >= PM_WRAP && pm_edge(v + 1) > t + PM_SLACK_NS)
+			v -= PM_WRAP;
+		if (t >= pm_edge(v + 1) && t - pm_edge(v + 1) + 1 > start)
+			start = t - pm_edge(v + 1) + 1;
+	}
+	return start;
+}
+
 static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 			 const struct rtc_date *rtc, bool pit_irq0_edges,
 			 char *buf, size_t cap)
@@ -2236,6 +2302,9 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 		n += snprintf(buf + n, cap - (size_t)n,
 			      " pit_qemu_reset=on pit_start_ns=%" PRIu64,
 			      pit_start(sv, rate));
+	if (sv->qemu && sv->pm.n && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n,
+			      " pmtimer_start_ns=%" PRIu64, pm_start(sv, rate));
 	if (rtc->known && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n,
 			      " rtc_epoch=%" PRIu64 " rtc_phase_ns=%" PRIu32,
@@ -2301,6 +2370,11 @@ static void report_pit_start(FILE *log, const struct survey *sv, uint64_t rate)
 {
 	if (!sv->qemu)
 		return;
+	if (sv->pm.n)
+		fprintf(log,
+			"import: QEMU's virtual clock (PM timer) starts at %" PRIu64
+			" ns (from %u reads of PM_TMR)\n",
+			pm_start(sv, rate), sv->pm.n);
 	if (sv->pit_started)
 		fprintf(log,
 			"import: QEMU's PIT reset state runs in KVM from %" PRIu64
