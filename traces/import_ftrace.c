@@ -782,8 +782,9 @@ struct survey {
 	uint64_t pit_edges;    /* kvm_set_irq lines of the PIT (GSI 0) */
 	bool qemu;	       /* the vcpu threads are QEMU's */
 	bool pit_programmed;   /* the guest wrote a PIT port */
-	bool pit_started;      /* a PIT edge came before that: ... */
-	uint64_t pit_start_ts; /* ... at this timestamp */
+	bool vcpu_ran;	       /* a vcpu event was seen */
+	bool pit_started;      /* a PIT edge came between the two: ... */
+	uint64_t pit_start_ts; /* ... the last at this timestamp */
 	unsigned apic_ids;     /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
 };
@@ -924,6 +925,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	sv->events++;
 	if (!strncmp(fl->event, "kvm_", 4))
 		sv->kvm_events++;
+	sv->vcpu_ran |= vcpu_event(k);
 	if (vcpu_event(k) && !t->vcpu_thread) {
 		t->vcpu_thread = true;
 		t->first = sv->events;
@@ -983,7 +985,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		if (!pit_edge_line(fl->body))
 			break;
 		sv->pit_edges++;
-		if (!sv->pit_programmed && !sv->pit_started) {
+		if (sv->vcpu_ran && !sv->pit_programmed) {
 			sv->pit_started = true;
 			sv->pit_start_ts = fl->ts;
 		}
@@ -2226,11 +2228,13 @@ static struct rtc_date rtc_date(const struct survey *sv, uint64_t rate)
 
 /*
  * Under QEMU, KVM's PIT runs QEMU's reset state from the VM's start
- * (pit_qemu_reset): counter 0 in mode 3 with count 65536 expires first one
- * interval (65536 ticks of KVM's 1193181 Hz, truncated to the ns) later,
- * and its kvm-pit thread raises IRQ0 then, unless the guest reprogrammed
- * the PIT first.  That first edge, less the interval, dates the start (0
- * without one).
+ * (pit_qemu_reset): counter 0 in mode 3 with count 65536 expires first one *
+ * interval (65536 ticks of KVM's 1193181 Hz, truncated to the ns) later, and
+ * its kvm-pit thread raises IRQ0 then; in reinject mode no other edge follows
+ * until the guest acknowledges it.  An edge before the vcpus ran comes from the
+ * state QEMU put at its reset, before the capture; the last edge after the
+ * vcpus ran and before the guest programmed the PIT, less the interval, dates
+ * the start (0 without one).
  */
 #define KVM_PIT_RESET_INTERVAL_NS 54925447ULL
 
@@ -2381,9 +2385,10 @@ static void report_pit_start(FILE *log, const struct survey *sv, uint64_t rate)
 			" ns (its first IRQ0, less 65536 ticks)\n",
 			pit_start(sv, rate));
 	else
-		fprintf(log, "import: warning: no IRQ0 of KVM's PIT before the "
-			     "guest programmed it: QEMU's reset state is taken "
-			     "to run from time 0\n");
+		fprintf(log,
+			"import: warning: no IRQ0 of KVM's PIT between "
+			"the vcpus' start and the guest's programming it: "
+			"QEMU's reset state is taken to run from time 0\n");
 }
 
 static void report_pit_edges(FILE *log, const struct survey *sv)
