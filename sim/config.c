@@ -125,7 +125,10 @@ static const struct opt options[] = {
 	  "HPET timers can deliver FSB (MSI) messages (QEMU: msi=off)" },
 	{ "hpet_present", OPT_BOOL, OFF(hpet_present), 0, 1, NULL, { 1, 1, 1 },
 	  "the board has an HPET (off: QEMU's -no-hpet / hpet=off; its "
-	  "registers read as all ones)" },
+	  "registers read as all ones)" },	{ "hpet_irq", OPT_BOOL, OFF(hpet_irq), 0, 1, NULL, { 1, 1, 1 },
+	  "the HPET's timers drive their interrupt lines; off: those lines "
+	  "come only from the trace's dev irq events (captures where QEMU's "
+	  "timer callbacks raised them at host-scheduled times)" },
 	{ "lapic_hz", OPT_U64, OFF(lapic_hz), 1, 1000000000000ULL, NULL,
 	  { 1000000000, 1000000000, 1000000000 },
 	  "LAPIC timer bus clock (KVM: 1 GHz)" },

@@ -107,6 +107,7 @@ struct dm_config {
 	uint32_t hpet_route_cap; /* Tn_INT_ROUTE_CAP; 0 = chipset default */
 	bool hpet_fsb;		 /* Tn_FSB_INT_DEL_CAP */
 	bool hpet_present;	 /* the HPET's MMIO block is decoded */
+	bool hpet_irq;		 /* the HPET drives its interrupt lines */
 	uint64_t lapic_hz;
 	uint64_t tsc_hz;
 	uint32_t lapic_flavor;	      /* enum dm_lapic_flavor */

@@ -141,9 +141,11 @@ static void pm_sci(void *m, uint64_t now, unsigned irq, int level)
 	isa_source(m, now, irq, DM_SRC_SCI, level);
 }
 
-static void hpet_isa(void *m, uint64_t now, unsigned irq, int level)
+static void hpet_isa(void *opaque, uint64_t now, unsigned irq, int level)
 {
-	if (irq < DM_ISA_IRQS)
+	struct dm_machine *m = opaque;
+
+	if (irq < DM_ISA_IRQS && m->cfg.hpet_irq)
 		isa_source(m, now, irq, DM_SRC_HPET, level);
 }
 
@@ -152,7 +154,7 @@ static void hpet_pin(void *opaque, uint64_t now, unsigned pin, int level)
 	struct dm_machine *m = opaque;
 
 	/* INT_ROUTE beyond the IOAPIC's pins reaches nothing. */
-	if (pin >= DM_GSIS)
+	if (pin >= DM_GSIS || !m->cfg.hpet_irq)
 		return;
 	set_source(&m->ms.pin_src[pin], DM_SRC_HPET, level);
 	drive_inputs(m, now);

@@ -37,6 +37,11 @@ struct dm_ftrace_opts {
 	 * does not raise IRQ0 itself.  false: they are the model's output
 	 * and skipped. */
 	bool pit_irq0_edges;
+	/* QEMU's HPET line changes (userspace raises of GSIs 0 and 2 once
+	 * the guest used the HPET, from QEMU's timer callbacks, which run
+	 * late) become dev irq events, and the machine line says
+	 * hpet_irq=off.  false: they are the HPET model's output. */
+	bool hpet_irq_edges;
 	enum dm_trace_encoding encoding;
 	FILE *log; /* warnings and the summary; NULL: none */
 };

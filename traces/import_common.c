@@ -156,13 +156,13 @@ static int parse_gsis(const char *s, unsigned max, uint32_t *mask)
 
 /* An option with its value; returns -1 if taken, else the exit code. */
 static int parse_opt(const char *arg, const char *val, const char *usage,
-		     unsigned max_gsi, bool tsc_hz_ok, struct dm_import_args *a)
+		     unsigned max_gsi, bool ftrace, struct dm_import_args *a)
 {
 	char *end;
 
 	if (!strcmp(arg, "-o")) {
 		a->out = val;
-	} else if (tsc_hz_ok && !strcmp(arg, "--tsc-hz")) {
+	} else if (ftrace && !strcmp(arg, "--tsc-hz")) {
 		errno = 0;
 		a->tsc_hz = strtoull(val, &end, 0);
 		if (errno || *end || !a->tsc_hz)
@@ -180,6 +180,13 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 			return dm_import_usage_error(
 				usage, "--pit-irq0 takes model or trace, not",
 				val);
+	} else if (ftrace && !strcmp(arg, "--hpet-irq")) {
+		if (!strcmp(val, "trace"))
+			a->hpet_irq_edges = true;
+		else if (strcmp(val, "model"))
+			return dm_import_usage_error(
+				usage, "--hpet-irq takes model or trace, not",
+				val);
 	} else if (!strcmp(arg, "--to")) {
 		if (!strcmp(val, "binary"))
 			a->encoding = DM_TRACE_BINARY;
@@ -193,7 +200,7 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 }
 
 int dm_import_parse_args(int argc, char **argv, const char *usage,
-			 unsigned max_gsi, bool tsc_hz_ok,
+			 unsigned max_gsi, bool ftrace,
 			 struct dm_import_args *a)
 {
 	for (int i = 2; i < argc; i++) {
@@ -218,7 +225,7 @@ int dm_import_parse_args(int argc, char **argv, const char *usage,
 			return dm_import_usage_error(usage,
 						     "needs an argument:", arg);
 		i++;
-		rc = parse_opt(arg, val, usage, max_gsi, tsc_hz_ok, a);
+		rc = parse_opt(arg, val, usage, max_gsi, ftrace, a);
 		if (rc >= 0)
 			return rc;
 	}

@@ -72,12 +72,14 @@ int dm_import_write(struct dm_import_input *in, const char *out,
 		    int (*convert)(void *ctx), void *ctx,
 		    struct dm_trace_writer **w, struct dm_error *err);
 
-/* What `dmsim import FORMAT` takes; tsc_hz only where tsc_hz_ok. */
+/* What `dmsim import FORMAT` takes; tsc_hz and hpet_irq_edges only for
+ * ftrace. */
 struct dm_import_args {
 	const char *in, *out;
 	uint32_t model_gsis;
 	bool model_gsis_given;
 	bool pit_irq0_edges;
+	bool hpet_irq_edges;
 	enum dm_trace_encoding encoding;
 	uint64_t tsc_hz;
 	bool quiet;
@@ -91,7 +93,7 @@ int dm_import_usage_error(const char *usage, const char *what, const char *arg);
  * arguments are complete, else the exit code (usage printed).
  */
 int dm_import_parse_args(int argc, char **argv, const char *usage,
-			 unsigned max_gsi, bool tsc_hz_ok,
+			 unsigned max_gsi, bool ftrace,
 			 struct dm_import_args *a);
 
 #endif

@@ -2124,7 +2124,9 @@ static void init_conv(struct conv *c, struct survey *sv)
 		c->model_gsis = c->o->model_gsis;
 	else
 		c->model_gsis =
-			1u << DM_RTC_IRQ | (sv->hpet ? 1u << 0 | 1u << 2 : 0);
+			1u << DM_RTC_IRQ |
+			(sv->hpet && !c->o->hpet_irq_edges ? 1u << 0 | 1u << 2
+							   : 0);
 }
 
 /*
@@ -2228,13 +2230,13 @@ static struct rtc_date rtc_date(const struct survey *sv, uint64_t rate)
 
 /*
  * Under QEMU, KVM's PIT runs QEMU's reset state from the VM's start
- * (pit_qemu_reset): counter 0 in mode 3 with count 65536 expires first one *
- * interval (65536 ticks of KVM's 1193181 Hz, truncated to the ns) later, and
- * its kvm-pit thread raises IRQ0 then; in reinject mode no other edge follows
- * until the guest acknowledges it.  An edge before the vcpus ran comes from the
- * state QEMU put at its reset, before the capture; the last edge after the
- * vcpus ran and before the guest programmed the PIT, less the interval, dates
- * the start (0 without one).
+ * (pit_qemu_reset): counter 0 in mode 3 with count 65536 expires first one
+ * interval (65536 ticks of KVM's 1193181 Hz, truncated to the ns) later,
+ * and its kvm-pit thread raises IRQ0 then; in reinject mode no other edge
+ * follows until the guest acknowledges it.  An edge before the vcpus ran
+ * comes from the state QEMU put at its reset, before the capture; the
+ * last edge after the vcpus ran and before the guest programmed the PIT,
+ * less the interval, dates the start (0 without one).
  */
 #define KVM_PIT_RESET_INTERVAL_NS 54925447ULL
 
@@ -2291,7 +2293,7 @@ static uint64_t pm_start(const struct survey *sv, uint64_t rate)
 
 static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 			 const struct rtc_date *rtc, bool pit_irq0_edges,
-			 char *buf, size_t cap)
+			 bool hpet_irq_edges, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap, "profile=kvm vcpus=%u chipset=%s", vcpus,
 			 sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc");
@@ -2314,6 +2316,8 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 			      " rtc_epoch=%" PRIu64 " rtc_phase_ns=%" PRIu32,
 			      rtc->epoch, rtc->phase);
 	/* IRQ0 comes from the trace's dev irq 0 events, not the PIT model. */
+	if (hpet_irq_edges && sv->hpet && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, " hpet_irq=off");
 	if (pit_irq0_edges && n > 0 && (size_t)n < cap)
 		snprintf(buf + n, cap - (size_t)n, " pit_irq0=off");
 }
@@ -2487,8 +2491,8 @@ static int run(struct dm_import_input *in, const char *out,
 	st->vcpus = vcpus;
 	st->tsc_hz = sv->counter ? c->rate : 0;
 	rtc = rtc_date(sv, c->rate);
-	machine_line(sv, vcpus, c->rate, &rtc, o->pit_irq0_edges, config,
-		     sizeof(config));
+	machine_line(sv, vcpus, c->rate, &rtc, o->pit_irq0_edges,
+		     o->hpet_irq_edges, config, sizeof(config));
 	if (o->log) {
 		report_inference(o->log, sv, why, c->rate);
 		report_rtc(o->log, &rtc);

@@ -598,6 +598,36 @@ START_TEST(userspace_access_takes_the_switch_back)
 }
 END_TEST
 
+/* QEMU's HPET raises GSI 0 from its timer callbacks: by default the HPET
+ * model's output (skipped), with hpet_irq_edges dev irq events and
+ * hpet_irq=off on the machine line. */
+START_TEST(hpet_lines_from_the_trace)
+{
+	struct text t = {.n = 0};
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT};
+	struct result r;
+	char *out;
+
+	add(&t, 1, 10, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x3");
+	add(&t, 2, 11, "kvm_set_irq: gsi 0 level 1 source 0");
+	add(&t, 2, 12, "kvm_set_irq: gsi 0 level 0 source 0");
+	for (int edges = 0; edges < 2; edges++) {
+		o.hpet_irq_edges = edges;
+		import_opts(write_input("in.txt", t.buf), &o, &r);
+		ck_assert_msg(!r.rc, "%s", r.err.msg);
+		ck_assert_uint_eq(r.n, edges ? 3 : 1);
+		ck_assert_uint_eq(r.st.outputs, edges ? 0 : 2);
+		out = slurp(r.out);
+		ck_assert_int_eq(strstr(out, " hpet_irq=off") != NULL, edges);
+		free(out);
+	}
+	ck_assert_int_eq(r.ev[1].op, DM_OP_IRQ);
+	ck_assert_uint_eq(r.ev[1].addr, 0);
+	ck_assert_uint_eq(r.ev[1].value, 1);
+	ck_assert_uint_eq(r.ev[2].value, 0);
+}
+END_TEST
+
 START_TEST(incomplete_userspace_read_is_dropped)
 {
 	struct text t = {.n = 0};
@@ -815,6 +845,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, lost_events_are_marked);
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
+	tcase_add_test(tc, hpet_lines_from_the_trace);
 	tcase_add_test(tc, inj_virq_host_keeps_unpaired_eoi_as_a_write);
 	tcase_add_test(tc, capture_vcpu_list_maps_threads);
 	tcase_add_test(tc, open_access_does_not_hold_the_trace_forever);

@@ -251,6 +251,42 @@ START_TEST(pit_irq0_off_leaves_irq0_to_the_trace)
 }
 END_TEST
 
+/* hpet_irq=off: the HPET's timers still match and set their status, and
+ * legacy replacement still takes IRQ0 from the PIT, but IRQ0 follows the
+ * trace's dev irq events only. */
+START_TEST(hpet_irq_off_leaves_its_lines_to_the_trace)
+{
+	const char *opts[] = {"pit_hz=1000000", "pit_hz=1000000 hpet_irq=off"};
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct dm_machine *m = make(opts[i]);
+		struct dm_error err;
+		uint64_t sta = 0;
+
+		pio_w(m, 0, 0x43, 0x30); /* PIT OUT0 high from 6 us */
+		pio_w(m, 0, 0x40, 5);
+		pio_w(m, 0, 0x40, 0);
+		mmio_w(m, 20000, DM_HPET_BASE + 0x10, 0x3);
+		/* Timer 0: level, enabled, 100 ticks ahead. */
+		mmio_w(m, 20000, DM_HPET_BASE + 0x100, 0x6);
+		mmio_w(m, 20000, DM_HPET_BASE + 0x108, 0x1000);
+		mmio_w(m, 20000, DM_HPET_BASE + 0x10c, 0);
+		dm_machine_advance(m, 20000 + 0x1000 * 10 + 1000);
+		ck_assert_int_eq(dm_machine_mmio(m, 80000, 0,
+						 DM_HPET_BASE + 0x20, 4, false,
+						 &sta),
+				 DM_ACCESS_OK);
+		ck_assert_uint_eq(sta & 1, 1);
+		ck_assert_int_eq(dm_machine_isa_level(m, 0), !i);
+		ck_assert_int_eq(pin_in(m, 2), !i);
+		ck_assert_int_eq(dm_machine_set_gsi(m, 90000, 0, 1, &err), 0);
+		ck_assert(dm_machine_isa_level(m, 0));
+		ck_assert(pin_in(m, 2));
+		dm_machine_destroy(m);
+	}
+}
+END_TEST
+
 START_TEST(a_board_without_hpet_floats_its_registers)
 {
 	struct dm_machine *m = make("hpet_present=off");
@@ -276,6 +312,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, isa_irq_routing_and_override);
 	tcase_add_test(tc, sources_are_ored);
 	tcase_add_test(tc, hpet_legacy_takes_irq0_and_irq8_and_gives_them_back);
+	tcase_add_test(tc, hpet_irq_off_leaves_its_lines_to_the_trace);
 	tcase_add_test(tc, many_vcpus_and_their_checkpoint);
 	tcase_add_test(tc, unknown_msr_faults_and_bad_sizes_are_invalid);
 	tcase_add_test(tc, a_moved_block_may_not_shadow_another_device);
