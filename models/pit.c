@@ -806,7 +806,11 @@ static uint8_t refresh_bit(struct dm_pit *pit, uint64_t now)
 	case DM_PIT_DATASHEET:
 		return (now / 15085) & 1; /* toggles every 15.085 us */
 	case DM_PIT_KVM:
-		return (now >> 14) & 1; /* KVM: bit 14 of the ns clock */
+		if (!pit->qemu_speaker)
+			return (now >> 14) &
+			       1; /* KVM: bit 14 of the ns clock */
+		/* Under QEMU, port 0x61 is QEMU's pcspk: fall through. */
+		/* fallthrough */
 	default:
 		pit->refresh_qemu = !pit->refresh_qemu; /* QEMU: every read */
 		return pit->refresh_qemu;
@@ -892,6 +896,7 @@ void dm_pit_init(struct dm_pit *pit, const struct dm_config *cfg,
 		.hz = cfg->pit_hz,
 		.min_period_ns = (uint64_t)cfg->pit_min_period_us * 1000,
 		.reinject = cfg->pit_reinject,
+		.qemu_speaker = cfg->pit_qemu_reset,
 		.kvm_irq_ack = true,
 	};
 	dm_timer_init(&pit->out0_timer, q, out0_timer_fire, pit);

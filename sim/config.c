@@ -69,7 +69,9 @@ static const struct opt options[] = {
 	  { 0, 0, 0 },
 	  "kvm PIT under QEMU: every counter starts in mode 3 with count "
 	  "65536, loaded at pit_start_ns (QEMU puts its reset state into KVM "
-	  "when the VM starts; KVM alone resets to mode 0xff)" },
+	  "when the VM starts; KVM alone resets to mode 0xff), and port 0x61 "
+	  "is QEMU's pcspk (KVM_PIT_SPEAKER_DUMMY): bit 4 toggles on every "
+	  "read" },
 	{ "pit_start_ns", OPT_U64, OFF(pit_start_ns), 0, UINT64_MAX / 2, NULL,
 	  { 0, 0, 0 },
 	  "pit_qemu_reset: virtual time of that load (QEMU: the VM's start)" },

@@ -66,6 +66,8 @@ struct dm_ftrace_stats {
 	uint64_t incomplete;   /* userspace reads that never completed */
 	uint64_t cmos_unknown; /* unchecked reads of QEMU's CMOS */
 	uint64_t rescheduled;  /* userspace accesses moved to a switch back */
+	uint64_t service_window_ns; /* longest exit-to-completion of a read
+				       QEMU served */
 	unsigned vcpus;
 	uint64_t tsc_hz; /* rate used for counter timestamps; 0 if none */
 };

@@ -734,6 +734,9 @@ struct tinfo {
 	uint32_t claimed;
 	int vcpu;
 	bool x2apic;
+	bool qemu_thread; /* a vcpu, or raises lines from userspace */
+	bool exited;	  /* its last line was a kvm_userspace_exit ... */
+	uint64_t exit_ts; /* ... at this timestamp */
 };
 
 /* The guest's reads of the RTC's seconds and Register C, which tell when
@@ -950,7 +953,8 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			survey_rtc(&sv->rtc, &pio, fl->ts);
 			sv->pit_programmed |= pio.write && pio.port >= 0x40 &&
 					      pio.port <= 0x43;
-			survey_pm(sv, &pio, fl->ts);
+			/* A read QEMU served: computed after its exit. */
+			survey_pm(sv, &pio, t->exited ? t->exit_ts : fl->ts);
 		}
 		break;
 	case K_MMIO:
@@ -982,6 +986,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		sv->echoes = true;
 		break;
 	case K_SET_IRQ:
+		t->qemu_thread |= !pit_edge_line(fl->body);
 		if (!pit_edge_line(fl->body))
 			break;
 		sv->pit_edges++;
@@ -1008,6 +1013,11 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		break;
 	default:
 		break;
+	}
+	if (vcpu_event(k)) {
+		t->qemu_thread = true;
+		t->exited = k == K_EXIT;
+		t->exit_ts = fl->ts;
 	}
 	return 0;
 }
@@ -1174,8 +1184,10 @@ struct thread {
 	uint8_t pop; /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
 	/* The open access's exit to userspace was logged with a reschedule
 	 * pending; the thread left the CPU since; QEMU could serve it only
-	 * after the thread's return (on_switch). */
+	 * after the thread's return (on_switch); QEMU had served it when the
+	 * thread was preempted at served_by (0: not yet). */
 	bool exit_resched, left_cpu, served_late;
+	uint64_t served_by;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool irq0_pend;	 /* a PIT edge waits for its echo line */
 	struct oev irq0; /* that edge */
@@ -1461,6 +1473,7 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	t->ptime = time;
 	t->pline = c->in->lineno;
 	t->exit_resched = t->left_cpu = t->served_late = false;
+	t->served_by = 0;
 	return 0;
 }
 
@@ -1491,13 +1504,21 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
 }
 
 /* The slot and time of a read that completes t's open access, or a new
- * slot at time. */
+ * slot at time.  QEMU computed a read it served somewhere between the exit
+ * (or the switch back) and the completion line at *time, or the thread's
+ * preemption after QEMU served it; when that window is long the host
+ * stopped the thread unseen (this host is a VM too): the read takes the
+ * middle, off by at most half the window. */
 static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
 		     uint64_t *time, uint64_t *slot)
 {
 	if (t->pend == p && match) {
+		uint64_t end = t->served_by ? t->served_by : *time;
+
+		if (end - t->ptime > c->st->service_window_ns)
+			c->st->service_window_ns = end - t->ptime;
+		*time = t->ptime + (end - t->ptime) / 2;
 		t->pend = P_NONE;
-		*time = t->ptime;
 		*slot = t->slot;
 		return 0;
 	}
@@ -1947,6 +1968,12 @@ static struct thread *conv_thread(struct conv *c, uint32_t tid)
 	return NULL;
 }
 
+/* A thread of QEMU's process (its vcpus, its main loop). */
+static bool in_qemu(const struct conv *c, const struct thread *t)
+{
+	return t && c->sv->t[t - c->th].qemu_thread;
+}
+
 static bool served_by_qemu(const struct thread *t)
 {
 	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
@@ -1960,9 +1987,12 @@ static bool served_by_qemu(const struct thread *t)
  * thread on its way out), or the thread's first switch away after the
  * exit blocks (QEMU's lock is taken), QEMU serves it only after the thread
  * runs again, up to tens of microseconds later: the access moves to that
- * switch back.  A thread preempted while running (state R, no reschedule
- * at the exit) was preempted after QEMU served it, typically by the main
- * thread the access itself woke: the access stays where it is.
+ * switch back; likewise when another program or a kernel thread (the
+ * kvm-pit worker, woken by its timer) preempts it.  A thread preempted by
+ * QEMU's own main thread (state R, no reschedule at the exit) was
+ * preempted after QEMU served it: the access woke that thread (an HPET
+ * write re-arms QEMU's timers); the access stays where it is, and a read
+ * was computed before that preemption.
  */
 static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 		     const char *body)
@@ -1976,15 +2006,19 @@ static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 				"sched_switch line without 'prev_state=S "
 				"==> ... next_pid=N'",
 				body);
+	in = conv_thread(c, (uint32_t)next);
 	if (out && served_by_qemu(out) && out->last == LAST_EXIT &&
 	    !out->left_cpu) {
 		out->left_cpu = true;
-		out->served_late = out->exit_resched || blocks;
+		out->served_late =
+			out->exit_resched || blocks || !in_qemu(c, in);
+		if (!out->served_late)
+			out->served_by = time;
 	}
-	in = conv_thread(c, (uint32_t)next);
 	if (!in || !served_by_qemu(in) || !in->served_late)
 		return 0;
-	in->served_late = false;
+	/* The next switch away is judged again, on its state alone. */
+	in->served_late = in->exit_resched = in->left_cpu = false;
 	if (q_fill(c, in->slot, NULL, NULL) || q_reserve(c, &in->slot))
 		return -1;
 	in->ptime = time;
@@ -2435,6 +2469,12 @@ static void report_summary(FILE *log, const struct conv *c)
 			" reads of CMOS bytes QEMU's board set (never written "
 			"in the capture) are unchecked\n",
 			st->cmos_unknown);
+	if (st->service_window_ns)
+		fprintf(log,
+			"import: reads served by QEMU take the middle of their "
+			"exit-to-completion window, at most %" PRIu64
+			" ns: replay with a tolerance of at least half\n",
+			st->service_window_ns);
 	if (st->rescheduled)
 		fprintf(log,
 			"import: %" PRIu64

@@ -179,9 +179,12 @@ START_TEST(probe_userspace_and_msrs)
 
 	import(dm_test_trace_path("ftrace_probe.raw"), &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	/* An HPET read served by userspace: the unsatisfied-read's time,
-	 * the completed read's value. */
-	e = find(&r, DM_OP_MMIO_R, probe_ns(5003501651033ULL));
+	/* An HPET read served by userspace: mid-way between the
+	 * unsatisfied-read and the completed read, whose value it has. */
+	e = find(&r, DM_OP_MMIO_R,
+		 probe_ns(5003501651033ULL) + (probe_ns(5003501672617ULL) -
+					       probe_ns(5003501651033ULL)) /
+						      2);
 	ck_assert_uint_eq(e->addr, 0xfed00000);
 	ck_assert_uint_eq(e->value, 0x8086a201);
 	/* GSI 5 pulsed by userspace; the second lower is a no-op. */
@@ -555,16 +558,18 @@ static void add_flags(struct text *t, int tid, int sec, const char *flags,
 #define MMIO_EXIT "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)"
 
 /* QEMU serves an exit only once the vcpu thread is back in userspace with
- * its lock: an access whose exit was logged with a reschedule pending, or
- * whose thread then blocked, takes the time of the switch back to the
- * thread; a thread preempted while running (state R, no reschedule at the
- * exit) was served first, and a write of an in-kernel device keeps its
- * own time. */
+ * its lock: an access whose exit was logged with a reschedule pending,
+ * whose thread then blocked, or which a thread not QEMU's preempted,
+ * starts from the switch back to the thread; a thread preempted by QEMU's
+ * own thread (state R, no reschedule at the exit) was served first, and a
+ * write of an in-kernel device keeps its own time.  A read takes the
+ * middle of its window, up to the completion line or that preemption. */
 START_TEST(userspace_access_takes_the_switch_back)
 {
 	struct text t = {.n = 0};
 	struct result r;
 
+	add(&t, 2, 10, "kvm_set_irq: gsi 4 level 0 source 0"); /* QEMU's */
 	add(&t, 1, 10, PIT_CW);
 	add(&t, 1, 11, HPET_COUNTER_UNSAT);
 	add_flags(&t, 1, 11, ".N...", MMIO_EXIT);
@@ -581,20 +586,30 @@ START_TEST(userspace_access_takes_the_switch_back)
 	add(&t, 1, 20, SWITCH(1, "R", 2));
 	add(&t, 2, 21, SWITCH(2, "S", 1));
 	add(&t, 1, 22, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	/* Preempted by a thread not QEMU's (kvm-pit): not served yet. */
+	add(&t, 1, 23, HPET_COUNTER_UNSAT);
+	add(&t, 1, 23, MMIO_EXIT);
+	add(&t, 1, 24, SWITCH(1, "R", 3));
+	add(&t, 3, 25, SWITCH(3, "S", 1));
+	add(&t, 1, 26, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	ck_assert_uint_eq(r.n, 5);
-	ck_assert_uint_eq(r.st.rescheduled, 2);
+	ck_assert_uint_eq(r.n, 6);
+	ck_assert_uint_eq(r.st.rescheduled, 3);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MMIO_R);
 	ck_assert_uint_eq(r.ev[1].value, 5);
-	ck_assert_uint_eq(r.ev[1].time, 3000000000ULL);
+	/* Switched back at 13, completed at 14: the middle. */
+	ck_assert_uint_eq(r.ev[1].time, 3500000000ULL);
 	ck_assert_uint_eq(r.ev[2].op, DM_OP_MMIO_W);
 	ck_assert_uint_eq(r.ev[2].value, 1);
 	ck_assert_uint_eq(r.ev[2].time, 7000000000ULL);
 	ck_assert_uint_eq(r.ev[3].addr, 0x43);
 	ck_assert_uint_eq(r.ev[3].time, 8000000000ULL);
 	ck_assert_uint_eq(r.ev[4].value, 6);
-	ck_assert_uint_eq(r.ev[4].time, 9000000000ULL);
+	ck_assert_uint_eq(r.ev[4].time, 9500000000ULL);
+	ck_assert_uint_eq(r.ev[5].value, 7);
+	ck_assert_uint_eq(r.ev[5].time, 15500000000ULL);
+	ck_assert_uint_eq(r.st.service_window_ns, 1000000000ULL);
 }
 END_TEST
 

@@ -685,7 +685,8 @@ START_TEST(kvm_counter0_hrtimer_clamp_and_reinject)
 END_TEST
 
 /* pit_qemu_reset: the counters run in mode 3 with count 65536 from
- * pit_start_ns, as QEMU's reset state put into KVM at the VM's start.
+ * pit_start_ns, as QEMU's reset state put into KVM at the VM's start, and
+ * port 0x61 is QEMU's.
  * 65536 ticks are 54925447 ns (KVM's truncated interval). */
 START_TEST(kvm_qemu_reset_runs_from_the_start)
 {
@@ -705,6 +706,9 @@ START_TEST(kvm_qemu_reset_runs_from_the_start)
 		in8(f, start + period + period / 2 + 1000, 0x61) & 0x20, 0);
 	f = migrate(f);
 	ck_assert_uint_eq(in8(f, start + 7 * period + 1000, 0x61) & 0x20, 0x20);
+	/* Port 0x61 is QEMU's pcspk: bit 4 toggles on every read. */
+	ck_assert_uint_ne(in8(f, start + 7 * period + 1500, 0x61) & 0x10,
+			  in8(f, start + 7 * period + 1500, 0x61) & 0x10);
 	/* Counter 2's status: mode 3, as QEMU put it. */
 	out8(f, start + 7 * period + 2000, 0x43, 0xe8);
 	ck_assert_uint_eq(in8(f, start + 7 * period + 2000, 0x42) & 0x0e, 0x06);
