@@ -2472,8 +2472,9 @@ static void report_summary(FILE *log, const struct conv *c)
 	if (st->service_window_ns)
 		fprintf(log,
 			"import: reads served by QEMU take the middle of their "
-			"exit-to-completion window, at most %" PRIu64
-			" ns: replay with a tolerance of at least half\n",
+			"exit-to-completion window (the longest %" PRIu64
+			" ns): one that moves with time is off by at most "
+			"half its window\n",
 			st->service_window_ns);
 	if (st->rescheduled)
 		fprintf(log,
