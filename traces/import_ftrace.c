@@ -1346,11 +1346,17 @@ static struct oev cpu_ev(uint64_t time, int vcpu, enum dm_op op, uint64_t addr,
 			    .flags = checked ? DM_EV_VALUE : 0};
 }
 
+/* Virtual ns of a timestamp: since the first line, at rate if a counter. */
+static uint64_t survey_ns(const struct survey *sv, uint64_t rate, uint64_t ts)
+{
+	uint64_t d = ts > sv->t0 ? ts - sv->t0 : 0;
+
+	return sv->counter ? dm_muldiv64(d, DM_NS_PER_SEC, rate) : d;
+}
+
 static uint64_t vtime(const struct conv *c, const struct fline *fl)
 {
-	uint64_t d = fl->ts > c->sv->t0 ? fl->ts - c->sv->t0 : 0;
-
-	return fl->counter ? dm_muldiv64(d, DM_NS_PER_SEC, c->rate) : d;
+	return survey_ns(c->sv, c->rate, fl->ts);
 }
 
 static int bad_line(struct conv *c, const char *what, const char *body)
@@ -2182,13 +2188,6 @@ struct rtc_date {
 	uint64_t epoch, lo, hi, reads, misfits;
 	uint32_t phase;
 };
-
-static uint64_t survey_ns(const struct survey *sv, uint64_t rate, uint64_t ts)
-{
-	uint64_t d = ts > sv->t0 ? ts - sv->t0 : 0;
-
-	return sv->counter ? dm_muldiv64(d, DM_NS_PER_SEC, rate) : d;
-}
 
 /* How many of the guest's RTC reads differ from QEMU's values for P. */
 static uint64_t rtc_misfits(const struct survey *sv, uint64_t rate, uint64_t p)
