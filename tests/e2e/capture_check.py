@@ -254,7 +254,7 @@ def qemu_read(i, f, div):
             return None
         # off = read delay - enable delay, each within its exit window.
         why = "HPET main counter, enable and read applied on QEMU's exit"
-        shared[why, e].append((max(0, -off) - slack,
+        shared[why, e].append((max(0, -off - gap(i, -1)) - slack,
                                min(gap(e, 1), gap(i, 1) - off) + slack, off))
         return why
     if f[2] == "pio.r" and int(f[3], 16) == pmbase + 8:
@@ -262,8 +262,8 @@ def qemu_read(i, f, div):
         off = ticks * 1e9 / PMTIMER_HZ
         # off = phase + read delay, modulo the 24-bit wrap.
         why = "PM timer, QEMU's virtual clock phase"
-        shared[why, None].append((off - gap(i, 1) - slack, off + slack,
-                                  off))
+        shared[why, None].append((off - gap(i, 1) - slack,
+                                  off + gap(i, -1) + slack, off))
         return why
     if f[2] == "pio.r" and int(f[3], 16) == pmbase and \
             int(div["expected"], 16) ^ model_value(i) == 1:
