@@ -154,6 +154,19 @@ static int parse_gsis(const char *s, unsigned max, uint32_t *mask)
 	}
 }
 
+/* Who raises a line: "model" or "trace" (*edges); -1, or the exit code. */
+static int parse_source(const char *arg, const char *val, const char *usage,
+			bool *edges)
+{
+	char what[48];
+
+	*edges = !strcmp(val, "trace");
+	if (*edges || !strcmp(val, "model"))
+		return -1;
+	snprintf(what, sizeof(what), "%s takes model or trace, not", arg);
+	return dm_import_usage_error(usage, what, val);
+}
+
 /* An option with its value; returns -1 if taken, else the exit code. */
 static int parse_opt(const char *arg, const char *val, const char *usage,
 		     unsigned max_gsi, bool ftrace, struct dm_import_args *a)
@@ -174,19 +187,9 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 						     val);
 		a->model_gsis_given = true;
 	} else if (!strcmp(arg, "--pit-irq0")) {
-		if (!strcmp(val, "trace"))
-			a->pit_irq0_edges = true;
-		else if (strcmp(val, "model"))
-			return dm_import_usage_error(
-				usage, "--pit-irq0 takes model or trace, not",
-				val);
+		return parse_source(arg, val, usage, &a->pit_irq0_edges);
 	} else if (ftrace && !strcmp(arg, "--hpet-irq")) {
-		if (!strcmp(val, "trace"))
-			a->hpet_irq_edges = true;
-		else if (strcmp(val, "model"))
-			return dm_import_usage_error(
-				usage, "--hpet-irq takes model or trace, not",
-				val);
+		return parse_source(arg, val, usage, &a->hpet_irq_edges);
 	} else if (!strcmp(arg, "--to")) {
 		if (!strcmp(val, "binary"))
 			a->encoding = DM_TRACE_BINARY;

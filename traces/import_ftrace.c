@@ -2584,8 +2584,12 @@ static uint64_t ts_ns(const void *ctx, uint64_t ts)
 static struct dm_import_rtc_at0 rtc_at0(const struct survey *sv, uint64_t rate)
 {
 	struct ts_conv tc = {sv, rate};
+	uint64_t r0 = sv->realtime_ns;
 
-	return dm_import_rtc_epoch(&sv->rtc, ts_ns, &tc, sv->realtime_ns);
+	/* The wall clock at the first marker, back to time 0. */
+	if (r0)
+		r0 -= survey_ns(sv, rate, sv->mark_c[0]);
+	return dm_import_rtc_epoch(&sv->rtc, ts_ns, &tc, r0);
 }
 
 static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,

@@ -932,52 +932,65 @@ static uint64_t ts_is_ns(const void *ctx, uint64_t ts)
 	return ts;
 }
 
-static void cmos_read(struct dm_import_rtc *r, uint64_t t, uint8_t index,
-		      uint8_t value)
-{
-	dm_import_rtc_access(r, t, 0x70, true, index);
-	dm_import_rtc_access(r, t, 0x71, false, value);
-}
-
 #define MS 1000000ULL
 
+/* A guest's CMOS access: the index written, then the byte read (or
+ * written). */
+struct cmos_rd {
+	uint64_t ms;
+	uint8_t index, value;
+	bool write;
+};
+
+static void feed(struct dm_import_rtc *r, const struct cmos_rd *rd, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dm_import_rtc_access(r, rd[i].ms * MS, 0x70, true, rd[i].index);
+		dm_import_rtc_access(r, rd[i].ms * MS, 0x71, rd[i].write,
+				     rd[i].value);
+	}
+}
+
+/* What dm_import_rtc_epoch makes of the reads, with wall clock R0 (ns,
+ * 0: none): found, and where found, the time of 2024-02-29 13:14:15.8
+ * less 1 ns, the middle of [.7, .9) s. */
+static int rtc_at0_is_800ms(const struct dm_import_rtc *r, uint64_t r0)
+{
+	struct dm_import_rtc_at0 at =
+		dm_import_rtc_epoch(r, ts_is_ns, NULL, r0);
+
+	ck_assert_int_eq(at.wall_clock, r0 != 0);
+	if (at.found) {
+		ck_assert_uint_eq(at.sec, 1709212455);
+		ck_assert_uint_eq(at.ns, 800 * MS - 1);
+		ck_assert_uint_eq(at.width_ns, 200 * MS);
+	}
+	ck_assert_uint_eq(at.misfits, at.found < 0);
+	return at.found;
+}
+
 /* Without a wall clock, the first time of day read (with the date read)
- * places the second; the seconds read later narrow it: 2024-02-29
- * 13:14:15 read at 100 ms and :16 at 300 ms put X in [.7, .9) s. */
+ * places the second; the seconds read later narrow it: 13:14:15 read at
+ * 100 ms and :16 at 300 ms put X in [.7, .9) s.  A read no instant fits
+ * is counted and outvoted; once the guest sets the clock its reads tell
+ * nothing; with no read nothing dates it. */
 START_TEST(rtc_dated_by_the_guests_reads)
 {
+	static const struct cmos_rd reads[] = {
+		{50, 0x07, 0x29},  {50, 0x08, 0x02},  {50, 0x09, 0x24},
+		{100, 0x00, 0x15}, {100, 0x02, 0x14}, {100, 0x04, 0x13},
+		{300, 0x00, 0x16}, {400, 0x00, 0x20}, {500, 0x00, 0x00, true},
+		{600, 0x00, 0x45},
+	};
 	struct dm_import_rtc *r = malloc(sizeof(*r));
-	struct dm_import_rtc_at0 at;
 
 	dm_import_rtc_init(r);
-	cmos_read(r, 50 * MS, 0x07, 0x29);
-	cmos_read(r, 50 * MS, 0x08, 0x02);
-	cmos_read(r, 50 * MS, 0x09, 0x24);
-	cmos_read(r, 100 * MS, 0x00, 0x15);
-	cmos_read(r, 100 * MS, 0x02, 0x14);
-	cmos_read(r, 100 * MS, 0x04, 0x13);
-	cmos_read(r, 300 * MS, 0x00, 0x16);
-	at = dm_import_rtc_epoch(r, ts_is_ns, NULL, 0);
-	ck_assert_int_eq(at.found, 1);
-	ck_assert_uint_eq(at.sec, 1709212455);
-	ck_assert_uint_eq(at.ns, 800 * MS - 1);
-	ck_assert_uint_eq(at.width_ns, 200 * MS);
-	ck_assert_uint_eq(at.reads, 2);
-	ck_assert(!at.wall_clock);
-	/* A read no instant fits: the most reads win, and it is counted. */
-	cmos_read(r, 400 * MS, 0x00, 0x20);
-	at = dm_import_rtc_epoch(r, ts_is_ns, NULL, 0);
-	ck_assert_int_eq(at.found, -1);
-	ck_assert_uint_eq(at.misfits, 1);
-	ck_assert_uint_eq(at.ns, 800 * MS - 1);
-	/* Once the guest sets the clock, its reads tell nothing more. */
-	dm_import_rtc_access(r, 500 * MS, 0x70, true, 0x00);
-	dm_import_rtc_access(r, 500 * MS, 0x71, true, 0x00);
-	cmos_read(r, 600 * MS, 0x00, 0x45);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 0), 0);
+	feed(r, reads, 7);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 0), 1);
+	feed(r, reads + 7, 3);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 0), -1);
 	ck_assert_uint_eq(dm_import_rtc_epoch(r, ts_is_ns, NULL, 0).reads, 3);
-	/* Nothing read: nothing dates it. */
-	dm_import_rtc_init(r);
-	ck_assert_int_eq(dm_import_rtc_epoch(r, ts_is_ns, NULL, 0).found, 0);
 	free(r);
 }
 END_TEST
@@ -985,28 +998,23 @@ END_TEST
 /* With the capture's wall clock R0 (QEMU's RTC started, Register C clear,
  * in the second before it), Register C's UF dates the phase: clear at
  * 100 ms, set at 500 ms, so the RTC's second began 0.5-0.9 s before
- * time 0; the seconds read at 300 ms (:16) leaves [55.7, 55.9). */
+ * time 0; the seconds read at 300 ms (:16) leaves [55.7, 55.9).  UF again
+ * 100 ms after the read that cleared it fits no instant. */
 START_TEST(rtc_dated_by_the_wall_clock_and_uf)
 {
+	static const struct cmos_rd reads[] = {
+		{100, 0x0c, 0x00},
+		{300, 0x00, 0x16},
+		{500, 0x0c, 0x10},
+		{600, 0x0c, 0x10},
+	};
 	struct dm_import_rtc *r = malloc(sizeof(*r));
-	struct dm_import_rtc_at0 at;
 
 	dm_import_rtc_init(r);
-	cmos_read(r, 100 * MS, 0x0c, 0x00);
-	cmos_read(r, 300 * MS, 0x00, 0x16);
-	cmos_read(r, 500 * MS, 0x0c, 0x10);
-	at = dm_import_rtc_epoch(r, ts_is_ns, NULL, 1709212456200 * MS);
-	ck_assert_int_eq(at.found, 1);
-	ck_assert(at.wall_clock);
-	ck_assert_uint_eq(at.sec, 1709212455);
-	ck_assert_uint_eq(at.ns, 800 * MS - 1);
-	ck_assert_uint_eq(at.width_ns, 200 * MS);
-	/* UF again 100 ms after the read that cleared it: no update came
-	 * in between for any instant the other reads allow. */
-	cmos_read(r, 600 * MS, 0x0c, 0x10);
-	at = dm_import_rtc_epoch(r, ts_is_ns, NULL, 1709212456200 * MS);
-	ck_assert_int_eq(at.found, -1);
-	ck_assert_uint_eq(at.misfits, 1);
+	feed(r, reads, 3);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 1709212456200 * MS), 1);
+	feed(r, reads + 3, 1);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 1709212456200 * MS), -1);
 	free(r);
 }
 END_TEST
