@@ -10,7 +10,9 @@ JUDGED is `dmsim replay --json` with the capture tolerance, ZERO the same
 without tolerance (the values the models computed at the trace's own
 instants).  Every divergence of JUDGED must be in one of these classes,
 each a value KVM or QEMU computed at an instant the vcpu's own event
-order allows (a read between its line and the vcpu's next event):
+order allows (a read between its line and the vcpu's next event; one QEMU
+served, which the importer puts mid-way through its service window,
+between the vcpu's previous and next events):
 
 - PIT counts and status, LAPIC current count: KVM applied a write late
   or computed a read early (pit_shift, kind);
@@ -238,7 +240,8 @@ shared = collections.defaultdict(list)
 
 def qemu_read(i, f, div):
     """A counter QEMU computed when it handled the vcpu's exit, some time
-    between the read's line and the vcpu's next event, on a clock whose
+    between the vcpu's previous and next events (the importer puts the
+    read mid-way through its service window), on a clock whose
     start the trace shows only within a window (HPET: the enable, applied
     when QEMU handled that write's exit) or not at all (PM timer: QEMU's
     virtual clock, started by `cont` before the guest's first
