@@ -10,7 +10,8 @@
 static const char usage_text[] =
 	"usage: dmsim import ftrace IN -o OUT [--tsc-hz HZ]\n"
 	"                    [--model-gsi LIST] [--pit-irq0 model|trace]\n"
-	"                    [--to text|binary] [--quiet]\n"
+	"                    [--hpet-irq model|trace] [--to text|binary]\n"
+	"                    [--quiet]\n"
 	"\n"
 	"Converts the text of the Linux kvm tracepoints (tracefs trace or\n"
 	"trace_pipe, trace-cmd report, or a `dmsim kvm capture` raw file)\n"
@@ -30,6 +31,10 @@ static const char usage_text[] =
 	"                    and the machine gets pit_irq0=off: KVM's\n"
 	"                    kvm-pit thread raises it at host-scheduled\n"
 	"                    times)\n"
+	"  --hpet-irq SRC    who raises the HPET's lines (GSIs 0 and 2):\n"
+	"                    model (default) or trace (QEMU's raises become\n"
+	"                    dev irq events and the machine gets\n"
+	"                    hpet_irq=off: QEMU's timers fire late)\n"
 	"  --to ENC          output encoding (default text)\n"
 	"  --quiet           no inference report or summary on stderr\n"
 	"\n"
@@ -63,6 +68,7 @@ int dm_cmd_import(int argc, char **argv)
 				    .model_gsis = a.model_gsis,
 				    .model_gsis_given = a.model_gsis_given,
 				    .pit_irq0_edges = a.pit_irq0_edges,
+				    .hpet_irq_edges = a.hpet_irq_edges,
 				    .encoding = a.encoding,
 				    .log = a.quiet ? NULL : stderr};
 	if (dm_import_ftrace(a.in, a.out, &o, &st, &err)) {

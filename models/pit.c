@@ -806,7 +806,11 @@ static uint8_t refresh_bit(struct dm_pit *pit, uint64_t now)
 	case DM_PIT_DATASHEET:
 		return (now / 15085) & 1; /* toggles every 15.085 us */
 	case DM_PIT_KVM:
-		return (now >> 14) & 1; /* KVM: bit 14 of the ns clock */
+		if (!pit->qemu_speaker)
+			return (now >> 14) &
+			       1; /* KVM: bit 14 of the ns clock */
+		/* Under QEMU, port 0x61 is QEMU's pcspk: fall through. */
+		/* fallthrough */
 	default:
 		pit->refresh_qemu = !pit->refresh_qemu; /* QEMU: every read */
 		return pit->refresh_qemu;
@@ -866,6 +870,23 @@ static void reset_channel(struct dm_pit *pit, unsigned c)
 	}
 }
 
+/*
+ * QEMU's kvm-i8254 puts its own reset state (pit_reset_common: every
+ * counter mode 3, count 65536, GATE2 low) into KVM with KVM_SET_PIT2 when
+ * the VM starts running, and KVM reloads every counter then
+ * (kvm_vm_ioctl_set_pit2): a counter the guest never programs runs from
+ * that instant.
+ */
+static void qemu_state_into_kvm(struct dm_pit *pit, uint64_t start)
+{
+	for (unsigned c = 0; c < 3; c++) {
+		pit->ch[c].mode = 3;
+		pit->ch[c].n = 65536;
+		pit->ch[c].load_ns = start;
+	}
+	kvm_timer_load(pit, start);
+}
+
 void dm_pit_init(struct dm_pit *pit, const struct dm_config *cfg,
 		 struct dm_eventq *q, const struct dm_irq_line *out0)
 {
@@ -875,6 +896,7 @@ void dm_pit_init(struct dm_pit *pit, const struct dm_config *cfg,
 		.hz = cfg->pit_hz,
 		.min_period_ns = (uint64_t)cfg->pit_min_period_us * 1000,
 		.reinject = cfg->pit_reinject,
+		.qemu_speaker = cfg->pit_qemu_reset,
 		.kvm_irq_ack = true,
 	};
 	dm_timer_init(&pit->out0_timer, q, out0_timer_fire, pit);
@@ -882,6 +904,8 @@ void dm_pit_init(struct dm_pit *pit, const struct dm_config *cfg,
 		reset_channel(pit, c);
 	if (pit->flavor == DM_PIT_QEMU)
 		qemu_irq_update(pit, 0);
+	if (pit->flavor == DM_PIT_KVM && cfg->pit_qemu_reset)
+		qemu_state_into_kvm(pit, cfg->pit_start_ns);
 }
 
 static int pit_channel_validate(const void *state, struct dm_error *err)

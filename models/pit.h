@@ -97,6 +97,7 @@ struct dm_pit {
 	uint64_t hz;
 	uint64_t min_period_ns;
 	bool reinject;
+	bool qemu_speaker; /* kvm: port 0x61 is QEMU's (pit_qemu_reset) */
 };
 
 extern const struct dm_state_desc dm_pit_state_desc;

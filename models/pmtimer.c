@@ -61,9 +61,10 @@ static uint16_t cnt_mask(const struct dm_pmtimer *pm)
 	return is_qemu(pm) ? CNT_MASK_QEMU : CNT_MASK_DATASHEET;
 }
 
+/* Ticks since the timer started (pmtimer_start_ns; before it, 0). */
 static uint64_t ticks(const struct dm_pmtimer *pm, uint64_t now)
 {
-	return dm_clock_ticks(pm->hz, now);
+	return now > pm->start ? dm_clock_ticks(pm->hz, now - pm->start) : 0;
 }
 
 static uint32_t counter(const struct dm_pmtimer *pm, uint64_t now)
@@ -101,7 +102,7 @@ static uint64_t sci_deadline(const struct dm_pmtimer *pm)
 {
 	if (!sci_enabled(pm) || pm->sci_level)
 		return DM_TIME_NEVER;
-	return dm_clock_edge_ns(pm->hz, pm->sts_tick);
+	return pm->start + dm_clock_edge_ns(pm->hz, pm->sts_tick);
 }
 
 /* Drives the SCI to its level at now and re-arms the flip timer. */
@@ -134,6 +135,7 @@ void dm_pmtimer_init(struct dm_pmtimer *pm, const struct dm_config *cfg,
 	*pm = (struct dm_pmtimer){
 		.flavor = cfg->pmtimer_flavor,
 		.hz = cfg->pmtimer_hz,
+		.start = cfg->pmtimer_start_ns,
 		.ext32 = cfg->pmtimer_32bit,
 	};
 	if (sci)

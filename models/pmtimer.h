@@ -41,6 +41,7 @@ struct dm_pmtimer {
 	struct dm_irq_line sci;
 	uint32_t flavor; /* enum dm_pmtimer_flavor */
 	uint64_t hz;
+	uint64_t start; /* ns: the counter reads 0 here (pmtimer_start_ns) */
 	bool ext32;
 };
 

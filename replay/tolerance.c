@@ -40,36 +40,37 @@ static bool latches_pit(const struct dm_event *ev)
 	return ((v >> 4) & 3) == 0;
 }
 
+#define HPET_CONFIG 0x10
+
 static bool is_hpet(const struct dm_event *ev)
 {
 	return (ev->op == DM_OP_MMIO_R || ev->op == DM_OP_MMIO_W) &&
 	       ev->addr - DM_HPET_BASE < 0x400;
 }
 
-/* A General Configuration write with ENABLE_CNF clear: the main counter
- * stops at the value its reads show until it is enabled again. */
-static bool stops_hpet(const struct dm_event *ev)
+/* A write of the HPET's General Configuration register with ENABLE_CNF
+ * clear: the main counter keeps the value of that instant. */
+static bool halts_hpet(const struct dm_event *ev)
 {
-	return ev->op == DM_OP_MMIO_W && ev->addr == DM_HPET_BASE + 0x10 &&
-	       !(ev->value & 1);
+	return ev->op == DM_OP_MMIO_W &&
+	       ev->addr == DM_HPET_BASE + HPET_CONFIG && !(ev->value & 1);
 }
 
-/* The events that follow a sampling event, until it is sampled again. */
-static bool keeps_sample(const struct dm_tolerance *t,
-			 const struct dm_event *ev)
+/* events[0] sampled the time that the outputs following it show. */
+static bool sampled_by_first(const struct dm_tolerance *t,
+			     const struct dm_event *ev)
 {
-	if (t->events[0].op == DM_OP_PIO_W)
-		return is_pit_port(ev) && !latches_pit(ev);
-	return is_hpet(ev) &&
-	       !(ev->op == DM_OP_MMIO_W && ev->addr == DM_HPET_BASE + 0x10);
+	return (t->latch_open && is_pit_port(ev) && !latches_pit(ev)) ||
+	       (t->halt_open && is_hpet(ev) &&
+		ev->addr != DM_HPET_BASE + HPET_CONFIG);
 }
 
 int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 			const struct dm_event *ev, struct dm_error *err)
 {
-	/* Keep the checkpoint before a latch while its reads follow. */
-	if (t->latch_open && t->nevents < DM_TOL_WINDOW &&
-	    keeps_sample(t, ev)) {
+	/* Keep the checkpoint before a latch or a halt of the HPET while
+	 * the reads of what it sampled follow. */
+	if (t->nevents < DM_TOL_WINDOW && sampled_by_first(t, ev)) {
 		t->events[t->nevents++] = *ev;
 		return 0;
 	}
@@ -79,7 +80,8 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		return dm_errorf(err, "out of memory for a tolerance "
 				      "checkpoint");
 	t->floor_ns = m->ms.now;
-	t->latch_open = latches_pit(ev) || stops_hpet(ev);
+	t->latch_open = latches_pit(ev);
+	t->halt_open = halts_hpet(ev);
 	t->events[0] = *ev;
 	t->nevents = 1;
 	return 0;
@@ -223,9 +225,9 @@ bool dm_tolerance_rescue(struct dm_tolerance *t, const struct dm_event *ev)
 
 	if (!t->anchor || !t->nevents || !(ev->flags & DM_EV_VALUE))
 		return false;
-	/* A latched PIT count was sampled by the latch command, a stopped
-	 * HPET counter by the write that stopped it. */
-	if (t->latch_open && (is_pit_port(ev) || is_hpet(ev)))
+	/* A latched PIT count was sampled by the latch command, a halted
+	 * HPET main counter by the write that halted it. */
+	if (t->nevents > 1 && sampled_by_first(t, ev))
 		s.k = 0;
 	at = t->events[s.k].time;
 	prev = s.k ? t->events[s.k - 1].time : t->floor_ns;

@@ -10,10 +10,11 @@
  * How: the replay keeps a checkpoint taken before the current event (or,
  * after a PIT counter-latch or read-back command, before that command,
  * since the latch is where the time was sampled; likewise after a write
- * that stops the HPET's main counter, for its reads) and the events applied
- * since.  On a mismatch it rebuilds scratch machines from that checkpoint
- * with the sampling event moved by delta ns, re-applies the events and
- * looks for the delta closest to 0 that yields the recorded value.  Event
+ * that halts the HPET's main counter, which keeps that instant's value)
+ * and the events applied since.  On a mismatch it rebuilds scratch machines
+ * from that checkpoint with the sampling event moved by delta ns, re-applies
+ * the events and looks for the delta closest to 0 that yields the recorded
+ * value.  Event
  * order is kept: a moved event never passes its neighbours.
  */
 #ifndef DM_TOLERANCE_H
@@ -35,8 +36,8 @@ struct dm_tolerance {
 	struct dm_event events[DM_TOL_WINDOW];
 	unsigned nevents;
 	uint64_t floor_ns; /* the machine's time at the checkpoint */
-	bool latch_open;   /* events[0] latched a PIT count or stopped the
-			    * HPET's main counter */
+	bool latch_open;   /* events[0] latched a PIT count */
+	bool halt_open;	   /* events[0] halted the HPET main counter */
 	/* Residuals of the reads accepted within the tolerance. */
 	uint64_t accepted;
 	uint64_t histogram[DM_TOL_BUCKETS]; /* |delta| by power-of-2 us */

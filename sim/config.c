@@ -65,6 +65,16 @@ static const struct opt options[] = {
 	{ "pit_reinject", OPT_BOOL, OFF(pit_reinject), 0, 1, NULL, { 0, 1, 0 },
 	  "kvm PIT: hold each counter-0 tick until the previous IRQ0 is "
 	  "acknowledged (KVM reinject mode)" },
+	{ "pit_qemu_reset", OPT_BOOL, OFF(pit_qemu_reset), 0, 1, NULL,
+	  { 0, 0, 0 },
+	  "kvm PIT under QEMU: every counter starts in mode 3 with count "
+	  "65536, loaded at pit_start_ns (QEMU puts its reset state into KVM "
+	  "when the VM starts; KVM alone resets to mode 0xff), and port 0x61 "
+	  "is QEMU's pcspk (KVM_PIT_SPEAKER_DUMMY): bit 4 toggles on every "
+	  "read" },
+	{ "pit_start_ns", OPT_U64, OFF(pit_start_ns), 0, UINT64_MAX / 2, NULL,
+	  { 0, 0, 0 },
+	  "pit_qemu_reset: virtual time of that load (QEMU: the VM's start)" },
 	{ "pit_irq0", OPT_BOOL, OFF(pit_irq0), 0, 1, NULL, { 1, 1, 1 },
 	  "the PIT's OUT0 drives ISA IRQ0; off: IRQ0 comes only from the "
 	  "trace's dev irq 0 events (captures where KVM's kthread injected "
@@ -79,6 +89,10 @@ static const struct opt options[] = {
 	{ "pmtimer_32bit", OPT_BOOL, OFF(pmtimer_32bit), 0, 1, NULL,
 	  { 0, 0, 0 },
 	  "PM_TMR is 32 bits wide (FADT TMR_VAL_EXT); QEMU's is 24" },
+	{ "pmtimer_start_ns", OPT_U64, OFF(pmtimer_start_ns), 0, UINT64_MAX / 2,
+	  NULL, { 0, 0, 0 },
+	  "virtual time at which PM_TMR reads 0 (QEMU: its virtual clock's "
+	  "start, when the VM first runs)" },
 	{ "pmbase", OPT_U32, OFF(pmbase), 0, 0xfff4, NULL, { 0, 0, 0 },
 	  "I/O base of the PM1/PM_TMR block; 0 = chipset default (pc 0xb000, "
 	  "q35 0x600)" },
@@ -96,6 +110,10 @@ static const struct opt options[] = {
 	  "nanoseconds of the RTC's current second already past at virtual "
 	  "time 0: its seconds change at whole seconds minus this (QEMU's RTC "
 	  "counts from the host clock's instant at its start)" },
+	{ "rtc_irq", OPT_BOOL, OFF(rtc_irq), 0, 1, NULL, { 1, 1, 1 },
+	  "the RTC drives IRQ8; off: IRQ8 comes only from the trace's dev irq "
+	  "events (KVM captures, where QEMU's main loop fired the RTC's "
+	  "timers late)" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },
@@ -114,11 +132,10 @@ static const struct opt options[] = {
 	{ "hpet_present", OPT_BOOL, OFF(hpet_present), 0, 1, NULL, { 1, 1, 1 },
 	  "the board has an HPET (off: QEMU's -no-hpet / hpet=off; its "
 	  "registers read as all ones)" },
-	{ "qemu_timer_irqs", OPT_BOOL, OFF(qemu_timer_irqs), 0, 1, NULL,
-	  { 1, 1, 1 },
-	  "the HPET and RTC interrupts are the models'; off: they come only "
-	  "from the trace's dev irq events (KVM captures, where QEMU's main "
-	  "loop fired those timers late)" },
+	{ "hpet_irq", OPT_BOOL, OFF(hpet_irq), 0, 1, NULL, { 1, 1, 1 },
+	  "the HPET's timers drive their interrupt lines; off: those lines "
+	  "come only from the trace's dev irq events (captures where QEMU's "
+	  "timer callbacks raised them at host-scheduled times)" },
 	{ "lapic_hz", OPT_U64, OFF(lapic_hz), 1, 1000000000000ULL, NULL,
 	  { 1000000000, 1000000000, 1000000000 },
 	  "LAPIC timer bus clock (KVM: 1 GHz)" },

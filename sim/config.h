@@ -90,21 +90,25 @@ struct dm_config {
 	uint32_t pit_flavor;	    /* enum dm_pit_flavor */
 	uint32_t pit_min_period_us; /* KVM min_timer_period_us clamp */
 	bool pit_reinject;	    /* KVM reinject mode for counter 0 */
+	bool pit_qemu_reset;	    /* QEMU's reset state put into KVM's PIT */
+	uint64_t pit_start_ns;	    /* ... at this virtual time */
 	bool pit_irq0;		    /* OUT0 drives ISA IRQ0 */
 	uint64_t pmtimer_hz;
-	uint32_t pmtimer_flavor; /* enum dm_pmtimer_flavor */
-	bool pmtimer_32bit;	 /* TMR_VAL_EXT: 32-bit PM_TMR */
-	uint32_t pmbase;	 /* PM1/PM_TMR block; 0 = chipset default */
-	uint32_t rtc_flavor;	 /* enum dm_rtc_flavor */
-	uint64_t rtc_epoch;	 /* unix seconds shown at virtual time 0 */
-	uint32_t rtc_epoch_ns;	 /* ... and the fraction of a second past it */
+	uint32_t pmtimer_flavor;   /* enum dm_pmtimer_flavor */
+	bool pmtimer_32bit;	   /* TMR_VAL_EXT: 32-bit PM_TMR */
+	uint64_t pmtimer_start_ns; /* the counter's 0 */
+	uint32_t pmbase;	   /* PM1/PM_TMR block; 0 = chipset default */
+	uint32_t rtc_flavor;	   /* enum dm_rtc_flavor */
+	uint64_t rtc_epoch;	   /* unix seconds shown at virtual time 0 */
+	uint32_t rtc_epoch_ns; /* ... and the fraction of a second past it */
+	bool rtc_irq;	       /* the RTC drives IRQ8 */
 	uint64_t hpet_hz;
 	uint32_t hpet_timers;	 /* 3..32 */
 	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */
 	uint32_t hpet_route_cap; /* Tn_INT_ROUTE_CAP; 0 = chipset default */
 	bool hpet_fsb;		 /* Tn_FSB_INT_DEL_CAP */
 	bool hpet_present;	 /* the HPET's MMIO block is decoded */
-	bool qemu_timer_irqs;	 /* the HPET and RTC drive their lines */
+	bool hpet_irq;		 /* the HPET drives its interrupt lines */
 	uint64_t lapic_hz;
 	uint64_t tsc_hz;
 	uint32_t lapic_flavor;	      /* enum dm_lapic_flavor */

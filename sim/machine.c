@@ -135,7 +135,7 @@ static void rtc_irq8(void *opaque, uint64_t now, unsigned irq, int level)
 {
 	struct dm_machine *m = opaque;
 
-	if (m->cfg.qemu_timer_irqs)
+	if (m->cfg.rtc_irq)
 		isa_source(m, now, irq, DM_SRC_RTC, level);
 }
 
@@ -148,7 +148,7 @@ static void hpet_isa(void *opaque, uint64_t now, unsigned irq, int level)
 {
 	struct dm_machine *m = opaque;
 
-	if (irq < DM_ISA_IRQS && m->cfg.qemu_timer_irqs)
+	if (irq < DM_ISA_IRQS && m->cfg.hpet_irq)
 		isa_source(m, now, irq, DM_SRC_HPET, level);
 }
 
@@ -157,7 +157,7 @@ static void hpet_pin(void *opaque, uint64_t now, unsigned pin, int level)
 	struct dm_machine *m = opaque;
 
 	/* INT_ROUTE beyond the IOAPIC's pins reaches nothing. */
-	if (pin >= DM_GSIS || !m->cfg.qemu_timer_irqs)
+	if (pin >= DM_GSIS || !m->cfg.hpet_irq)
 		return;
 	set_source(&m->ms.pin_src[pin], DM_SRC_HPET, level);
 	drive_inputs(m, now);
@@ -167,7 +167,7 @@ static int hpet_msi(void *opaque, uint64_t now, const struct dm_apic_msg *msg)
 {
 	struct dm_machine *m = opaque;
 
-	if (!m->cfg.qemu_timer_irqs)
+	if (!m->cfg.hpet_irq)
 		return 0;
 	return dm_apicbus_deliver(&m->bus, now, msg);
 }

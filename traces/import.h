@@ -37,32 +37,40 @@ struct dm_ftrace_opts {
 	 * does not raise IRQ0 itself.  false: they are the model's output
 	 * and skipped. */
 	bool pit_irq0_edges;
+	/* QEMU's HPET line changes (userspace raises of GSIs 0 and 2 once
+	 * the guest used the HPET, from QEMU's timer callbacks, which run
+	 * late) become dev irq events, and the machine line says
+	 * hpet_irq=off.  false: they are the HPET model's output. */
+	bool hpet_irq_edges;
 	enum dm_trace_encoding encoding;
 	FILE *log; /* warnings and the summary; NULL: none */
 };
 
 struct dm_ftrace_stats {
 	uint64_t lines;
-	uint64_t events;      /* dmsim events written */
-	uint64_t accesses;    /* pio, mmio, msr events */
-	uint64_t dev_irqs;    /* dev irq events */
-	uint64_t pit_edges;   /* of which the PIT's IRQ0 (pit_irq0_edges) */
-	uint64_t dev_msis;    /* dev msi events */
-	uint64_t intacks;     /* intack events (derived or kvm_inj_virq) */
-	uint64_t eois_by_kvm; /* EOIs KVM did itself at delivery */
-	uint64_t acks_vec;    /* irqchip off: intacks with a known vector */
-	uint64_t acks_late;   /* irqchip off: intacks at their EOI */
-	uint64_t cmos_board;  /* irqchip off: unchecked reads of the CMOS */
-	uint64_t outputs;     /* model outputs and echoes skipped */
-	uint64_t unmodelled;  /* accesses to devices outside the model set */
-	uint64_t unknown;     /* lines of events the importer does not use */
-	uint64_t truncated;   /* unreadable lines skipped (the last one) */
-	uint64_t lost;	      /* events the ring buffer lost */
-	uint64_t clamped;     /* timestamps earlier than the one before */
-	uint64_t noop_lowers; /* lowers of a line that was already low */
-	uint64_t shared;      /* changes another source's level hid */
-	uint64_t faulted;     /* MSR accesses that took a #GP */
-	uint64_t incomplete;  /* userspace reads that never completed */
+	uint64_t events;       /* dmsim events written */
+	uint64_t accesses;     /* pio, mmio, msr events */
+	uint64_t dev_irqs;     /* dev irq events */
+	uint64_t pit_edges;    /* of which the PIT's IRQ0 (pit_irq0_edges) */
+	uint64_t dev_msis;     /* dev msi events */
+	uint64_t intacks;      /* intack events (derived or kvm_inj_virq) */
+	uint64_t eois_by_kvm;  /* EOIs KVM did itself at delivery */
+	uint64_t acks_vec;     /* irqchip off: intacks with a known vector */
+	uint64_t acks_late;    /* irqchip off: intacks at their EOI */
+	uint64_t outputs;      /* model outputs and echoes skipped */
+	uint64_t unmodelled;   /* accesses to devices outside the model set */
+	uint64_t unknown;      /* lines of events the importer does not use */
+	uint64_t truncated;    /* unreadable lines skipped (the last one) */
+	uint64_t lost;	       /* events the ring buffer lost */
+	uint64_t clamped;      /* timestamps earlier than the one before */
+	uint64_t noop_lowers;  /* lowers of a line that was already low */
+	uint64_t shared;       /* changes another source's level hid */
+	uint64_t faulted;      /* MSR accesses that took a #GP */
+	uint64_t incomplete;   /* userspace reads that never completed */
+	uint64_t cmos_unknown; /* unchecked reads of QEMU's CMOS */
+	uint64_t rescheduled;  /* userspace accesses moved to a switch back */
+	uint64_t service_window_ns; /* longest exit-to-completion of a read
+				       QEMU served */
 	unsigned vcpus;
 	uint64_t tsc_hz; /* rate used for counter timestamps; 0 if none */
 };

@@ -154,15 +154,28 @@ static int parse_gsis(const char *s, unsigned max, uint32_t *mask)
 	}
 }
 
+/* Who raises a line: "model" or "trace" (*edges); -1, or the exit code. */
+static int parse_source(const char *arg, const char *val, const char *usage,
+			bool *edges)
+{
+	char what[48];
+
+	*edges = !strcmp(val, "trace");
+	if (*edges || !strcmp(val, "model"))
+		return -1;
+	snprintf(what, sizeof(what), "%s takes model or trace, not", arg);
+	return dm_import_usage_error(usage, what, val);
+}
+
 /* An option with its value; returns -1 if taken, else the exit code. */
 static int parse_opt(const char *arg, const char *val, const char *usage,
-		     unsigned max_gsi, bool tsc_hz_ok, struct dm_import_args *a)
+		     unsigned max_gsi, bool ftrace, struct dm_import_args *a)
 {
 	char *end;
 
 	if (!strcmp(arg, "-o")) {
 		a->out = val;
-	} else if (tsc_hz_ok && !strcmp(arg, "--tsc-hz")) {
+	} else if (ftrace && !strcmp(arg, "--tsc-hz")) {
 		errno = 0;
 		a->tsc_hz = strtoull(val, &end, 0);
 		if (errno || *end || !a->tsc_hz)
@@ -174,12 +187,9 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 						     val);
 		a->model_gsis_given = true;
 	} else if (!strcmp(arg, "--pit-irq0")) {
-		if (!strcmp(val, "trace"))
-			a->pit_irq0_edges = true;
-		else if (strcmp(val, "model"))
-			return dm_import_usage_error(
-				usage, "--pit-irq0 takes model or trace, not",
-				val);
+		return parse_source(arg, val, usage, &a->pit_irq0_edges);
+	} else if (ftrace && !strcmp(arg, "--hpet-irq")) {
+		return parse_source(arg, val, usage, &a->hpet_irq_edges);
 	} else if (!strcmp(arg, "--to")) {
 		if (!strcmp(val, "binary"))
 			a->encoding = DM_TRACE_BINARY;
@@ -193,7 +203,7 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 }
 
 int dm_import_parse_args(int argc, char **argv, const char *usage,
-			 unsigned max_gsi, bool tsc_hz_ok,
+			 unsigned max_gsi, bool ftrace,
 			 struct dm_import_args *a)
 {
 	for (int i = 2; i < argc; i++) {
@@ -218,7 +228,7 @@ int dm_import_parse_args(int argc, char **argv, const char *usage,
 			return dm_import_usage_error(usage,
 						     "needs an argument:", arg);
 		i++;
-		rc = parse_opt(arg, val, usage, max_gsi, tsc_hz_ok, a);
+		rc = parse_opt(arg, val, usage, max_gsi, ftrace, a);
 		if (rc >= 0)
 			return rc;
 	}
@@ -252,8 +262,12 @@ bool dm_import_cmos_access(struct dm_import_cmos *c, uint64_t port, bool write,
 #define RTC_MON 0x08
 #define RTC_YEAR 0x09
 #define RTC_B 0x0b
+#define RTC_C 0x0c
+#define RTC_B_SET 0x80
+#define RTC_C_UF 0x10
 #define RTC_TIME_REGS (1u << 0 | 1u << 1 | 1u << 2)
 #define DAY_S 86400
+#define SEC_NS 1000000000LL
 
 void dm_import_rtc_init(struct dm_import_rtc *r)
 {
@@ -313,14 +327,33 @@ static int64_t rtc_day(const struct dm_import_rtc *r)
 	return days_from_civil(2000 + f[2], f[1], f[0]);
 }
 
+static void rtc_add(struct dm_import_rtc *r, struct dm_import_rtc_sample s)
+{
+	if (r->n < DM_IMPORT_RTC_SAMPLES)
+		r->s[r->n++] = s;
+}
+
+/* The seconds read in progress, with the time of day if it was read. */
 static void rtc_sample(struct dm_import_rtc *r)
 {
-	if (!(r->have & 1) || r->n == DM_IMPORT_RTC_SAMPLES)
+	if (!(r->have & 1))
 		return;
-	r->tod[r->n] =
-		(r->have & RTC_TIME_REGS) == RTC_TIME_REGS ? rtc_tod(r) : -1;
-	r->sec[r->n] = (uint8_t)rtc_bin(r, r->val[0]);
-	r->ts[r->n++] = r->sec_ts;
+	rtc_add(r, (struct dm_import_rtc_sample){
+			   .ts = r->sec_ts,
+			   .tod = (r->have & RTC_TIME_REGS) == RTC_TIME_REGS
+					  ? rtc_tod(r)
+					  : -1,
+			   .sec = (uint8_t)rtc_bin(r, r->val[0])});
+	r->have = 0;
+}
+
+/* The guest sets the time (SET, or a write of a time or date register):
+ * later reads tell nothing of QEMU's start. */
+static bool rtc_sets_time(unsigned index, uint8_t value)
+{
+	if (index == RTC_B)
+		return value & RTC_B_SET;
+	return index <= RTC_YEAR && rtc_slot(index) >= 0;
 }
 
 /*
@@ -335,13 +368,27 @@ void dm_import_rtc_access(struct dm_import_rtc *r, uint64_t ts, uint64_t port,
 	int slot = rtc_slot(index);
 
 	dm_import_cmos_access(&r->cmos, port, write, value);
-	if (port != DM_RTC_BASE + 1)
+	if (port != DM_RTC_BASE + 1 || r->time_written)
 		return;
+	if (write && rtc_sets_time(index, value)) {
+		rtc_sample(r);
+		r->time_written = true;
+		return;
+	}
 	if (index == RTC_B) {
 		r->reg_b = value;
 		return;
 	}
-	if (write || slot < 0)
+	if (write)
+		return;
+	if (index == RTC_C) {
+		rtc_add(r,
+			(struct dm_import_rtc_sample){.ts = ts,
+						      .reg_c = true,
+						      .uf = value & RTC_C_UF});
+		return;
+	}
+	if (slot < 0)
 		return;
 	if (slot >= 3 && !(r->date_have >> (slot - 3) & 1)) {
 		r->date_have |= (uint8_t)(1u << (slot - 3));
@@ -349,53 +396,144 @@ void dm_import_rtc_access(struct dm_import_rtc *r, uint64_t ts, uint64_t port,
 	}
 	if (slot == 0) {
 		rtc_sample(r);
-		r->have = 0;
 		r->sec_ts = ts;
 	}
 	r->have |= (uint8_t)(1u << slot);
 	r->val[slot] = value;
 }
 
-int dm_import_rtc_epoch(const struct dm_import_rtc *r,
-			uint64_t (*ns)(const void *ctx, uint64_t ts),
-			const void *ctx, uint64_t *sec, uint32_t *frac_ns)
+struct rtc_fit {
+	const struct dm_import_rtc *r; /* its samples, the last one closed */
+	const int64_t *t;	       /* their virtual times */
+	bool from_start;	       /* Register C was clear at the first */
+};
+
+/* The RTC shows floor((x + t) / 1 s) seconds at virtual time t, x its
+ * time at 0 (in ns); how many samples disagree with x. */
+static uint64_t rtc_misfits(const struct rtc_fit *f, int64_t x)
 {
-	struct dm_import_rtc last = *r;
-	int64_t lo = INT64_MIN, hi = INT64_MAX, anchor = -1, x;
-	const int64_t s = 1000000000;
+	int64_t cleared = f->from_start ? x / SEC_NS : -1;
+	uint64_t n = 0;
 
-	rtc_sample(&last); /* the sample in progress */
-	for (unsigned i = 0; i < last.n && anchor < 0; i++)
-		if (last.tod[i] >= 0)
-			anchor = (rtc_day(&last) * DAY_S + last.tod[i]) * s -
-				 (int64_t)ns(ctx, last.ts[i]);
-	if (anchor < 0)
-		return 0;
-	/*
-	 * The RTC shows floor((X + t) / 1 s) at virtual time t, X its time
-	 * at 0: a read of U at t needs U s - t <= X < U s - t + 1 s.  Each
-	 * read takes the U nearest the anchor's with the time of day (or
-	 * only the seconds) it read.
-	 */
-	for (unsigned i = 0; i < last.n; i++) {
-		int64_t t = (int64_t)ns(ctx, last.ts[i]), u = (anchor + t) / s;
+	for (unsigned i = 0; i < f->r->n; i++) {
+		const struct dm_import_rtc_sample *s = &f->r->s[i];
+		int64_t u = (x + f->t[i]) / SEC_NS;
 
-		if (last.tod[i] >= 0)
-			u += ((int64_t)last.tod[i] - u % DAY_S +
-			      DAY_S * 3 / 2) %
-				     DAY_S -
-			     DAY_S / 2;
-		else
-			u += ((int64_t)last.sec[i] - u % 60 + 90) % 60 - 30;
-		if (u * s - t > lo)
-			lo = u * s - t;
-		if (u * s - t + s - 1 < hi)
-			hi = u * s - t + s - 1;
+		if (!s->reg_c) {
+			n += s->tod >= 0 ? u % DAY_S != s->tod
+					 : u % 60 != s->sec;
+			continue;
+		}
+		/* UF: an update came since the read that cleared it. */
+		if (cleared >= 0)
+			n += (u > cleared) != s->uf;
+		cleared = u;
 	}
-	x = lo <= hi ? lo + (hi - lo) / 2 : lo;
+	return n;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * x in [lo, lo + 1 s): a sample's answer changes where x + t crosses a
+ * whole second, one instant each; between those every answer holds.  The
+ * instants with the fewest misfits, and of those the longest run of
+ * neighbouring ones, win; x is its middle.
+ */
+static void rtc_search(const struct rtc_fit *f, int64_t lo,
+		       struct dm_import_rtc_at0 *at, int64_t *cut)
+{
+	unsigned n = 0;
+	int64_t run_lo = lo, best_lo = lo, best_end = lo, x;
+	uint64_t best = UINT64_MAX, run_m = UINT64_MAX;
+
+	/* i == n: x's own whole second, where Register C was clear. */
+	for (unsigned i = 0; i <= f->r->n; i++) {
+		int64_t t = i < f->r->n ? f->t[i] : 0;
+		int64_t c = (SEC_NS - (lo + t) % SEC_NS) % SEC_NS;
+
+		if (c)
+			cut[n++] = lo + c;
+	}
+	cut[n++] = lo + SEC_NS;
+	qsort(cut, n, sizeof(*cut), cmp_i64);
+	for (unsigned i = 0, start = 1; i < n; i++) {
+		int64_t from = i ? cut[i - 1] : lo;
+		uint64_t m;
+
+		if (cut[i] == from)
+			continue;
+		m = rtc_misfits(f, from);
+		if (start || m != run_m)
+			run_lo = from;
+		start = 0;
+		run_m = m;
+		if (m < best ||
+		    (m == best && cut[i] - run_lo > best_end - best_lo)) {
+			best = m;
+			best_lo = run_lo;
+			best_end = cut[i];
+		}
+	}
+	x = best_lo + (best_end - 1 - best_lo) / 2;
 	if (x < 0)
 		x = 0;
-	*sec = (uint64_t)(x / s);
-	*frac_ns = (uint32_t)(x % s);
-	return lo <= hi ? 1 : -1;
+	at->sec = (uint64_t)(x / SEC_NS);
+	at->ns = (uint32_t)(x % SEC_NS);
+	at->width_ns = (uint64_t)(best_end - best_lo);
+	at->misfits = best;
+	at->found = best ? -1 : 1;
+}
+
+/* Where x lies within a second: from the wall clock, else from the first
+ * sample with the time of day.  False when neither dates it. */
+static bool rtc_window(const struct rtc_fit *f, const struct dm_import_rtc *r,
+		       uint64_t realtime_ns, int64_t *lo)
+{
+	if (realtime_ns) {
+		*lo = (int64_t)realtime_ns - SEC_NS + 1;
+		return true;
+	}
+	for (unsigned i = 0; i < r->n; i++)
+		if (!r->s[i].reg_c && r->s[i].tod >= 0) {
+			*lo = (rtc_day(r) * DAY_S + r->s[i].tod) * SEC_NS -
+			      f->t[i];
+			return true;
+		}
+	return false;
+}
+
+struct dm_import_rtc_at0
+dm_import_rtc_epoch(const struct dm_import_rtc *r,
+		    uint64_t (*ns)(const void *ctx, uint64_t ts),
+		    const void *ctx, uint64_t realtime_ns)
+{
+	struct dm_import_rtc_at0 at = {.wall_clock = realtime_ns != 0};
+	struct dm_import_rtc *last = malloc(sizeof(*last));
+	int64_t *t = NULL, *cut = NULL, lo;
+	struct rtc_fit f;
+
+	if (!last)
+		return at;
+	*last = *r;
+	rtc_sample(last); /* the sample in progress */
+	t = malloc((last->n + 1) * sizeof(*t));
+	cut = malloc((last->n + 2) * sizeof(*cut));
+	f = (struct rtc_fit){last, t, realtime_ns != 0};
+	for (unsigned i = 0; t && i < last->n; i++)
+		t[i] = (int64_t)ns(ctx, last->s[i].ts);
+	if (t && cut && (last->n || realtime_ns) &&
+	    rtc_window(&f, last, realtime_ns, &lo)) {
+		at.reads = last->n;
+		rtc_search(&f, lo, &at, cut);
+	}
+	free(cut);
+	free(t);
+	free(last);
+	return at;
 }

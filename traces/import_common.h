@@ -59,8 +59,8 @@ int dm_import_write(struct dm_import_input *in, const char *out,
 
 /*
  * The guest's CMOS accesses (ports 0x70/0x71).  QEMU's board fills the
- * NVRAM bytes (index 0x0e-0x7f: memory sizes, boot order, equipment)
- * before the guest runs, which no trace shows.
+ * NVRAM bytes (index 0x0e-0x7f: memory sizes, boot order, CPU count,
+ * equipment) before the guest runs, which no trace shows.
  */
 struct dm_import_cmos {
 	uint8_t index;
@@ -73,48 +73,73 @@ bool dm_import_cmos_access(struct dm_import_cmos *c, uint64_t port, bool write,
 			   uint8_t value);
 
 /*
- * The RTC's date and time as the guest read them, to recover where the
- * RTC stood at virtual time 0: QEMU's RTC starts at the host's time and
- * ticks at the host clock's phase at its start.
+ * The guest's reads of the RTC, to recover where it stood at virtual time
+ * 0: QEMU's RTC starts at the host's time and ticks at the host clock's
+ * phase at its start.  A sample is a read of the seconds (with the time
+ * of day when the hours and minutes were read before the next seconds
+ * read) or of Register C's update flag, until the guest sets the clock
+ * (SET, or a write of a time or date register).
  */
-#define DM_IMPORT_RTC_SAMPLES 256
+#define DM_IMPORT_RTC_SAMPLES 4096
+struct dm_import_rtc_sample {
+	uint64_t ts; /* the caller's timestamp */
+	int32_t tod; /* seconds of the day, or -1 */
+	uint8_t sec; /* the seconds register, binary */
+	bool reg_c;  /* a Register C read: */
+	bool uf;     /* ... with UF set */
+};
+
 struct dm_import_rtc {
 	struct dm_import_cmos cmos;
 	uint8_t reg_b;	   /* as the guest last read or wrote it */
+	bool time_written; /* the guest set the clock */
 	uint8_t have;	   /* time registers read since a seconds read */
-	uint8_t val[10];   /* their values */
+	uint8_t val[6];	   /* their values */
 	uint64_t sec_ts;   /* when the seconds were read */
 	uint8_t date_have; /* day, month, year: first read of each */
 	uint8_t date[3];
-	unsigned n;			    /* samples: */
-	int32_t tod[DM_IMPORT_RTC_SAMPLES]; /* seconds of the day, or -1 */
-	uint8_t sec[DM_IMPORT_RTC_SAMPLES]; /* the seconds register */
-	uint64_t ts[DM_IMPORT_RTC_SAMPLES]; /* the caller's timestamps */
+	unsigned n;
+	struct dm_import_rtc_sample s[DM_IMPORT_RTC_SAMPLES];
 };
 
 void dm_import_rtc_init(struct dm_import_rtc *r);
 void dm_import_rtc_access(struct dm_import_rtc *r, uint64_t ts, uint64_t port,
 			  bool write, uint8_t value);
 
-/*
- * The RTC time at virtual time 0 (*sec, *ns) that every read agrees with,
- * given ns(ts) converting the caller's timestamps to virtual ns.  The
- * date is the first day, month and year the guest read; those it never
- * read are 2000-01-01's (the default rtc_epoch's).
- * Returns 0 without a read of the hours, minutes and seconds, 1 when
- * every read agrees, -1 when they cannot all agree (the lowest instant
- * the reads allow is taken).
- */
-int dm_import_rtc_epoch(const struct dm_import_rtc *r,
-			uint64_t (*ns)(const void *ctx, uint64_t ts),
-			const void *ctx, uint64_t *sec, uint32_t *frac_ns);
+/* Where the RTC stood at virtual time 0 (dm_import_rtc_epoch). */
+struct dm_import_rtc_at0 {
+	int found;    /* 0: nothing dates it; 1: every read fits; -1: not */
+	uint64_t sec; /* rtc_epoch */
+	uint32_t ns;  /* rtc_epoch_ns */
+	uint64_t width_ns; /* of the instants that fit best */
+	uint64_t reads;	   /* samples used */
+	uint64_t misfits;  /* samples no instant of those fits */
+	bool wall_clock;   /* dated by the capture's wall clock too */
+};
 
-/* What `dmsim import FORMAT` takes; tsc_hz only where tsc_hz_ok. */
+/*
+ * The RTC's time at virtual time 0 that the most samples fit (the middle
+ * of the longest run of such instants), given ns(ts) converting the
+ * caller's timestamps to virtual ns.  realtime_ns, the host's wall clock
+ * at virtual time 0 (0: unknown), bounds it to the second before: QEMU
+ * started its RTC (Register C clear) at most a second before the capture
+ * began.  Without it the first read of the time of day (with the first
+ * day, month and year read; 2000-01-01's where none was) places it, and
+ * the first Register C read is not judged.  found is 0 with neither.
+ */
+struct dm_import_rtc_at0
+dm_import_rtc_epoch(const struct dm_import_rtc *r,
+		    uint64_t (*ns)(const void *ctx, uint64_t ts),
+		    const void *ctx, uint64_t realtime_ns);
+
+/* What `dmsim import FORMAT` takes; tsc_hz and hpet_irq_edges only for
+ * ftrace. */
 struct dm_import_args {
 	const char *in, *out;
 	uint32_t model_gsis;
 	bool model_gsis_given;
 	bool pit_irq0_edges;
+	bool hpet_irq_edges;
 	enum dm_trace_encoding encoding;
 	uint64_t tsc_hz;
 	bool quiet;
@@ -128,7 +153,7 @@ int dm_import_usage_error(const char *usage, const char *what, const char *arg);
  * arguments are complete, else the exit code (usage printed).
  */
 int dm_import_parse_args(int argc, char **argv, const char *usage,
-			 unsigned max_gsi, bool tsc_hz_ok,
+			 unsigned max_gsi, bool ftrace,
 			 struct dm_import_args *a);
 
 #endif

@@ -54,6 +54,7 @@ struct fline {
 	const char *body;
 	uint64_t lost;
 	bool lost_known;
+	bool resched; /* the flags column shows a reschedule pending */
 };
 
 static const char *skip_ws(const char *p)
@@ -183,7 +184,10 @@ static enum line_kind lex_event(const char *p, struct fline *fl)
 	end = tok + strcspn(tok, " \t");
 	if (end == tok)
 		return L_BAD;
+	fl->resched = false;
 	if (end[-1] != ':' || !parse_ts(tok, end - 1, fl)) { /* flags */
+		/* irqs-off, need-resched, irq context, preempt depth... */
+		fl->resched = end - tok > 1 && tok[1] != '.';
 		tok = skip_ws(end);
 		end = tok + strcspn(tok, " \t");
 		if (end == tok || end[-1] != ':' || !parse_ts(tok, end - 1, fl))
@@ -607,14 +611,41 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 	return c_end(&c, NULL);
 }
 
-/* "dmsim-clock mono_raw_ns=N", written to trace_marker by the capture. */
-static bool parse_clock_marker(const char *b, uint64_t *ns)
+/* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
+ * next_comm=C next_pid=N ...": whether the thread leaving blocks (state S
+ * or D, not R: preempted), and the thread that runs next (comm may hold
+ * spaces). */
+static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
+{
+	const char *arrow = strstr(b, " ==> ");
+	const char *st = strstr(b, " prev_state=");
+	const char *p = arrow ? strstr(arrow, " next_pid=") : NULL;
+	struct cur c;
+
+	if (!p || !st || st > arrow)
+		return false;
+	st += strlen(" prev_state=");
+	*blocks = *st == 'S' || *st == 'D';
+	c = (struct cur){p, true};
+	c_lit(&c, "next_pid=");
+	*next = c_num(&c, 10, false);
+	return c.ok && *next <= UINT32_MAX;
+}
+
+/* "dmsim-clock mono_raw_ns=N [realtime_ns=R]", written to trace_marker by
+ * the capture (*real: 0 when absent, as in older captures). */
+static bool parse_clock_marker(const char *b, uint64_t *ns, uint64_t *real)
 {
 	struct cur c = {b, true};
 
 	c_lit(&c, "dmsim-clock");
 	c_lit(&c, "mono_raw_ns=");
 	*ns = c_num(&c, 10, false);
+	*real = 0;
+	if (c.ok && !c_end(&c, NULL)) {
+		c_lit(&c, "realtime_ns=");
+		*real = c_num(&c, 10, false);
+	}
 	return c_end(&c, NULL);
 }
 
@@ -633,6 +664,7 @@ enum kev {
 	K_ENTRY,
 	K_ACCEPT,
 	K_TSC_OFFSET,
+	K_SWITCH,
 	K_MARKER,
 	K_ECHO,	  /* a line change reaching the 8259 or the IOAPIC */
 	K_OUTPUT, /* known, carries nothing the trace needs */
@@ -655,6 +687,7 @@ static const struct {
 	{"kvm_entry", K_ENTRY},
 	{"kvm_apic_accept_irq", K_ACCEPT},
 	{"kvm_write_tsc_offset", K_TSC_OFFSET},
+	{"sched_switch", K_SWITCH},
 	{"tracing_mark_write", K_MARKER},
 	{"print", K_MARKER},
 	{"kvm_pic_set_irq", K_ECHO},
@@ -701,7 +734,18 @@ struct tinfo {
 	uint32_t claimed;
 	int vcpu;
 	bool x2apic;
-	bool exit_io; /* its last line was a KVM_EXIT_IO exit */
+	bool exit_io;	  /* its last line was a KVM_EXIT_IO exit */
+	bool qemu_thread; /* a vcpu, or raises lines from userspace */
+	bool exited;	  /* its last line was a kvm_userspace_exit ... */
+	uint64_t exit_ts; /* ... at this timestamp */
+};
+/* The guest's reads of the PM timer, which tell when QEMU's virtual clock
+ * started. */
+#define MAX_PM_READS 4096
+struct pm_survey {
+	unsigned n;
+	uint64_t ts[MAX_PM_READS];
+	uint32_t val[MAX_PM_READS]; /* 24 bits */
 };
 
 struct survey {
@@ -715,6 +759,8 @@ struct survey {
 	int64_t hdr_offset[MAX_VCPUS];
 	bool hdr_offset_known[MAX_VCPUS];
 	uint64_t mark_c[2], mark_ns[2];
+	uint64_t realtime_ns; /* the wall clock at the first marker; 0: none */
+	struct pm_survey pm;
 	unsigned nmarks;
 	struct dm_import_pci pci;
 	uint32_t pmbase;
@@ -723,10 +769,15 @@ struct survey {
 	 * and no in-kernel interrupt controller logged anything. */
 	bool userspace_irqchip, kernel_irqchip;
 	int64_t hpet_id;	  /* first HPET capabilities read; -1 if none */
-	struct dm_import_rtc rtc; /* the guest's reads of the RTC's time */
-	bool echoes;	    /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
-	uint64_t pit_edges; /* kvm_set_irq lines of the PIT (GSI 0) */
-	unsigned apic_ids;  /* highest APIC ID targeted, plus one */
+	struct dm_import_rtc rtc; /* the guest's reads of the RTC */
+	bool echoes;	       /* kvm_pic_set_irq / kvm_ioapic_set_irq seen */
+	uint64_t pit_edges;    /* kvm_set_irq lines of the PIT (GSI 0) */
+	bool qemu;	       /* the vcpu threads are QEMU's */
+	bool pit_programmed;   /* the guest wrote a PIT port */
+	bool vcpu_ran;	       /* a vcpu event was seen */
+	bool pit_started;      /* a PIT edge came between the two: ... */
+	uint64_t pit_start_ts; /* ... the last at this timestamp */
+	unsigned apic_ids;     /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
 };
 
@@ -829,24 +880,44 @@ static void survey_mmio(struct survey *sv, const struct ev_mmio *e)
 		sv->userspace_irqchip = true;
 }
 
+/* Keeps each read of PM_TMR (3 bytes or more) at the PM block known so far
+ * (the PMBASE write, else the chipset's default). */
+static void survey_pm(struct survey *sv, const struct ev_pio *e, uint64_t ts)
+{
+	uint32_t base = sv->pmbase			    ? sv->pmbase
+			: sv->pci.chipset == DM_CHIPSET_Q35 ? 0x600
+							    : 0xb000;
+
+	if (e->write || e->port != base + 8 || e->size < 3 ||
+	    sv->pm.n == MAX_PM_READS)
+		return;
+	sv->pm.ts[sv->pm.n] = ts;
+	sv->pm.val[sv->pm.n++] = (uint32_t)e->val & 0xffffff;
+}
+
 static int survey_event(struct survey *sv, const struct fline *fl,
 			struct dm_error *err)
 {
 	enum kev k = event_kind(fl->event);
-	struct tinfo *t = thread_get(sv, fl->tid, err);
+	struct tinfo *t;
 	unsigned long vcpu;
 	struct ev_pio pio;
 	struct ev_mmio mmio;
 	struct ev_msr msr;
 	struct ev_apic apic;
-	uint64_t v, ns;
+	uint64_t v, ns, real;
 	int n = 0;
 
+	/* Logged by whichever task leaves a CPU: not a thread of the VM. */
+	if (k == K_SWITCH)
+		return 0;
+	t = thread_get(sv, fl->tid, err);
 	if (!t)
 		return -1;
 	sv->events++;
 	if (!strncmp(fl->event, "kvm_", 4))
 		sv->kvm_events++;
+	sv->vcpu_ran |= vcpu_event(k);
 	if (vcpu_event(k) && !t->vcpu_thread) {
 		t->vcpu_thread = true;
 		t->first = sv->events;
@@ -856,6 +927,9 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		claim(t, C_NAME, vcpu);
 	if (kernel_irqchip_event(k))
 		sv->kernel_irqchip = true;
+	if (vcpu_event(k) &&
+	    (t->claim == C_NAME || !strncmp(fl->task, "qemu-system", 11)))
+		sv->qemu = true;
 	switch (k) {
 	case K_INJ_VIRQ:
 		sv->inj_virq = true;
@@ -873,6 +947,10 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 					     pio.write, (uint8_t)pio.val);
 		if (t->exit_io && !pio.write && irqchip_port(pio.port))
 			sv->userspace_irqchip = true;
+		sv->pit_programmed |=
+			pio.write && pio.port >= 0x40 && pio.port <= 0x43;
+		/* A read QEMU served: computed after its exit. */
+		survey_pm(sv, &pio, t->exited ? t->exit_ts : fl->ts);
 		break;
 	case K_MMIO:
 		if (!parse_mmio(fl->body, &mmio))
@@ -899,8 +977,14 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		sv->echoes = true;
 		break;
 	case K_SET_IRQ:
-		if (pit_edge_line(fl->body))
-			sv->pit_edges++;
+		t->qemu_thread |= !pit_edge_line(fl->body);
+		if (!pit_edge_line(fl->body))
+			break;
+		sv->pit_edges++;
+		if (sv->vcpu_ran && !sv->pit_programmed) {
+			sv->pit_started = true;
+			sv->pit_start_ts = fl->ts;
+		}
 		break;
 	case K_ACCEPT:
 		if (parse_accept(fl->body, &v) && v < MAX_VCPUS &&
@@ -908,9 +992,11 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 			sv->apic_ids = (unsigned)v + 1;
 		break;
 	case K_MARKER:
-		if (parse_clock_marker(fl->body, &ns) && fl->counter) {
+		if (parse_clock_marker(fl->body, &ns, &real) && fl->counter) {
 			unsigned i = sv->nmarks ? 1 : 0;
 
+			if (!sv->nmarks)
+				sv->realtime_ns = real;
 			sv->mark_c[i] = fl->ts;
 			sv->mark_ns[i] = ns;
 			sv->nmarks++;
@@ -921,6 +1007,11 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	}
 	t->exit_io =
 		k == K_EXIT && !strncmp(fl->body, "reason KVM_EXIT_IO ", 19);
+	if (vcpu_event(k)) {
+		t->qemu_thread = true;
+		t->exited = k == K_EXIT;
+		t->exit_ts = fl->ts;
+	}
 	return 0;
 }
 
@@ -1076,6 +1167,7 @@ enum pend {
 	P_LAPIC_WRITE, /* xAPIC MMIO write: its kvm_apic echo follows */
 	P_PIO_READ,    /* IN passed to userspace: kvm_pio completes it */
 	P_MMIO_READ,   /* unsatisfied-read: the completed read follows */
+	P_UWRITE,      /* a write QEMU applies after the exit it causes */
 };
 
 /* kernel-irqchip=off: a queue slot held at a vcpu's exit, where QEMU may
@@ -1107,6 +1199,13 @@ struct thread {
 	enum pend pend;
 	uint64_t slot, ptime, paddr, pval, pline;
 	uint32_t preg, psize;
+	uint8_t pop; /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
+	/* The open access's exit to userspace was logged with a reschedule
+	 * pending; the thread left the CPU since; QEMU could serve it only
+	 * after the thread's return (on_switch); QEMU had served it when the
+	 * thread was preempted at served_by (0: not yet). */
+	bool exit_resched, left_cpu, served_late;
+	uint64_t served_by;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool line_pend;	 /* a line change waits for its echo line */
 	struct oev line; /* that change */
@@ -1140,9 +1239,9 @@ struct conv {
 	uint32_t model_gsis;
 	uint32_t dev_high, pit_high; /* GSI levels by source: userspace, PIT */
 	uint16_t pmbase;
+	struct dm_import_cmos cmos;
 	bool delivery_eoi;
 	bool irqchip_off;
-	struct dm_import_cmos cmos;
 	uint8_t icw2_next; /* bit n: 8259 n's next data write is ICW2 */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
@@ -1285,11 +1384,17 @@ static struct oev cpu_ev(uint64_t time, int vcpu, enum dm_op op, uint64_t addr,
 			    .flags = checked ? DM_EV_VALUE : 0};
 }
 
+/* Virtual ns of a timestamp: since the first line, at rate if a counter. */
+static uint64_t survey_ns(const struct survey *sv, uint64_t rate, uint64_t ts)
+{
+	uint64_t d = ts > sv->t0 ? ts - sv->t0 : 0;
+
+	return sv->counter ? dm_muldiv64(d, DM_NS_PER_SEC, rate) : d;
+}
+
 static uint64_t vtime(const struct conv *c, const struct fline *fl)
 {
-	uint64_t d = fl->ts > c->sv->t0 ? fl->ts - c->sv->t0 : 0;
-
-	return fl->counter ? dm_muldiv64(d, DM_NS_PER_SEC, c->rate) : d;
+	return survey_ns(c->sv, c->rate, fl->ts);
 }
 
 static int bad_line(struct conv *c, const char *what, const char *body)
@@ -1382,9 +1487,10 @@ static int resolve(struct conv *c, struct thread *t)
 		t->pend = P_NONE;
 		return 0;
 	}
-	if (p == P_LAPIC_WRITE) {
-		struct oev a = cpu_ev(t->ptime, t->vcpu, DM_OP_MMIO_W, t->paddr,
-				      t->psize, t->pval, true);
+	if (p == P_LAPIC_WRITE || p == P_UWRITE) {
+		struct oev a = cpu_ev(t->ptime, t->vcpu,
+				      p == P_UWRITE ? t->pop : DM_OP_MMIO_W,
+				      t->paddr, t->psize, t->pval, true);
 
 		return q_fill(c, t->slot, &a, NULL);
 	}
@@ -1410,17 +1516,58 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	t->pend = p;
 	t->ptime = time;
 	t->pline = c->in->lineno;
+	t->exit_resched = t->left_cpu = t->served_late = false;
+	t->served_by = 0;
+	return 0;
+}
+
+/*
+ * A write to a device QEMU serves (HPET, RTC, PM block) takes effect when
+ * QEMU handles the exit: it waits for a switch back to its thread (on_switch)
+ * or the thread's next line.  The RTC index port never exits (coalesced).
+ */
+static bool served_by_userspace(const struct conv *c, enum dm_op op,
+				uint64_t addr)
+{
+	if (op == DM_OP_MMIO_W)
+		return addr - DM_HPET_BASE < HPET_LEN;
+	return addr == DM_RTC_BASE + 1 || addr - c->pmbase < DM_PMTIMER_LEN;
+}
+
+static int push_write(struct conv *c, struct thread *t, const struct oev *a)
+{
+	if (!served_by_userspace(c, a->op, a->addr))
+		return q_push(c, a);
+	if (open_access(c, t, P_UWRITE, a->time))
+		return -1;
+	t->pop = a->op;
+	t->paddr = a->addr;
+	t->psize = a->size;
+	t->pval = a->value;
 	return 0;
 }
 
 /* The slot and time of a read that completes t's open access, or a new
- * slot at time. */
+ * slot at time.  QEMU computed a read it served somewhere between the exit
+ * (or the switch back) and the completion line at *time, or the thread's
+ * preemption after QEMU served it; when that window is long the host
+ * stopped the thread unseen (this host is a VM too): the read takes the
+ * middle, off by at most half the window.  With kernel-irqchip=off QEMU
+ * injects the next interrupt after serving the exit, and that injection
+ * takes the exit's instant (off_access): the read keeps the exit too, or
+ * it would follow an interrupt that came after it. */
 static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
 		     uint64_t *time, uint64_t *slot)
 {
 	if (t->pend == p && match) {
+		uint64_t end = t->served_by ? t->served_by : *time;
+
+		if (c->irqchip_off)
+			end = t->ptime;
+		if (end - t->ptime > c->st->service_window_ns)
+			c->st->service_window_ns = end - t->ptime;
+		*time = t->ptime + (end - t->ptime) / 2;
 		t->pend = P_NONE;
-		*time = t->ptime;
 		*slot = t->slot;
 		return 0;
 	}
@@ -1665,23 +1812,13 @@ static int off_access(struct conv *c, struct thread *t, struct gap before,
 
 /* ---- pass 2 handlers ---------------------------------------------------- */
 
-/* With QEMU's RTC (irqchip off), NVRAM bytes its board set and the
- * guest never wrote are read unchecked. */
-static bool board_cmos(struct conv *c, const struct ev_pio *e)
-{
-	if (!c->irqchip_off ||
-	    !dm_import_cmos_access(&c->cmos, e->port, false, (uint8_t)e->val))
-		return false;
-	c->st->cmos_board++;
-	return true;
-}
-
 static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		  const char *body)
 {
 	struct ev_pio e;
 	struct oev a;
 	uint64_t slot;
+	bool known;
 
 	if (!parse_pio(body, &e))
 		return bad_line(c,
@@ -1703,14 +1840,12 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 					"device: the trace shows only "
 					"the first value",
 					body);
-		if (c->irqchip_off)
-			dm_import_cmos_access(&c->cmos, e.port, true,
-					      (uint8_t)e.val);
+		dm_import_cmos_access(&c->cmos, e.port, true, (uint8_t)e.val);
 		a = cpu_ev(time, t->vcpu, DM_OP_PIO_W, e.port, e.size, e.val,
 			   true);
 		return off_access(c, t, gap_take(&t->gap), time, DM_OP_PIO_W,
 				  e.port, e.val) ||
-		       q_push(c, &a);
+		       push_write(c, t, &a);
 	}
 	if (read_slot(c, t, P_PIO_READ, true, &time, &slot))
 		return -1;
@@ -1722,9 +1857,12 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 	if (off_access(c, t, gap_before_read(t), time, DM_OP_PIO_R, e.port,
 		       e.val))
 		return -1;
-	/* A string read shows its first value; the rest are recorded. */
-	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val,
-		   !board_cmos(c, &e));
+	/* A string read shows its first value; the rest are recorded.  A
+	 * CMOS byte QEMU's board set is not checked. */
+	known = e.count > 1 ||
+		!dm_import_cmos_access(&c->cmos, e.port, false, 0);
+	c->st->cmos_unknown += !known;
+	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, known);
 	if (q_fill(c, slot, &a, NULL))
 		return -1;
 	a.flags = 0;
@@ -1736,7 +1874,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 }
 
 static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
-		    const char *body)
+		    bool resched, const char *body)
 {
 	char reason[32];
 
@@ -1757,6 +1895,7 @@ static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
 			return -1;
 	}
 	t->last = LAST_EXIT;
+	t->exit_resched = resched;
 	return c->irqchip_off ? gap_exit(c, t, time, reason) : 0;
 }
 
@@ -1807,7 +1946,7 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 		return resolve(c, t) ||
 		       off_access(c, t, gap_take(&t->gap), time, DM_OP_MMIO_W,
 				  e.gpa, e.val) ||
-		       q_push(c, &a);
+		       push_write(c, t, &a);
 	}
 	/* A LAPIC read, computed when the kvm_apic line before it was
 	 * logged: it takes that line's place. */
@@ -2144,6 +2283,64 @@ static struct thread *conv_thread(struct conv *c, uint32_t tid)
 	return NULL;
 }
 
+/* A thread of QEMU's process (its vcpus, its main loop). */
+static bool in_qemu(const struct conv *c, const struct thread *t)
+{
+	return t && c->sv->t[t - c->th].qemu_thread;
+}
+
+static bool served_by_qemu(const struct thread *t)
+{
+	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
+	       t->pend == P_UWRITE;
+}
+
+/*
+ * An access that exited to userspace is served by QEMU on the vcpu's
+ * thread once the thread is back in userspace and holds QEMU's lock.  If
+ * the exit was logged with a reschedule pending (the host preempts the
+ * thread on its way out), or the thread's first switch away after the
+ * exit blocks (QEMU's lock is taken), QEMU serves it only after the thread
+ * runs again, up to tens of microseconds later: the access moves to that
+ * switch back; likewise when another program or a kernel thread (the
+ * kvm-pit worker, woken by its timer) preempts it.  A thread preempted by
+ * QEMU's own main thread (state R, no reschedule at the exit) was
+ * preempted after QEMU served it: the access woke that thread (an HPET
+ * write re-arms QEMU's timers); the access stays where it is, and a read
+ * was computed before that preemption.
+ */
+static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
+		     const char *body)
+{
+	struct thread *out = conv_thread(c, tid), *in;
+	uint64_t next;
+	bool blocks;
+
+	if (!parse_switch(body, &blocks, &next))
+		return bad_line(c,
+				"sched_switch line without 'prev_state=S "
+				"==> ... next_pid=N'",
+				body);
+	in = conv_thread(c, (uint32_t)next);
+	if (out && served_by_qemu(out) && out->last == LAST_EXIT &&
+	    !out->left_cpu) {
+		out->left_cpu = true;
+		out->served_late =
+			out->exit_resched || blocks || !in_qemu(c, in);
+		if (!out->served_late)
+			out->served_by = time;
+	}
+	if (!in || !served_by_qemu(in) || !in->served_late)
+		return 0;
+	/* The next switch away is judged again, on its state alone. */
+	in->served_late = in->exit_resched = in->left_cpu = false;
+	if (q_fill(c, in->slot, NULL, NULL) || q_reserve(c, &in->slot))
+		return -1;
+	in->ptime = time;
+	c->st->rescheduled++;
+	return 0;
+}
+
 static int on_event(struct conv *c, const struct fline *fl)
 {
 	enum kev k = event_kind(fl->event);
@@ -2169,7 +2366,7 @@ static int on_event(struct conv *c, const struct fline *fl)
 	case K_APIC:
 		return on_apic(c, t, time, fl->body);
 	case K_EXIT:
-		return on_uexit(c, t, time, fl->body);
+		return on_uexit(c, t, time, fl->resched, fl->body);
 	case K_INJ_VIRQ:
 		return on_inj_virq(c, t, time, fl->body);
 	case K_SET_IRQ:
@@ -2182,6 +2379,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 		return t ? on_eoi(c, t, fl->body) : 0;
 	case K_TSC_OFFSET:
 		return on_tsc_offset(c, fl->body);
+	case K_SWITCH:
+		return on_switch(c, fl->tid, time, fl->body);
 	case K_UNKNOWN:
 		if (!c->st->unknown++) {
 			c->first_unknown_line = c->in->lineno;
@@ -2293,43 +2492,110 @@ static void init_conv(struct conv *c, struct survey *sv)
 		c->model_gsis = c->o->model_gsis;
 	else
 		c->model_gsis =
-			1u << DM_RTC_IRQ | (sv->hpet ? 1u << 0 | 1u << 2 : 0);
+			1u << DM_RTC_IRQ |
+			(sv->hpet && !c->o->hpet_irq_edges ? 1u << 0 | 1u << 2
+							   : 0);
 }
 
-/* Where QEMU's RTC stood at virtual time 0, from the guest's reads. */
-struct rtc_at0 {
-	int found; /* dm_import_rtc_epoch's result */
-	uint64_t sec;
-	uint32_t ns;
-};
+/*
+ * Under QEMU, KVM's PIT runs QEMU's reset state from the VM's start
+ * (pit_qemu_reset): counter 0 in mode 3 with count 65536 expires first one
+ * interval (65536 ticks of KVM's 1193181 Hz, truncated to the ns) later,
+ * and its kvm-pit thread raises IRQ0 then; in reinject mode no other edge
+ * follows until the guest acknowledges it.  An edge before the vcpus ran
+ * comes from the state QEMU put at its reset, before the capture; the
+ * last edge after the vcpus ran and before the guest programmed the PIT,
+ * less the interval, dates the start (0 without one).
+ */
+#define KVM_PIT_RESET_INTERVAL_NS 54925447ULL
+
+/* KVM's PIT, which QEMU resets (with kernel-irqchip=off the PIT is
+ * QEMU's own, profile=qemu). */
+static bool kvm_pit_under_qemu(const struct survey *sv)
+{
+	return sv->qemu && !irqchip_off(sv);
+}
+
+static uint64_t pit_start(const struct survey *sv, uint64_t rate)
+{
+	uint64_t t;
+
+	if (!sv->pit_started)
+		return 0;
+	t = survey_ns(sv, rate, sv->pit_start_ts);
+	return t > KVM_PIT_RESET_INTERVAL_NS ? t - KVM_PIT_RESET_INTERVAL_NS
+					     : 0;
+}
+
+/*
+ * QEMU's PM timer counts QEMU_CLOCK_VIRTUAL, which starts at 0 when the VM
+ * first runs, an instant no trace shows.  A read logged at t with value v
+ * (24 bits, unwrapped to V by the multiple of 2^24 that puts the start
+ * within 1 ms before t or earlier, and not before time 0) was computed at
+ * q >= t, when the clock had not reached V + 1 ticks: the start is after
+ * t - edge(V + 1).  The latest such bound over every read (the read QEMU
+ * served soonest) dates it: pmtimer_start_ns.  0 without reads.
+ */
+#define PM_HZ 3579545ULL
+#define PM_WRAP (1ULL << 24)
+#define PM_SLACK_NS 1000000ULL
+
+static uint64_t pm_edge(uint64_t k)
+{
+	return dm_muldiv64_ceil(k, DM_NS_PER_SEC, PM_HZ);
+}
+
+static uint64_t pm_start(const struct survey *sv, uint64_t rate)
+{
+	uint64_t start = 0;
+
+	for (unsigned i = 0; i < sv->pm.n; i++) {
+		uint64_t t = survey_ns(sv, rate, sv->pm.ts[i]);
+		uint64_t v = sv->pm.val[i];
+
+		if (t + PM_SLACK_NS < pm_edge(v + 1))
+			continue;
+		v += (t + PM_SLACK_NS - pm_edge(v + 1)) / pm_edge(PM_WRAP) *
+		     PM_WRAP;
+		while (pm_edge(v + 1 + PM_WRAP) <= t + PM_SLACK_NS)
+			v += PM_WRAP;
+		while (v >= PM_WRAP && pm_edge(v + 1) > t + PM_SLACK_NS)
+			v -= PM_WRAP;
+		if (t >= pm_edge(v + 1) && t - pm_edge(v + 1) + 1 > start)
+			start = t - pm_edge(v + 1) + 1;
+	}
+	return start;
+}
 
 struct ts_conv {
 	const struct survey *sv;
 	uint64_t rate;
 };
 
-static uint64_t survey_ns(const void *ctx, uint64_t ts)
+static uint64_t ts_ns(const void *ctx, uint64_t ts)
 {
 	const struct ts_conv *tc = ctx;
-	uint64_t d = ts > tc->sv->t0 ? ts - tc->sv->t0 : 0;
 
-	return tc->sv->counter ? dm_muldiv64(d, DM_NS_PER_SEC, tc->rate) : d;
+	return survey_ns(tc->sv, tc->rate, ts);
 }
 
-static struct rtc_at0 rtc_at0(const struct survey *sv, uint64_t rate)
+/* Where QEMU's RTC stood at virtual time 0, from the guest's reads and
+ * the capture's wall clock (docs/importers.md). */
+static struct dm_import_rtc_at0 rtc_at0(const struct survey *sv, uint64_t rate)
 {
-	struct rtc_at0 r = {0};
 	struct ts_conv tc = {sv, rate};
+	uint64_t r0 = sv->realtime_ns;
 
-	if (irqchip_off(sv))
-		r.found = dm_import_rtc_epoch(&sv->rtc, survey_ns, &tc, &r.sec,
-					      &r.ns);
-	return r;
+	/* The wall clock at the first marker, back to time 0. */
+	if (r0)
+		r0 -= survey_ns(sv, rate, sv->mark_c[0]);
+	return dm_import_rtc_epoch(&sv->rtc, ts_ns, &tc, r0);
 }
 
 static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
-			 const struct rtc_at0 *rtc, bool pit_irq0_edges,
-			 char *buf, size_t cap)
+			 const struct dm_import_rtc_at0 *rtc,
+			 bool pit_irq0_edges, bool hpet_irq_edges, char *buf,
+			 size_t cap)
 {
 	int n = snprintf(buf, cap, "profile=%s vcpus=%u chipset=%s",
 			 irqchip_off(sv) ? "qemu" : "kvm", vcpus,
@@ -2348,7 +2614,16 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 	if (sv->counter && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n, " tsc_hz=%" PRIu64,
 			      rate);
+	if (kvm_pit_under_qemu(sv) && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n,
+			      " pit_qemu_reset=on pit_start_ns=%" PRIu64,
+			      pit_start(sv, rate));
+	if (sv->qemu && sv->pm.n && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n,
+			      " pmtimer_start_ns=%" PRIu64, pm_start(sv, rate));
 	/* IRQ0 comes from the trace's dev irq 0 events, not the PIT model. */
+	if (hpet_irq_edges && sv->hpet && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, " hpet_irq=off");
 	if (pit_irq0_edges && n > 0 && (size_t)n < cap)
 		snprintf(buf + n, cap - (size_t)n, " pit_irq0=off");
 }
@@ -2396,16 +2671,45 @@ static void report_inference(FILE *log, const struct survey *sv,
 			rate, rate_why);
 }
 
-static void report_rtc(FILE *log, const struct rtc_at0 *rtc)
+static void report_rtc(FILE *log, const struct dm_import_rtc_at0 *rtc)
 {
-	if (rtc->found < 0)
-		fprintf(log, "import: warning: the guest's reads of the RTC's "
-			     "time do not fit one start instant\n");
+	if (!rtc->found)
+		return;
 	fprintf(log,
 		"import: RTC at time 0: %" PRIu64 ".%09" PRIu32
-		" unix seconds (from the guest's reads of its date and "
-		"time)\n",
-		rtc->sec, rtc->ns);
+		" unix seconds, the middle of the %" PRIu64
+		" ns that fit %" PRIu64 " reads of its time and Register C%s\n",
+		rtc->sec, rtc->ns, rtc->width_ns, rtc->reads,
+		rtc->wall_clock ? " and the capture's wall clock" : "");
+	if (rtc->found < 0)
+		fprintf(log,
+			"import: warning: %" PRIu64
+			" of those reads fit no single start instant of "
+			"QEMU's RTC\n",
+			rtc->misfits);
+}
+
+static void report_pit_start(FILE *log, const struct survey *sv, uint64_t rate)
+{
+	if (!sv->qemu)
+		return;
+	if (sv->pm.n)
+		fprintf(log,
+			"import: QEMU's virtual clock (PM timer) starts at %" PRIu64
+			" ns (from %u reads of PM_TMR)\n",
+			pm_start(sv, rate), sv->pm.n);
+	if (!kvm_pit_under_qemu(sv))
+		return;
+	if (sv->pit_started)
+		fprintf(log,
+			"import: QEMU's PIT reset state runs in KVM from %" PRIu64
+			" ns (its first IRQ0, less 65536 ticks)\n",
+			pit_start(sv, rate));
+	else
+		fprintf(log,
+			"import: warning: no IRQ0 of KVM's PIT between "
+			"the vcpus' start and the guest's programming it: "
+			"QEMU's reset state is taken to run from time 0\n");
 }
 
 static void report_pit_edges(FILE *log, const struct survey *sv)
@@ -2438,11 +2742,6 @@ static void report_summary(FILE *log, const struct conv *c)
 			"import: %" PRIu64 " of the dev irq events are the "
 			"PIT's IRQ0 edges\n",
 			st->pit_edges);
-	if (st->cmos_board)
-		fprintf(log,
-			"import: %" PRIu64 " reads of CMOS bytes QEMU's board "
-			"set (never written by the guest) not checked\n",
-			st->cmos_board);
 	if (c->irqchip_off)
 		fprintf(log,
 			"import: %" PRIu64 " intacks from EOIs: %" PRIu64
@@ -2458,6 +2757,25 @@ static void report_summary(FILE *log, const struct conv *c)
 			"import: %" PRIu64 " line changes hidden by another "
 			"source holding the same GSI high\n",
 			st->shared);
+	if (st->cmos_unknown)
+		fprintf(log,
+			"import: %" PRIu64
+			" reads of CMOS bytes QEMU's board set (never written "
+			"by the guest) are unchecked\n",
+			st->cmos_unknown);
+	if (st->service_window_ns)
+		fprintf(log,
+			"import: reads served by QEMU take the middle of their "
+			"exit-to-completion window (the longest %" PRIu64
+			" ns): one that moves with time is off by at most "
+			"half its window\n",
+			st->service_window_ns);
+	if (st->rescheduled)
+		fprintf(log,
+			"import: %" PRIu64
+			" accesses served by QEMU moved to the switch back to "
+			"their vcpu thread (sched_switch)\n",
+			st->rescheduled);
 	if (st->unknown)
 		fprintf(log,
 			"import: warning: %" PRIu64
@@ -2490,7 +2808,7 @@ static int run(struct dm_import_input *in, const char *out,
 {
 	char config[320];
 	const char *why = NULL;
-	struct rtc_at0 rtc;
+	struct dm_import_rtc_at0 rtc;
 	unsigned vcpus;
 
 	if (survey(in, sv, err))
@@ -2507,12 +2825,13 @@ static int run(struct dm_import_input *in, const char *out,
 	st->vcpus = vcpus;
 	st->tsc_hz = sv->counter ? c->rate : 0;
 	rtc = rtc_at0(sv, c->rate);
-	machine_line(sv, vcpus, c->rate, &rtc, o->pit_irq0_edges, config,
-		     sizeof(config));
-	if (o->log)
+	machine_line(sv, vcpus, c->rate, &rtc, o->pit_irq0_edges,
+		     o->hpet_irq_edges, config, sizeof(config));
+	if (o->log) {
 		report_inference(o->log, sv, why, c->rate);
-	if (o->log && rtc.found)
 		report_rtc(o->log, &rtc);
+		report_pit_start(o->log, sv, c->rate);
+	}
 	if (o->log && o->pit_irq0_edges)
 		report_pit_edges(o->log, sv);
 	c->o = o;

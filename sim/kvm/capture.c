@@ -29,27 +29,31 @@
 #define MAX_TIDS 4096
 
 /*
- * The tracepoints the importer reads (issue 7): accesses, lines and
- * messages, acceptance and EOI, plus kvm_userspace_exit (a read served by
- * userspace completes after it) and kvm_write_tsc_offset (TSC-deadline
- * values are guest TSC counts).  kvm_pio and kvm_mmio are indispensable.
+ * The tracepoints the importer reads (issue 7), by tracefs group:
+ * accesses, lines and messages, acceptance and EOI, plus
+ * kvm_userspace_exit (a read served by userspace completes after it),
+ * kvm_write_tsc_offset (TSC-deadline values are guest TSC counts) and
+ * sched_switch (an access served by userspace takes effect only once its
+ * vcpu thread runs again; the pid filter keeps the switches of the traced
+ * threads).  kvm_pio and kvm_mmio are indispensable.
  */
-static const char *const kvm_events[] = {
-	"kvm_pio",
-	"kvm_mmio",
-	"kvm_msr",
-	"kvm_apic",
-	"kvm_set_irq",
-	"kvm_msi_set_irq",
-	"kvm_pic_set_irq",
-	"kvm_ioapic_set_irq",
-	"kvm_apic_accept_irq",
-	"kvm_inj_virq",
-	"kvm_eoi",
-	"kvm_apic_ipi",
-	"kvm_entry",
-	"kvm_userspace_exit",
-	"kvm_write_tsc_offset",
+static const char *const trace_events[] = {
+	"kvm/kvm_pio",
+	"kvm/kvm_mmio",
+	"kvm/kvm_msr",
+	"kvm/kvm_apic",
+	"kvm/kvm_set_irq",
+	"kvm/kvm_msi_set_irq",
+	"kvm/kvm_pic_set_irq",
+	"kvm/kvm_ioapic_set_irq",
+	"kvm/kvm_apic_accept_irq",
+	"kvm/kvm_inj_virq",
+	"kvm/kvm_eoi",
+	"kvm/kvm_apic_ipi",
+	"kvm/kvm_entry",
+	"kvm/kvm_userspace_exit",
+	"kvm/kvm_write_tsc_offset",
+	"sched/sched_switch",
 };
 #define ESSENTIAL_EVENTS 2
 
@@ -282,15 +286,14 @@ static int enable_events(struct session *s)
 {
 	char rel[128];
 
-	for (size_t i = 0; i < sizeof(kvm_events) / sizeof(kvm_events[0]);
+	for (size_t i = 0; i < sizeof(trace_events) / sizeof(trace_events[0]);
 	     i++) {
-		snprintf(rel, sizeof(rel), "events/kvm/%s/enable",
-			 kvm_events[i]);
+		snprintf(rel, sizeof(rel), "events/%s/enable", trace_events[i]);
 		if (!inst_write(s, rel, "1"))
 			continue;
 		if (i < ESSENTIAL_EVENTS)
 			return -1;
-		say(s, "warning: tracepoint %s unavailable", kvm_events[i]);
+		say(s, "warning: tracepoint %s unavailable", trace_events[i]);
 	}
 	return 0;
 }
@@ -310,12 +313,17 @@ static void catch_signals(struct session *s)
 
 /* ---- the raw file's comment lines -------------------------------------- */
 
-static uint64_t mono_raw_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_raw_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_RAW);
 }
 
 /* The kernel's TSC rate, when the CPU reports it exactly (CPUID leaf
@@ -440,10 +448,12 @@ static void header(struct session *s)
 
 static void clock_marker(struct session *s)
 {
-	char text[64];
+	char text[96];
 
-	snprintf(text, sizeof(text), "dmsim-clock mono_raw_ns=%" PRIu64,
-		 mono_raw_ns());
+	/* The wall clock dates the RTC, which QEMU starts from it. */
+	snprintf(text, sizeof(text),
+		 "dmsim-clock mono_raw_ns=%" PRIu64 " realtime_ns=%" PRIu64,
+		 mono_raw_ns(), clock_ns(CLOCK_REALTIME));
 	if (inst_write(s, "trace_marker", text))
 		say(s, "warning: clock marker not written: %s", s->err->msg);
 }
@@ -487,7 +497,6 @@ static int stream(struct session *s)
 {
 	uint64_t start = mono_raw_ns();
 	uint64_t end = start + s->o->duration_ms * 1000000ULL;
-	struct pollfd pfd;
 	ssize_t n;
 
 	for (;;) {
@@ -503,8 +512,10 @@ static int stream(struct session *s)
 			s->st->end = DM_CAPTURE_EXITED;
 			return 0;
 		}
-		pfd = (struct pollfd){.fd = s->pipe_fd, .events = POLLIN};
-		poll(&pfd, 1, POLL_MS);
+		/* Sleep, not poll(): a reader woken by every event would
+		 * preempt the traced vcpu threads, and each of those switches
+		 * is itself an event (sched_switch), waking it again. */
+		poll(NULL, 0, POLL_MS);
 		do
 			n = pump(s);
 		while (n > 0);

@@ -10,7 +10,9 @@ JUDGED is `dmsim replay --json` with the capture tolerance, ZERO the same
 without tolerance (the values the models computed at the trace's own
 instants).  Every divergence of JUDGED must be in one of these classes,
 each a value KVM or QEMU computed at an instant the vcpu's own event
-order allows (a read between its line and the vcpu's next event):
+order allows (a read between its line and the vcpu's next event; one QEMU
+served, which the importer puts mid-way through its service window,
+between the vcpu's previous and next events):
 
 - PIT counts and status, LAPIC current count: KVM applied a write late
   or computed a read early (pit_shift, kind);
@@ -238,7 +240,8 @@ shared = collections.defaultdict(list)
 
 def qemu_read(i, f, div):
     """A counter QEMU computed when it handled the vcpu's exit, some time
-    between the read's line and the vcpu's next event, on a clock whose
+    between the vcpu's previous and next events (the importer puts the
+    read mid-way through its service window), on a clock whose
     start the trace shows only within a window (HPET: the enable, applied
     when QEMU handled that write's exit) or not at all (PM timer: QEMU's
     virtual clock, started by `cont` before the guest's first
@@ -254,7 +257,7 @@ def qemu_read(i, f, div):
             return None
         # off = read delay - enable delay, each within its exit window.
         why = "HPET main counter, enable and read applied on QEMU's exit"
-        shared[why, e].append((max(0, -off) - slack,
+        shared[why, e].append((max(0, -off - gap(i, -1)) - slack,
                                min(gap(e, 1), gap(i, 1) - off) + slack, off))
         return why
     if f[2] == "pio.r" and int(f[3], 16) == pmbase + 8:
@@ -262,8 +265,8 @@ def qemu_read(i, f, div):
         off = ticks * 1e9 / PMTIMER_HZ
         # off = phase + read delay, modulo the 24-bit wrap.
         why = "PM timer, QEMU's virtual clock phase"
-        shared[why, None].append((off - gap(i, 1) - slack, off + slack,
-                                  off))
+        shared[why, None].append((off - gap(i, 1) - slack,
+                                  off + gap(i, -1) + slack, off))
         return why
     if f[2] == "pio.r" and int(f[3], 16) == pmbase and \
             int(div["expected"], 16) ^ model_value(i) == 1:

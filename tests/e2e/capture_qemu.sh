@@ -106,14 +106,14 @@ grep -q '^import: PM timer block at 0xb000 (PMBASE write)' "$tmp/capture.err" ||
 # an interrupt the models raised on time can merge into one the vcpu was
 # already taking where QEMU raised two.  Re-imported, every userspace
 # line is an input (--model-gsi none) and the models' are disconnected
-# (qemu_timer_irqs=off), as the kvm-pit thread's IRQ0 is (pit_irq0=off).
+# (hpet_irq=off rtc_irq=off), as the kvm-pit thread's IRQ0 is (pit_irq0=off).
 # QEMU also loads its own reset state into KVM's LAPIC (KVM_SET_LAPIC,
 # LVT0 masked), so KVM's LINT0 quirk does not show (docs/profiles.md).
 "$dmsim" import ftrace "$tmp/probe.txt.raw" -o "$tmp/probe.txt" --quiet \
 	--pit-irq0 trace --model-gsi none
 for t in "$tolerance" 0; do
 	rc=0
-	"$dmsim" replay --machine "lapic_lint0_reenabled=off qemu_timer_irqs=off" \
+	"$dmsim" replay --machine "lapic_lint0_reenabled=off hpet_irq=off rtc_irq=off" \
 		--tolerance-ns "$t" --json --show 0 "$tmp/probe.txt" \
 		>"$tmp/replay-$t.json" || rc=$?
 	[ "$rc" -le 1 ] || fail "replay exited $rc"

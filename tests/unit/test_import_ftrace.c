@@ -16,6 +16,7 @@
 #include "sim/clock.h"
 #include "tests/unit/testutil.h"
 #include "traces/import.h"
+#include "traces/import_common.h"
 
 #define MAX_EVENTS 256
 
@@ -179,9 +180,12 @@ START_TEST(probe_userspace_and_msrs)
 
 	import(dm_test_trace_path("ftrace_probe.raw"), &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	/* An HPET read served by userspace: the unsatisfied-read's time,
-	 * the completed read's value. */
-	e = find(&r, DM_OP_MMIO_R, probe_ns(5003501651033ULL));
+	/* An HPET read served by userspace: mid-way between the
+	 * unsatisfied-read and the completed read, whose value it has. */
+	e = find(&r, DM_OP_MMIO_R,
+		 probe_ns(5003501651033ULL) + (probe_ns(5003501672617ULL) -
+					       probe_ns(5003501651033ULL)) /
+						      2);
 	ck_assert_uint_eq(e->addr, 0xfed00000);
 	ck_assert_uint_eq(e->value, 0x8086a201);
 	/* GSI 5 pulsed by userspace, at its echoes' times (kvm_pic_set_irq);
@@ -263,7 +267,7 @@ START_TEST(off_matches_expected_conversion)
 	free(want);
 	ck_assert_uint_eq(r.st.intacks, 13);
 	ck_assert_uint_eq(r.st.acks_vec, 11);
-	ck_assert_uint_eq(r.st.cmos_board, 5);
+	ck_assert_uint_eq(r.st.cmos_unknown, 5);
 }
 END_TEST
 
@@ -308,7 +312,7 @@ START_TEST(report_matches_expected_conversion)
 	free(want);
 	ck_assert_uint_eq(r.st.vcpus, 2);
 	ck_assert_uint_eq(r.st.tsc_hz, 0);
-	ck_assert_uint_eq(r.st.unknown, 1);
+	ck_assert_uint_eq(r.st.unknown, 0);
 	ck_assert_uint_eq(r.st.lost, 12);
 	ck_assert_uint_eq(r.st.clamped, 1);
 	ck_assert_uint_eq(r.st.noop_lowers, 1);
@@ -406,7 +410,7 @@ START_TEST(unknown_events_are_counted)
 	struct text t = {.n = 0};
 	struct result r;
 
-	add(&t, 1, 10, "sched_switch: prev_comm=a prev_pid=1");
+	add(&t, 1, 10, "sched_wakeup: comm=a pid=1 prio=120 target_cpu=000");
 	add(&t, 1, 11, PIT_CW);
 	add(&t, 1, 12, "kvm_hypercall: nr 0x1 a0 0x0");
 	add(&t, 1, 13, "kvm_pic_set_irq: chip 0 pin 0 (edge)");
@@ -597,6 +601,110 @@ START_TEST(lost_events_are_marked)
 	/* The capture counted 20; the lines said 7 and one unknown. */
 	ck_assert_str_eq(r.ev[4].label, "lost-12");
 	ck_assert_uint_eq(r.st.lost, 20);
+}
+END_TEST
+
+/* A line with the flags column given: ".N..." is a reschedule pending. */
+static void add_flags(struct text *t, int tid, int sec, const char *flags,
+		      const char *event)
+{
+	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n,
+				 "  t-%d [000] %s %d.000000000: %s\n", tid,
+				 flags, sec, event);
+	ck_assert_uint_lt(t->n, sizeof(t->buf));
+}
+
+#define SWITCH(from, state, to)                                        \
+	"sched_switch: prev_comm=CPU 0/KVM prev_pid=" #from            \
+	" prev_prio=120 prev_state=" state " ==> next_comm=CPU 0/KVM " \
+	"next_pid=" #to " next_prio=120"
+#define HPET_COUNTER_UNSAT \
+	"kvm_mmio: mmio unsatisfied-read len 4 gpa 0xfed000f0 val 0x0"
+#define MMIO_EXIT "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)"
+
+/* QEMU serves an exit only once the vcpu thread is back in userspace with
+ * its lock: an access whose exit was logged with a reschedule pending,
+ * whose thread then blocked, or which a thread not QEMU's preempted,
+ * starts from the switch back to the thread; a thread preempted by QEMU's
+ * own thread (state R, no reschedule at the exit) was served first, and a
+ * write of an in-kernel device keeps its own time.  A read takes the
+ * middle of its window, up to the completion line or that preemption. */
+START_TEST(userspace_access_takes_the_switch_back)
+{
+	struct text t = {.n = 0};
+	struct result r;
+
+	add(&t, 2, 10, "kvm_set_irq: gsi 4 level 0 source 0"); /* QEMU's */
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, HPET_COUNTER_UNSAT);
+	add_flags(&t, 1, 11, ".N...", MMIO_EXIT);
+	add(&t, 1, 12, SWITCH(1, "R+", 2));
+	add(&t, 2, 13, SWITCH(2, "S", 1));
+	add(&t, 1, 14, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
+	add(&t, 1, 15, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x1");
+	add(&t, 1, 15, MMIO_EXIT);
+	add(&t, 1, 16, SWITCH(1, "S", 2));
+	add(&t, 2, 17, SWITCH(2, "S", 1));
+	add(&t, 1, 18, "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x0");
+	add(&t, 1, 19, HPET_COUNTER_UNSAT);
+	add(&t, 1, 19, MMIO_EXIT);
+	add(&t, 1, 20, SWITCH(1, "R", 2));
+	add(&t, 2, 21, SWITCH(2, "S", 1));
+	add(&t, 1, 22, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	/* Preempted by a thread not QEMU's (kvm-pit): not served yet. */
+	add(&t, 1, 23, HPET_COUNTER_UNSAT);
+	add(&t, 1, 23, MMIO_EXIT);
+	add(&t, 1, 24, SWITCH(1, "R", 3));
+	add(&t, 3, 25, SWITCH(3, "S", 1));
+	add(&t, 1, 26, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 6);
+	ck_assert_uint_eq(r.st.rescheduled, 3);
+	ck_assert_uint_eq(r.ev[1].op, DM_OP_MMIO_R);
+	ck_assert_uint_eq(r.ev[1].value, 5);
+	/* Switched back at 13, completed at 14: the middle. */
+	ck_assert_uint_eq(r.ev[1].time, 3500000000ULL);
+	ck_assert_uint_eq(r.ev[2].op, DM_OP_MMIO_W);
+	ck_assert_uint_eq(r.ev[2].value, 1);
+	ck_assert_uint_eq(r.ev[2].time, 7000000000ULL);
+	ck_assert_uint_eq(r.ev[3].addr, 0x43);
+	ck_assert_uint_eq(r.ev[3].time, 8000000000ULL);
+	ck_assert_uint_eq(r.ev[4].value, 6);
+	ck_assert_uint_eq(r.ev[4].time, 9500000000ULL);
+	ck_assert_uint_eq(r.ev[5].value, 7);
+	ck_assert_uint_eq(r.ev[5].time, 15500000000ULL);
+	ck_assert_uint_eq(r.st.service_window_ns, 1000000000ULL);
+}
+END_TEST
+
+/* QEMU's HPET raises GSI 0 from its timer callbacks: by default the HPET
+ * model's output (skipped), with hpet_irq_edges dev irq events and
+ * hpet_irq=off on the machine line. */
+START_TEST(hpet_lines_from_the_trace)
+{
+	struct text t = {.n = 0};
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT};
+	struct result r;
+	char *out;
+
+	add(&t, 1, 10, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x3");
+	add(&t, 2, 11, "kvm_set_irq: gsi 0 level 1 source 0");
+	add(&t, 2, 12, "kvm_set_irq: gsi 0 level 0 source 0");
+	for (int edges = 0; edges < 2; edges++) {
+		o.hpet_irq_edges = edges;
+		import_opts(write_input("in.txt", t.buf), &o, &r);
+		ck_assert_msg(!r.rc, "%s", r.err.msg);
+		ck_assert_uint_eq(r.n, edges ? 3 : 1);
+		ck_assert_uint_eq(r.st.outputs, edges ? 0 : 2);
+		out = slurp(r.out);
+		ck_assert_int_eq(strstr(out, " hpet_irq=off") != NULL, edges);
+		free(out);
+	}
+	ck_assert_int_eq(r.ev[1].op, DM_OP_IRQ);
+	ck_assert_uint_eq(r.ev[1].addr, 0);
+	ck_assert_uint_eq(r.ev[1].value, 1);
+	ck_assert_uint_eq(r.ev[2].value, 0);
 }
 END_TEST
 
@@ -816,6 +924,101 @@ START_TEST(pit_and_userspace_share_gsi_0)
 }
 END_TEST
 
+/* ---- the RTC's time at virtual time 0 -------------------------------- */
+
+static uint64_t ts_is_ns(const void *ctx, uint64_t ts)
+{
+	(void)ctx;
+	return ts;
+}
+
+#define MS 1000000ULL
+
+/* A guest's CMOS access: the index written, then the byte read (or
+ * written). */
+struct cmos_rd {
+	uint64_t ms;
+	uint8_t index, value;
+	bool write;
+};
+
+static void feed(struct dm_import_rtc *r, const struct cmos_rd *rd, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dm_import_rtc_access(r, rd[i].ms * MS, 0x70, true, rd[i].index);
+		dm_import_rtc_access(r, rd[i].ms * MS, 0x71, rd[i].write,
+				     rd[i].value);
+	}
+}
+
+/* What dm_import_rtc_epoch makes of the reads, with wall clock R0 (ns,
+ * 0: none): found, and where found, the time of 2024-02-29 13:14:15.8
+ * less 1 ns, the middle of [.7, .9) s. */
+static int rtc_at0_is_800ms(const struct dm_import_rtc *r, uint64_t r0)
+{
+	struct dm_import_rtc_at0 at =
+		dm_import_rtc_epoch(r, ts_is_ns, NULL, r0);
+
+	ck_assert_int_eq(at.wall_clock, r0 != 0);
+	if (at.found) {
+		ck_assert_uint_eq(at.sec, 1709212455);
+		ck_assert_uint_eq(at.ns, 800 * MS - 1);
+		ck_assert_uint_eq(at.width_ns, 200 * MS);
+	}
+	ck_assert_uint_eq(at.misfits, at.found < 0);
+	return at.found;
+}
+
+/* Without a wall clock, the first time of day read (with the date read)
+ * places the second; the seconds read later narrow it: 13:14:15 read at
+ * 100 ms and :16 at 300 ms put X in [.7, .9) s.  A read no instant fits
+ * is counted and outvoted; once the guest sets the clock its reads tell
+ * nothing; with no read nothing dates it. */
+START_TEST(rtc_dated_by_the_guests_reads)
+{
+	static const struct cmos_rd reads[] = {
+		{50, 0x07, 0x29},  {50, 0x08, 0x02},  {50, 0x09, 0x24},
+		{100, 0x00, 0x15}, {100, 0x02, 0x14}, {100, 0x04, 0x13},
+		{300, 0x00, 0x16}, {400, 0x00, 0x20}, {500, 0x00, 0x00, true},
+		{600, 0x00, 0x45},
+	};
+	struct dm_import_rtc *r = malloc(sizeof(*r));
+
+	dm_import_rtc_init(r);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 0), 0);
+	feed(r, reads, 7);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 0), 1);
+	feed(r, reads + 7, 3);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 0), -1);
+	ck_assert_uint_eq(dm_import_rtc_epoch(r, ts_is_ns, NULL, 0).reads, 3);
+	free(r);
+}
+END_TEST
+
+/* With the capture's wall clock R0 (QEMU's RTC started, Register C clear,
+ * in the second before it), Register C's UF dates the phase: clear at
+ * 100 ms, set at 500 ms, so the RTC's second began 0.5-0.9 s before
+ * time 0; the seconds read at 300 ms (:16) leaves [55.7, 55.9).  UF again
+ * 100 ms after the read that cleared it fits no instant. */
+START_TEST(rtc_dated_by_the_wall_clock_and_uf)
+{
+	static const struct cmos_rd reads[] = {
+		{100, 0x0c, 0x00},
+		{300, 0x00, 0x16},
+		{500, 0x0c, 0x10},
+		{600, 0x0c, 0x10},
+	};
+	struct dm_import_rtc *r = malloc(sizeof(*r));
+
+	dm_import_rtc_init(r);
+	feed(r, reads, 3);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 1709212456200 * MS), 1);
+	feed(r, reads + 3, 1);
+	ck_assert_int_eq(rtc_at0_is_800ms(r, 1709212456200 * MS), -1);
+	free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("import_ftrace");
@@ -846,6 +1049,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, faulting_msr_expects_a_gp);
 	tcase_add_test(tc, lost_events_are_marked);
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
+	tcase_add_test(tc, userspace_access_takes_the_switch_back);
+	tcase_add_test(tc, hpet_lines_from_the_trace);
+	tcase_add_test(tc, rtc_dated_by_the_guests_reads);
+	tcase_add_test(tc, rtc_dated_by_the_wall_clock_and_uf);
 	tcase_add_test(tc, inj_virq_host_keeps_unpaired_eoi_as_a_write);
 	tcase_add_test(tc, capture_vcpu_list_maps_threads);
 	tcase_add_test(tc, open_access_does_not_hold_the_trace_forever);

@@ -233,55 +233,81 @@ START_TEST(an_hpet_edge_that_reaches_nobody_costs_nothing)
 }
 END_TEST
 
+/* ISA line irq (GSI irq, IOAPIC pin `pin`) is high exactly when the model
+ * drives it, and a dev irq event from the trace raises it either way.
+ * Destroys m. */
+static void line_follows(struct dm_machine *m, uint64_t now, unsigned irq,
+			 unsigned pin, bool model)
+{
+	struct dm_error err;
+
+	ck_assert_int_eq(dm_machine_isa_level(m, irq), model);
+	ck_assert_int_eq(pin_in(m, pin), model);
+	ck_assert_int_eq(dm_machine_set_gsi(m, now, irq, 1, &err), 0);
+	ck_assert(dm_machine_isa_level(m, irq));
+	ck_assert(pin_in(m, pin));
+	dm_machine_destroy(m);
+}
+
 START_TEST(pit_irq0_off_leaves_irq0_to_the_trace)
 {
 	struct dm_machine *m = make("pit_hz=1000000 pit_irq0=off");
-	struct dm_error err;
 
 	pio_w(m, 0, 0x43, 0x30); /* OUT0 high from 6 us */
 	pio_w(m, 0, 0x40, 5);
 	pio_w(m, 0, 0x40, 0);
 	dm_machine_advance(m, 10000);
 	ck_assert(dm_pit_out(&m->pit, 10000, 0));
-	ck_assert(!dm_machine_isa_level(m, 0));
-	ck_assert_int_eq(dm_machine_set_gsi(m, 20000, 0, 1, &err), 0);
-	ck_assert(dm_machine_isa_level(m, 0));
-	ck_assert(pin_in(m, 2));
-	dm_machine_destroy(m);
+	line_follows(m, 20000, 0, 2, false);
 }
 END_TEST
 
-START_TEST(qemu_timer_irqs_off_leaves_hpet_and_rtc_lines_to_the_trace)
+/* hpet_irq=off: the HPET's timers still match and set their status, and
+ * legacy replacement still takes IRQ0 from the PIT, but IRQ0 follows the
+ * trace's dev irq events only. */
+START_TEST(hpet_irq_off_leaves_its_lines_to_the_trace)
 {
-	struct dm_machine *m = make("qemu_timer_irqs=off");
-	struct dm_error err;
-	uint64_t v = 0;
+	const char *opts[] = {"pit_hz=1000000", "pit_hz=1000000 hpet_irq=off"};
 
-	/* HPET timer 0, level, one-shot, in legacy replacement mode (IRQ0):
-	 * it fires and its status bit stays set, but IRQ0 stays low. */
-	mmio_w(m, 0, DM_HPET_BASE + 0x100, 0x6);
-	mmio_w(m, 0, DM_HPET_BASE + 0x108, 0x1000);
-	mmio_w(m, 0, DM_HPET_BASE + 0x10c, 0);
-	mmio_w(m, 0, DM_HPET_BASE + 0x10, 0x3);
-	/* The RTC's periodic interrupt (PIE, 1024 Hz), after legacy mode. */
-	mmio_w(m, 100000, DM_HPET_BASE + 0x10, 0x1);
-	pio_w(m, 100000, 0x70, 0x0b);
-	pio_w(m, 100000, 0x71, 0x42);
-	dm_machine_advance(m, 3000000);
-	ck_assert_int_eq(dm_machine_mmio(m, 3000000, 0, DM_HPET_BASE + 0x20, 4,
-					 false, &v),
-			 DM_ACCESS_OK);
-	ck_assert_uint_eq(v & 1, 1);
-	ck_assert(m->rtc.irq_level);
-	ck_assert(!dm_machine_isa_level(m, 0));
-	ck_assert(!dm_machine_isa_level(m, 8));
-	ck_assert(!pin_in(m, 2));
-	ck_assert(!pin_in(m, 8));
-	/* The trace's lines still reach the controllers. */
-	ck_assert_int_eq(dm_machine_set_gsi(m, 3000000, 8, 1, &err), 0);
-	ck_assert(dm_machine_isa_level(m, 8));
-	ck_assert(pin_in(m, 8));
-	dm_machine_destroy(m);
+	for (unsigned i = 0; i < 2; i++) {
+		struct dm_machine *m = make(opts[i]);
+		uint64_t sta = 0;
+
+		pio_w(m, 0, 0x43, 0x30); /* PIT OUT0 high from 6 us */
+		pio_w(m, 0, 0x40, 5);
+		pio_w(m, 0, 0x40, 0);
+		mmio_w(m, 20000, DM_HPET_BASE + 0x10, 0x3);
+		/* Timer 0: level, enabled, 100 ticks ahead. */
+		mmio_w(m, 20000, DM_HPET_BASE + 0x100, 0x6);
+		mmio_w(m, 20000, DM_HPET_BASE + 0x108, 0x1000);
+		mmio_w(m, 20000, DM_HPET_BASE + 0x10c, 0);
+		dm_machine_advance(m, 20000 + 0x1000 * 10 + 1000);
+		ck_assert_int_eq(dm_machine_mmio(m, 80000, 0,
+						 DM_HPET_BASE + 0x20, 4, false,
+						 &sta),
+				 DM_ACCESS_OK);
+		ck_assert_uint_eq(sta & 1, 1);
+		line_follows(m, 90000, 0, 2, !i);
+	}
+}
+END_TEST
+
+/* rtc_irq=off: the RTC's periodic interrupt still sets its flags, but IRQ8
+ * follows the trace's dev irq events only. */
+START_TEST(rtc_irq_off_leaves_irq8_to_the_trace)
+{
+	const char *opts[] = {"", "rtc_irq=off"};
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct dm_machine *m = make(opts[i]);
+
+		/* The RTC's periodic interrupt (PIE, 1024 Hz). */
+		pio_w(m, 0, 0x70, 0x0b);
+		pio_w(m, 0, 0x71, 0x42);
+		dm_machine_advance(m, 3000000);
+		ck_assert(m->rtc.irq_level);
+		line_follows(m, 3000000, 8, 8, !i);
+	}
 }
 END_TEST
 
@@ -310,14 +336,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, isa_irq_routing_and_override);
 	tcase_add_test(tc, sources_are_ored);
 	tcase_add_test(tc, hpet_legacy_takes_irq0_and_irq8_and_gives_them_back);
+	tcase_add_test(tc, hpet_irq_off_leaves_its_lines_to_the_trace);
 	tcase_add_test(tc, many_vcpus_and_their_checkpoint);
 	tcase_add_test(tc, unknown_msr_faults_and_bad_sizes_are_invalid);
 	tcase_add_test(tc, a_moved_block_may_not_shadow_another_device);
 	tcase_add_test(tc, an_event_storm_stops_the_machine);
 	tcase_add_test(tc, pit_irq0_off_leaves_irq0_to_the_trace);
 	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
-	tcase_add_test(
-		tc, qemu_timer_irqs_off_leaves_hpet_and_rtc_lines_to_the_trace);
+	tcase_add_test(tc, rtc_irq_off_leaves_irq8_to_the_trace);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

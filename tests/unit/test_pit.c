@@ -684,6 +684,38 @@ START_TEST(kvm_counter0_hrtimer_clamp_and_reinject)
 }
 END_TEST
 
+/* pit_qemu_reset: the counters run in mode 3 with count 65536 from
+ * pit_start_ns, as QEMU's reset state put into KVM at the VM's start, and
+ * port 0x61 is QEMU's.
+ * 65536 ticks are 54925447 ns (KVM's truncated interval). */
+START_TEST(kvm_qemu_reset_runs_from_the_start)
+{
+	const uint64_t start = 161000000, period = 54925447;
+	struct fx *f = fx_new("profile=kvm pit_qemu_reset=on "
+			      "pit_start_ns=161000000");
+
+	/* Counter 0's hrtimer first expires a period after the start. */
+	at(f, start + period - 1);
+	ck_assert_uint_eq(f->out0.falls, 0);
+	at(f, start + period);
+	ck_assert_uint_eq(f->out0.falls, 1);
+	/* OUT2 (port 0x61 bit 5) is high in each first half period. */
+	ck_assert_uint_eq(
+		in8(f, start + period + period / 2 - 1000, 0x61) & 0x20, 0x20);
+	ck_assert_uint_eq(
+		in8(f, start + period + period / 2 + 1000, 0x61) & 0x20, 0);
+	f = migrate(f);
+	ck_assert_uint_eq(in8(f, start + 7 * period + 1000, 0x61) & 0x20, 0x20);
+	/* Port 0x61 is QEMU's pcspk: bit 4 toggles on every read. */
+	ck_assert_uint_ne(in8(f, start + 7 * period + 1500, 0x61) & 0x10,
+			  in8(f, start + 7 * period + 1500, 0x61) & 0x10);
+	/* Counter 2's status: mode 3, as QEMU put it. */
+	out8(f, start + 7 * period + 2000, 0x43, 0xe8);
+	ck_assert_uint_eq(in8(f, start + 7 * period + 2000, 0x42) & 0x0e, 0x06);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(kvm_no_reinject_pulses_every_period)
 {
 	struct fx *f = fx_new("profile=kvm pit_reinject=off "
@@ -870,6 +902,7 @@ static Suite *suite(void)
 	tcase_add_test(kvm, kvm_latches_survive_control_word);
 	tcase_add_test(kvm, kvm_counter0_hrtimer_clamp_and_reinject);
 	tcase_add_test(kvm, kvm_no_reinject_pulses_every_period);
+	tcase_add_test(kvm, kvm_qemu_reset_runs_from_the_start);
 	tcase_add_test(kvm, kvm_reset_state);
 	tcase_add_test(qemu, qemu_reset_runs_counter0_square_wave);
 	tcase_add_test(qemu,

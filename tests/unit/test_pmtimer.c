@@ -117,6 +117,31 @@ START_TEST(counter_follows_time)
 }
 END_TEST
 
+/* pmtimer_start_ns: the counter reads 0 until then and counts from there;
+ * TMR_STS and the SCI follow its flips, across a checkpoint. */
+START_TEST(start_option_moves_the_count_and_flips)
+{
+	const uint64_t s0 = 274428447;
+	struct fx *f = fx_new("pmtimer_start_ns=274428447");
+
+	ck_assert_uint_eq(tmr(f, 1000), 0);
+	ck_assert_uint_eq(tmr(f, s0 + 279), 0);
+	ck_assert_uint_eq(tmr(f, s0 + 280), 1);
+	ck_assert_uint_eq(tmr(f, s0 + 1000000000ULL), 3579545);
+	out(f, s0 + 1000000000ULL, 2, 2, 1); /* TMR_EN */
+	out(f, s0 + 1000000000ULL, 4, 2, 1); /* SCI_EN */
+	f = migrate(f);
+	ck_assert_uint_eq(sts(f, s0 + edge(BIT23) - 1), 0);
+	at(f, s0 + edge(BIT23) - 1);
+	ck_assert_int_eq(f->sci.level, 0);
+	at(f, s0 + edge(BIT23));
+	ck_assert_int_eq(f->sci.level, 1);
+	ck_assert_uint_eq(f->sci.last_rise, s0 + edge(BIT23));
+	ck_assert_uint_eq(tmr(f, s0 + edge(1ULL << 24)), 0);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(wraps_at_24_bits)
 {
 	struct fx *f = fx_new("");
@@ -343,6 +368,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, counter_follows_time);
 	tcase_add_test(tc, wraps_at_24_bits);
+	tcase_add_test(tc, start_option_moves_the_count_and_flips);
 	tcase_add_test(tc, option_32bit);
 	tcase_add_test(tc, tmr_sts_at_both_flips_and_w1c);
 	tcase_add_test(tc, sci_needs_tmr_en_and_sci_en);

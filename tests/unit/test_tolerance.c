@@ -5,8 +5,8 @@
  * as a capture's host clock would: replayed exactly it diverges, replayed
  * with a 6 us tolerance every output matches, with residuals within 6 us;
  * a value no instant in the window produces still diverges.  The HPET's
- * main counter is stopped at the end: its reads show the instant of the
- * write that stopped it, whose timestamp moved too (the tolerance cannot
+ * main counter is halted at the end: its reads show the instant of the
+ * write that halted it, whose timestamp moved too (the tolerance cannot
  * carry that shift on: a counter restarted later stays off by it).
  */
 #include <stdio.h>
@@ -105,7 +105,7 @@ static const char *record_trace(const char *cfgtext, char *path, size_t n)
 		emit(&r, mmio(false, 0xfee00390, 0)); /* LAPIC current */
 		emit(&r, pio(false, 0xb008, 0));      /* PM timer, LSB */
 	}
-	emit(&r, mmio(true, 0xfed00010, 0)); /* HPET stopped */
+	emit(&r, mmio(true, 0xfed00010, 0)); /* HPET halted */
 	emit(&r, mmio(false, 0xfed000f0, 0));
 	emit(&r, mmio(false, 0xfed000f4, 0));
 	emit(&r, mmio(false, 0xfed000f0, 0));
