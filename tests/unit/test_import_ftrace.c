@@ -107,6 +107,21 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* Imports tests/traces/RAW and asserts the trace is EXPECT, byte for byte. */
+static void import_as_expected(const char *raw, const char *expect,
+			       struct result *r)
+{
+	char *got, *want;
+
+	import(dm_test_trace_path(raw), r);
+	ck_assert_msg(!r->rc, "%s", r->err.msg);
+	got = slurp(r->out);
+	want = slurp(dm_test_trace_path(expect));
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+}
+
 static const struct dm_event *find(const struct result *r, enum dm_op op,
 				   uint64_t time)
 {
@@ -130,15 +145,8 @@ static uint64_t probe_ns(uint64_t tsc)
 START_TEST(probe_matches_expected_conversion)
 {
 	struct result r;
-	char *got, *want;
 
-	import(dm_test_trace_path("ftrace_probe.raw"), &r);
-	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	got = slurp(r.out);
-	want = slurp(dm_test_trace_path("ftrace_probe.expect"));
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	import_as_expected("ftrace_probe.raw", "ftrace_probe.expect", &r);
 	ck_assert_uint_eq(r.st.vcpus, 1);
 	ck_assert_uint_eq(r.st.tsc_hz, PROBE_HZ);
 	ck_assert_uint_eq(r.st.lost, 0);
@@ -256,15 +264,8 @@ static uint64_t off_ns(uint64_t tsc)
 START_TEST(off_matches_expected_conversion)
 {
 	struct result r;
-	char *got, *want;
 
-	import(dm_test_trace_path("ftrace_off.raw"), &r);
-	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	got = slurp(r.out);
-	want = slurp(dm_test_trace_path("ftrace_off.expect"));
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	import_as_expected("ftrace_off.raw", "ftrace_off.expect", &r);
 	ck_assert_uint_eq(r.st.intacks, 13);
 	ck_assert_uint_eq(r.st.acks_vec, 11);
 	ck_assert_uint_eq(r.st.cmos_unknown, 5);
@@ -301,15 +302,8 @@ END_TEST
 START_TEST(report_matches_expected_conversion)
 {
 	struct result r;
-	char *got, *want;
 
-	import(dm_test_trace_path("ftrace_report.raw"), &r);
-	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	got = slurp(r.out);
-	want = slurp(dm_test_trace_path("ftrace_report.expect"));
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	import_as_expected("ftrace_report.raw", "ftrace_report.expect", &r);
 	ck_assert_uint_eq(r.st.vcpus, 2);
 	ck_assert_uint_eq(r.st.tsc_hz, 0);
 	ck_assert_uint_eq(r.st.unknown, 0);
