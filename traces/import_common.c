@@ -2,6 +2,7 @@
 /* Helpers the ftrace and QEMU importers share (traces/import_common.h). */
 #include "traces/import_common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,4 +537,60 @@ dm_import_rtc_epoch(const struct dm_import_rtc *r,
 	free(t);
 	free(last);
 	return at;
+}
+
+/* ---- the parsers' cursor --------------------------------------------- */
+
+const char *dm_import_skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+void dm_cur_lit(struct dm_cur *c, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	c->p = dm_import_skip_ws(c->p);
+	if (c->ok && !strncmp(c->p, lit, n))
+		c->p += n;
+	else
+		c->ok = false;
+}
+
+/* A number in base 10 or 16 ("0x" required when prefix). */
+uint64_t dm_cur_num(struct dm_cur *c, int base, bool prefix)
+{
+	uint64_t v = 0;
+	const char *q;
+
+	c->p = dm_import_skip_ws(c->p);
+	if (prefix)
+		dm_cur_lit(c, "0x");
+	if (!c->ok)
+		return 0;
+	for (q = c->p; isxdigit((unsigned char)*q); q++) {
+		unsigned d = isdigit((unsigned char)*q)
+				     ? (unsigned)(*q - '0')
+				     : (unsigned)(tolower(*q) - 'a' + 10);
+
+		if (d >= (unsigned)base ||
+		    v > (UINT64_MAX - d) / (unsigned)base)
+			break;
+		v = v * (unsigned)base + d;
+	}
+	if (q == c->p || isalnum((unsigned char)*q))
+		c->ok = false;
+	c->p = q;
+	return v;
+}
+
+/* The rest is only spaces (and, where allowed, an optional tail). */
+bool dm_cur_end(struct dm_cur *c, const char *tail)
+{
+	c->p = dm_import_skip_ws(c->p);
+	if (tail && !strncmp(c->p, tail, strlen(tail)))
+		c->p = dm_import_skip_ws(c->p + strlen(tail));
+	return c->ok && !*c->p;
 }

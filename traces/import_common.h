@@ -156,4 +156,22 @@ int dm_import_parse_args(int argc, char **argv, const char *usage,
 			 unsigned max_gsi, bool ftrace,
 			 struct dm_import_args *a);
 
+/*
+ * A cursor over an event's text, for the importers' parsers: each step
+ * skips blanks first and clears ok when the text does not match, so a
+ * parser checks ok once, at the end.
+ */
+struct dm_cur {
+	const char *p;
+	bool ok;
+};
+
+const char *dm_import_skip_ws(const char *p); /* spaces and tabs */
+/* The literal lit. */
+void dm_cur_lit(struct dm_cur *c, const char *lit);
+/* A number in base 10 or 16, "0x" first when prefix. */
+uint64_t dm_cur_num(struct dm_cur *c, int base, bool prefix);
+/* Only blanks are left (after an optional tail, when not NULL). */
+bool dm_cur_end(struct dm_cur *c, const char *tail);
+
 #endif

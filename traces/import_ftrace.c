@@ -57,13 +57,6 @@ struct fline {
 	bool resched; /* the flags column shows a reschedule pending */
 };
 
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
 static const char *rfind(const char *from, const char *to, char ch)
 {
 	while (to > from)
@@ -120,7 +113,7 @@ static bool lost_line(const char *p, struct fline *fl)
 	q = p + 4;
 	while (isdigit((unsigned char)*q))
 		q++;
-	q = skip_ws(q);
+	q = dm_import_skip_ws(q);
 	if (*q++ != '[')
 		return false;
 	if (!strncmp(q, "LOST ", 5))
@@ -129,7 +122,7 @@ static bool lost_line(const char *p, struct fline *fl)
 	while (isdigit((unsigned char)*q))
 		q++;
 	fl->lost_known = digits(num, q, &fl->lost);
-	q = skip_ws(q);
+	q = dm_import_skip_ws(q);
 	return !strncmp(q, "EVENTS]", 7) || !strncmp(q, "EVENTS DROPPED]", 15);
 }
 
@@ -180,7 +173,7 @@ static enum line_kind lex_event(const char *p, struct fline *fl)
 	fl->task = p;
 	fl->task_len = (size_t)(dash - p);
 
-	tok = skip_ws(close + 1);
+	tok = dm_import_skip_ws(close + 1);
 	end = tok + strcspn(tok, " \t");
 	if (end == tok)
 		return L_BAD;
@@ -188,12 +181,12 @@ static enum line_kind lex_event(const char *p, struct fline *fl)
 	if (end[-1] != ':' || !parse_ts(tok, end - 1, fl)) { /* flags */
 		/* irqs-off, need-resched, irq context, preempt depth... */
 		fl->resched = end - tok > 1 && tok[1] != '.';
-		tok = skip_ws(end);
+		tok = dm_import_skip_ws(end);
 		end = tok + strcspn(tok, " \t");
 		if (end == tok || end[-1] != ':' || !parse_ts(tok, end - 1, fl))
 			return L_BAD;
 	}
-	tok = skip_ws(end);
+	tok = dm_import_skip_ws(end);
 	for (end = tok; isalnum((unsigned char)*end) || *end == '_'; end++)
 		;
 	if (end == tok || *end != ':' ||
@@ -201,13 +194,13 @@ static enum line_kind lex_event(const char *p, struct fline *fl)
 		return L_BAD;
 	memcpy(fl->event, tok, (size_t)(end - tok));
 	fl->event[end - tok] = '\0';
-	fl->body = skip_ws(end + 1);
+	fl->body = dm_import_skip_ws(end + 1);
 	return L_EVENT;
 }
 
 static enum line_kind lex(const char *s, struct fline *fl)
 {
-	const char *p = skip_ws(s);
+	const char *p = dm_import_skip_ws(s);
 
 	if (!*p)
 		return L_SKIP;
@@ -222,70 +215,27 @@ static enum line_kind lex(const char *s, struct fline *fl)
 
 /* ---- event bodies ---------------------------------------------------- */
 
-struct cur {
-	const char *p;
-	bool ok;
-};
-
-static void c_lit(struct cur *c, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	c->p = skip_ws(c->p);
-	if (c->ok && !strncmp(c->p, lit, n))
-		c->p += n;
-	else
-		c->ok = false;
-}
-
-/* A number in base 10 or 16 ("0x" required when prefix). */
-static uint64_t c_num(struct cur *c, int base, bool prefix)
-{
-	uint64_t v = 0;
-	const char *q;
-
-	c->p = skip_ws(c->p);
-	if (prefix)
-		c_lit(c, "0x");
-	if (!c->ok)
-		return 0;
-	for (q = c->p; isxdigit((unsigned char)*q); q++) {
-		unsigned d = isdigit((unsigned char)*q)
-				     ? (unsigned)(*q - '0')
-				     : (unsigned)(tolower(*q) - 'a' + 10);
-
-		if (d >= (unsigned)base ||
-		    v > (UINT64_MAX - d) / (unsigned)base)
-			break;
-		v = v * (unsigned)base + d;
-	}
-	if (q == c->p || isalnum((unsigned char)*q))
-		c->ok = false;
-	c->p = q;
-	return v;
-}
-
-static int64_t c_sdec(struct cur *c)
+static int64_t c_sdec(struct dm_cur *c)
 {
 	bool neg;
 	uint64_t v;
 
-	c->p = skip_ws(c->p);
+	c->p = dm_import_skip_ws(c->p);
 	neg = *c->p == '-';
 	if (neg)
 		c->p++;
-	v = c_num(c, 10, false);
+	v = dm_cur_num(c, 10, false);
 	if (v > INT32_MAX)
 		c->ok = false;
 	return neg ? -(int64_t)v : (int64_t)v;
 }
 
 /* A word of [A-Za-z0-9_/-]; false (and not ok) if empty or too long. */
-static void c_word(struct cur *c, char *buf, size_t cap)
+static void c_word(struct dm_cur *c, char *buf, size_t cap)
 {
 	size_t n = 0;
 
-	c->p = skip_ws(c->p);
+	c->p = dm_import_skip_ws(c->p);
 	while (isalnum((unsigned char)c->p[n]) || c->p[n] == '_' ||
 	       c->p[n] == '-' || c->p[n] == '/')
 		n++;
@@ -299,15 +249,6 @@ static void c_word(struct cur *c, char *buf, size_t cap)
 	c->p += n;
 }
 
-/* The rest is only spaces (and, where allowed, an optional tail). */
-static bool c_end(struct cur *c, const char *tail)
-{
-	c->p = skip_ws(c->p);
-	if (tail && !strncmp(c->p, tail, strlen(tail)))
-		c->p = skip_ws(c->p + strlen(tail));
-	return c->ok && !*c->p;
-}
-
 struct ev_pio {
 	bool write;
 	uint32_t port, size, count, val;
@@ -315,21 +256,21 @@ struct ev_pio {
 
 static bool parse_pio(const char *b, struct ev_pio *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	char rw[8];
 
-	c_lit(&c, "pio_");
+	dm_cur_lit(&c, "pio_");
 	c_word(&c, rw, sizeof(rw));
 	e->write = !strcmp(rw, "write");
-	c_lit(&c, "at");
-	e->port = (uint32_t)c_num(&c, 16, true);
-	c_lit(&c, "size");
-	e->size = (uint32_t)c_num(&c, 10, false);
-	c_lit(&c, "count");
-	e->count = (uint32_t)c_num(&c, 10, false);
-	c_lit(&c, "val");
-	e->val = (uint32_t)c_num(&c, 16, true);
-	return c_end(&c, "(...)") && (e->write || !strcmp(rw, "read")) &&
+	dm_cur_lit(&c, "at");
+	e->port = (uint32_t)dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "size");
+	e->size = (uint32_t)dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "count");
+	e->count = (uint32_t)dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "val");
+	e->val = (uint32_t)dm_cur_num(&c, 16, true);
+	return dm_cur_end(&c, "(...)") && (e->write || !strcmp(rw, "read")) &&
 	       e->port <= 0xffff &&
 	       (e->size == 1 || e->size == 2 || e->size == 4) && e->count;
 }
@@ -344,17 +285,17 @@ struct ev_mmio {
 
 static bool parse_mmio(const char *b, struct ev_mmio *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	char type[24];
 
-	c_lit(&c, "mmio");
+	dm_cur_lit(&c, "mmio");
 	c_word(&c, type, sizeof(type));
-	c_lit(&c, "len");
-	e->len = (uint32_t)c_num(&c, 10, false);
-	c_lit(&c, "gpa");
-	e->gpa = c_num(&c, 16, true);
-	c_lit(&c, "val");
-	e->val = c_num(&c, 16, true);
+	dm_cur_lit(&c, "len");
+	e->len = (uint32_t)dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "gpa");
+	e->gpa = dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "val");
+	e->val = dm_cur_num(&c, 16, true);
 	if (!strcmp(type, "unsatisfied-read"))
 		e->type = MMIO_UNSAT;
 	else if (!strcmp(type, "read"))
@@ -363,7 +304,7 @@ static bool parse_mmio(const char *b, struct ev_mmio *e)
 		e->type = MMIO_WRITE;
 	else
 		return false;
-	return c_end(&c, NULL);
+	return dm_cur_end(&c, NULL);
 }
 
 struct ev_msr {
@@ -374,22 +315,22 @@ struct ev_msr {
 
 static bool parse_msr(const char *b, struct ev_msr *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	char rw[8];
 	uint64_t index;
 
-	c_lit(&c, "msr_");
+	dm_cur_lit(&c, "msr_");
 	c_word(&c, rw, sizeof(rw));
 	e->write = !strcmp(rw, "write");
-	index = c_num(&c, 16, false);
-	c_lit(&c, "=");
-	e->val = c_num(&c, 16, true);
-	c.p = skip_ws(c.p);
+	index = dm_cur_num(&c, 16, false);
+	dm_cur_lit(&c, "=");
+	e->val = dm_cur_num(&c, 16, true);
+	c.p = dm_import_skip_ws(c.p);
 	e->gp = !strncmp(c.p, "(#GP)", 5);
 	if (e->gp)
 		c.p += 5;
 	e->index = (uint32_t)index;
-	return c_end(&c, NULL) && (e->write || !strcmp(rw, "read")) &&
+	return dm_cur_end(&c, NULL) && (e->write || !strcmp(rw, "read")) &&
 	       index <= UINT32_MAX;
 }
 
@@ -418,14 +359,14 @@ struct ev_apic {
 
 static bool parse_apic(const char *b, struct ev_apic *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	char rw[8], name[24];
 	bool known = false;
 
-	c_lit(&c, "apic_");
+	dm_cur_lit(&c, "apic_");
 	c_word(&c, rw, sizeof(rw));
 	e->write = !strcmp(rw, "write");
-	c.p = skip_ws(c.p);
+	c.p = dm_import_skip_ws(c.p);
 	if (!strncmp(c.p, "APIC_", 5)) {
 		c.p += 5;
 		c_word(&c, name, sizeof(name));
@@ -438,13 +379,13 @@ static bool parse_apic(const char *b, struct ev_apic *e)
 		if (!known)
 			c.ok = false;
 	} else {
-		e->reg = (uint32_t)c_num(&c, 16, true);
+		e->reg = (uint32_t)dm_cur_num(&c, 16, true);
 		if (e->reg >= DM_LAPIC_MMIO_SIZE)
 			c.ok = false;
 	}
-	c_lit(&c, "=");
-	e->val = c_num(&c, 16, true);
-	return c_end(&c, NULL) && (e->write || !strcmp(rw, "read"));
+	dm_cur_lit(&c, "=");
+	e->val = dm_cur_num(&c, 16, true);
+	return dm_cur_end(&c, NULL) && (e->write || !strcmp(rw, "read"));
 }
 
 struct ev_irq {
@@ -454,17 +395,17 @@ struct ev_irq {
 
 static bool parse_set_irq(const char *b, struct ev_irq *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	uint64_t gsi;
 
-	c_lit(&c, "gsi");
-	gsi = c_num(&c, 10, false);
-	c_lit(&c, "level");
+	dm_cur_lit(&c, "gsi");
+	gsi = dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "level");
 	e->level = c_sdec(&c);
-	c_lit(&c, "source");
+	dm_cur_lit(&c, "source");
 	e->source = c_sdec(&c);
 	e->gsi = (uint32_t)gsi;
-	return c_end(&c, NULL) && gsi <= UINT32_MAX;
+	return dm_cur_end(&c, NULL) && gsi <= UINT32_MAX;
 }
 
 /* In-kernel devices have their own source ids (KVM_PIT_IRQ_SOURCE_ID is
@@ -498,25 +439,26 @@ static const char *const delivery_modes[] = {
 
 static bool parse_msi(const char *b, struct ev_msi *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	char mode[16], dm[16], trig[16];
 	uint64_t dst, vec;
 	int m = -1;
 
-	c_lit(&c, "dst");
-	dst = c_num(&c, 16, false);
-	c_lit(&c, "vec");
-	vec = c_num(&c, 10, false);
-	c_lit(&c, "(");
+	dm_cur_lit(&c, "dst");
+	dst = dm_cur_num(&c, 16, false);
+	dm_cur_lit(&c, "vec");
+	vec = dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "(");
 	c_word(&c, mode, sizeof(mode));
-	c_lit(&c, "|");
+	dm_cur_lit(&c, "|");
 	c_word(&c, dm, sizeof(dm));
-	c_lit(&c, "|");
+	dm_cur_lit(&c, "|");
 	c_word(&c, trig, sizeof(trig));
 	for (int i = 0; i < 8; i++)
 		if (!strcmp(mode, delivery_modes[i]))
 			m = i;
-	if (!c_end(&c, NULL) && !c_end(&c, "|rh)") && !c_end(&c, ")"))
+	if (!dm_cur_end(&c, NULL) && !dm_cur_end(&c, "|rh)") &&
+	    !dm_cur_end(&c, ")"))
 		return false;
 	if (m < 0 || vec > 0xff || dst > UINT32_MAX ||
 	    (strcmp(dm, "logical") && strcmp(dm, "physical")) ||
@@ -533,13 +475,13 @@ static bool parse_msi(const char *b, struct ev_msi *e)
 
 static bool parse_eoi(const char *b, int64_t *vector)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "apicid");
-	c_num(&c, 16, false);
-	c_lit(&c, "vector");
+	dm_cur_lit(&c, "apicid");
+	dm_cur_num(&c, 16, false);
+	dm_cur_lit(&c, "vector");
 	*vector = c_sdec(&c);
-	return c_end(&c, NULL);
+	return dm_cur_end(&c, NULL);
 }
 
 struct ev_inj {
@@ -549,66 +491,66 @@ struct ev_inj {
 
 static bool parse_inj_virq(const char *b, struct ev_inj *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	char kind[16];
 	uint64_t v;
 
 	c_word(&c, kind, sizeof(kind));
-	v = c_num(&c, 16, true);
-	c.p = skip_ws(c.p);
+	v = dm_cur_num(&c, 16, true);
+	c.p = dm_import_skip_ws(c.p);
 	e->reinjected = !strncmp(c.p, "[reinjected]", 12);
 	if (e->reinjected)
 		c.p += 12;
 	e->soft = !strcmp(kind, "Soft/INTn");
 	e->vector = (uint32_t)v;
-	return c_end(&c, NULL) && v <= 0xff &&
+	return dm_cur_end(&c, NULL) && v <= 0xff &&
 	       (e->soft || !strcmp(kind, "IRQ"));
 }
 
 static bool parse_exit(const char *b, char *reason, size_t cap)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "reason");
+	dm_cur_lit(&c, "reason");
 	c_word(&c, reason, cap);
-	c_lit(&c, "(");
+	dm_cur_lit(&c, "(");
 	c_sdec(&c);
-	c_lit(&c, ")");
-	return c_end(&c, NULL);
+	dm_cur_lit(&c, ")");
+	return dm_cur_end(&c, NULL);
 }
 
 static bool parse_accept(const char *b, uint64_t *apicid)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "apicid");
-	*apicid = c_num(&c, 16, false);
-	c_lit(&c, "vec");
-	c_num(&c, 10, false);
+	dm_cur_lit(&c, "apicid");
+	*apicid = dm_cur_num(&c, 16, false);
+	dm_cur_lit(&c, "vec");
+	dm_cur_num(&c, 10, false);
 	return c.ok;
 }
 
 static bool parse_entry(const char *b, uint64_t *vcpu)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "vcpu");
-	*vcpu = c_num(&c, 10, false);
-	c_lit(&c, ",");
+	dm_cur_lit(&c, "vcpu");
+	*vcpu = dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, ",");
 	return c.ok;
 }
 
 static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "vcpu=");
-	*vcpu = c_num(&c, 10, false);
-	c_lit(&c, "prev=");
-	c_num(&c, 10, false);
-	c_lit(&c, "next=");
-	*next = c_num(&c, 10, false);
-	return c_end(&c, NULL);
+	dm_cur_lit(&c, "vcpu=");
+	*vcpu = dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "prev=");
+	dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "next=");
+	*next = dm_cur_num(&c, 10, false);
+	return dm_cur_end(&c, NULL);
 }
 
 /* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
@@ -620,15 +562,15 @@ static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 	const char *arrow = strstr(b, " ==> ");
 	const char *st = strstr(b, " prev_state=");
 	const char *p = arrow ? strstr(arrow, " next_pid=") : NULL;
-	struct cur c;
+	struct dm_cur c;
 
 	if (!p || !st || st > arrow)
 		return false;
 	st += strlen(" prev_state=");
 	*blocks = *st == 'S' || *st == 'D';
-	c = (struct cur){p, true};
-	c_lit(&c, "next_pid=");
-	*next = c_num(&c, 10, false);
+	c = (struct dm_cur){p, true};
+	dm_cur_lit(&c, "next_pid=");
+	*next = dm_cur_num(&c, 10, false);
 	return c.ok && *next <= UINT32_MAX;
 }
 
@@ -636,17 +578,17 @@ static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
  * the capture (*real: 0 when absent, as in older captures). */
 static bool parse_clock_marker(const char *b, uint64_t *ns, uint64_t *real)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "dmsim-clock");
-	c_lit(&c, "mono_raw_ns=");
-	*ns = c_num(&c, 10, false);
+	dm_cur_lit(&c, "dmsim-clock");
+	dm_cur_lit(&c, "mono_raw_ns=");
+	*ns = dm_cur_num(&c, 10, false);
 	*real = 0;
-	if (c.ok && !c_end(&c, NULL)) {
-		c_lit(&c, "realtime_ns=");
-		*real = c_num(&c, 10, false);
+	if (c.ok && !dm_cur_end(&c, NULL)) {
+		dm_cur_lit(&c, "realtime_ns=");
+		*real = dm_cur_num(&c, 10, false);
 	}
-	return c_end(&c, NULL);
+	return dm_cur_end(&c, NULL);
 }
 
 /* ---- the events the importer knows ------------------------------------ */
@@ -808,7 +750,7 @@ static void claim(struct tinfo *t, enum claim how, uint64_t vcpu)
 static int survey_comment(struct survey *sv, const char *line,
 			  struct dm_error *err)
 {
-	const char *p = skip_ws(skip_ws(line) + 1);
+	const char *p = dm_import_skip_ws(dm_import_skip_ws(line) + 1);
 	unsigned long long a, b;
 	long long off;
 	const char *q;

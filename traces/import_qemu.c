@@ -162,64 +162,18 @@ static enum qkind lex(const char *s, struct qline *ql)
 
 /* ---- event bodies ---------------------------------------------------- */
 
-struct cur {
-	const char *p;
-	bool ok;
-};
-
-static void c_lit(struct cur *c, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	while (*c->p == ' ')
-		c->p++;
-	if (c->ok && !strncmp(c->p, lit, n))
-		c->p += n;
-	else
-		c->ok = false;
-}
-
-/* A hex number with "0x", or a decimal one. */
-static uint64_t c_num(struct cur *c, bool hex)
-{
-	uint64_t v = 0;
-	const char *q;
-
-	if (hex)
-		c_lit(c, "0x");
-	while (*c->p == ' ')
-		c->p++;
-	if (!c->ok)
-		return 0;
-	for (q = c->p; isxdigit((unsigned char)*q); q++) {
-		unsigned d = isdigit((unsigned char)*q)
-				     ? (unsigned)(*q - '0')
-				     : (unsigned)(tolower(*q) - 'a' + 10);
-		unsigned base = hex ? 16 : 10;
-
-		if (d >= base || v > (UINT64_MAX - d) / base)
-			break;
-		v = v * base + d;
-	}
-	if (q == c->p || isalnum((unsigned char)*q))
-		c->ok = false;
-	c->p = q;
-	return v;
-}
-
 /* A decimal number that may be -1 (QEMU's "no cpu"); -2 if bad. */
-static int64_t c_cpu(struct cur *c)
+static int64_t c_cpu(struct dm_cur *c)
 {
 	uint64_t v;
 
-	while (*c->p == ' ')
-		c->p++;
+	c->p = dm_import_skip_ws(c->p);
 	if (c->ok && !strncmp(c->p, "-1", 2) &&
 	    !isdigit((unsigned char)c->p[2])) {
 		c->p += 2;
 		return -1;
 	}
-	v = c_num(c, false);
+	v = dm_cur_num(c, 10, false);
 	if (!c->ok || v >= MAX_VCPUS) {
 		c->ok = false;
 		return -2;
@@ -228,21 +182,13 @@ static int64_t c_cpu(struct cur *c)
 }
 
 /* A pointer as printf's %p prints it: "0x..." or "(nil)". */
-static void c_ptr(struct cur *c)
+static void c_ptr(struct dm_cur *c)
 {
-	while (*c->p == ' ')
-		c->p++;
+	c->p = dm_import_skip_ws(c->p);
 	if (!strncmp(c->p, "(nil)", 5))
 		c->p += 5;
 	else
-		c_num(c, true);
-}
-
-static bool c_end(struct cur *c)
-{
-	while (*c->p == ' ')
-		c->p++;
-	return c->ok && !*c->p;
+		dm_cur_num(c, 16, true);
 }
 
 /* memory_region_ops_read/write: "cpu %d mr %p addr 0x%x value 0x%x size %u
@@ -257,25 +203,25 @@ struct ev_mr {
 
 static bool parse_mr(const char *b, struct ev_mr *e)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	const char *last;
 	size_t n;
 
-	c_lit(&c, "cpu");
+	dm_cur_lit(&c, "cpu");
 	e->cpu = c_cpu(&c);
-	c_lit(&c, "mr");
+	dm_cur_lit(&c, "mr");
 	c_ptr(&c);
-	c_lit(&c, "addr");
-	e->addr = c_num(&c, true);
-	c_lit(&c, "value");
-	e->value = c_num(&c, true);
-	c_lit(&c, "size");
-	e->size = (unsigned)c_num(&c, false);
+	dm_cur_lit(&c, "addr");
+	e->addr = dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "value");
+	e->value = dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "size");
+	e->size = (unsigned)dm_cur_num(&c, 10, false);
 	e->name[0] = '\0';
-	if (c_end(&c))
+	if (dm_cur_end(&c, NULL))
 		return e->size == 1 || e->size == 2 || e->size == 4 ||
 		       e->size == 8;
-	c_lit(&c, "name '");
+	dm_cur_lit(&c, "name '");
 	last = strrchr(c.p, '\'');
 	if (!c.ok || !last || last < c.p || last[1])
 		return false;
@@ -292,28 +238,28 @@ static bool parse_mr(const char *b, struct ev_mr *e)
  * register index (offset / 16, x2APIC MSR - 0x800). */
 static bool parse_apic_mem(const char *b, uint64_t *off, uint64_t *val)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	*off = c_num(&c, true);
-	c_lit(&c, "=");
-	*val = c_num(&c, true);
-	return c_end(&c) && *val <= UINT32_MAX;
+	*off = dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "=");
+	*val = dm_cur_num(&c, 16, true);
+	return dm_cur_end(&c, NULL) && *val <= UINT32_MAX;
 }
 
 static bool parse_apic_reg(const char *b, uint64_t *reg, uint64_t *val)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "register");
-	*reg = c_num(&c, true);
+	dm_cur_lit(&c, "register");
+	*reg = dm_cur_num(&c, 16, true);
 	while (*c.p == ' ')
 		c.p++;
 	if (*c.p == '=')
-		c_lit(&c, "=");
+		dm_cur_lit(&c, "=");
 	else
-		c_lit(&c, "val");
-	*val = c_num(&c, true);
-	return c_end(&c) && *reg <= 0xff;
+		dm_cur_lit(&c, "val");
+	*val = dm_cur_num(&c, 16, true);
+	return dm_cur_end(&c, NULL) && *reg <= 0xff;
 }
 
 /* ioapic_mem_read: "ioapic mem read addr 0x%x regsel: 0x%x size 0x%x
@@ -321,89 +267,90 @@ static bool parse_apic_reg(const char *b, uint64_t *reg, uint64_t *val)
 static bool parse_ioapic_mem(const char *b, bool write, uint64_t *off,
 			     unsigned *size, uint64_t *val)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, write ? "ioapic mem write addr" : "ioapic mem read addr");
-	*off = c_num(&c, true);
-	c_lit(&c, "regsel:");
-	c_num(&c, true);
-	c_lit(&c, "size");
-	*size = (unsigned)c_num(&c, true);
-	c_lit(&c, write ? "val" : "retval");
-	*val = c_num(&c, true);
-	return c_end(&c) && *off < DM_IOAPIC_SIZE &&
+	dm_cur_lit(&c,
+		   write ? "ioapic mem write addr" : "ioapic mem read addr");
+	*off = dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "regsel:");
+	dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "size");
+	*size = (unsigned)dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, write ? "val" : "retval");
+	*val = dm_cur_num(&c, 16, true);
+	return dm_cur_end(&c, NULL) && *off < DM_IOAPIC_SIZE &&
 	       (*size == 1 || *size == 2 || *size == 4 || *size == 8);
 }
 
 /* pic_ioport_read/write: "master %d addr 0x%x val 0x%x". */
 static bool parse_pic_io(const char *b, uint32_t *port, uint64_t *val)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	uint64_t master, off;
 
-	c_lit(&c, "master");
-	master = c_num(&c, false);
-	c_lit(&c, "addr");
-	off = c_num(&c, true);
-	c_lit(&c, "val");
-	*val = c_num(&c, true);
+	dm_cur_lit(&c, "master");
+	master = dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "addr");
+	off = dm_cur_num(&c, 16, true);
+	dm_cur_lit(&c, "val");
+	*val = dm_cur_num(&c, 16, true);
 	*port = (master ? DM_PIC_MASTER_BASE : DM_PIC_SLAVE_BASE) +
 		(uint32_t)(off & 1);
-	return c_end(&c) && master <= 1 && off <= 1 && *val <= 0xff;
+	return dm_cur_end(&c, NULL) && master <= 1 && off <= 1 && *val <= 0xff;
 }
 
 /* pic_interrupt: "irq %d intno %d". */
 static bool parse_pic_inta(const char *b, uint64_t *vector)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "irq");
-	c_num(&c, false);
-	c_lit(&c, "intno");
-	*vector = c_num(&c, false);
-	return c_end(&c) && *vector <= 0xff;
+	dm_cur_lit(&c, "irq");
+	dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "intno");
+	*vector = dm_cur_num(&c, 10, false);
+	return dm_cur_end(&c, NULL) && *vector <= 0xff;
 }
 
 /* x86_gsi_interrupt: "GSI interrupt #%d level:%d". */
 static bool parse_gsi(const char *b, uint64_t *gsi, uint64_t *level)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "GSI interrupt #");
-	*gsi = c_num(&c, false);
-	c_lit(&c, "level:");
-	*level = c_num(&c, false);
-	return c_end(&c) && *gsi <= UINT32_MAX && *level <= 1;
+	dm_cur_lit(&c, "GSI interrupt #");
+	*gsi = dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "level:");
+	*level = dm_cur_num(&c, 10, false);
+	return dm_cur_end(&c, NULL) && *gsi <= UINT32_MAX && *level <= 1;
 }
 
 /* cpu_set_apic_base / cpu_get_apic_base: "0x%016x". */
 static bool parse_base(const char *b, uint64_t *val)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	*val = c_num(&c, true);
-	return c_end(&c);
+	*val = dm_cur_num(&c, 16, true);
+	return dm_cur_end(&c, NULL);
 }
 
 /* kvm_vcpu_ioctl: "cpu_index %d, type 0x%x, arg %p"; kvm_run_exit:
  * "cpu_index %d, reason %d". */
 static bool parse_kvm(const char *b, bool ioctl, int64_t *cpu, uint64_t *type)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 
-	c_lit(&c, "cpu_index");
+	dm_cur_lit(&c, "cpu_index");
 	*cpu = c_cpu(&c);
-	c_lit(&c, ",");
+	dm_cur_lit(&c, ",");
 	if (ioctl) {
-		c_lit(&c, "type");
-		*type = c_num(&c, true);
-		c_lit(&c, ", arg");
+		dm_cur_lit(&c, "type");
+		*type = dm_cur_num(&c, 16, true);
+		dm_cur_lit(&c, ", arg");
 		c_ptr(&c);
 	} else {
-		c_lit(&c, "reason");
-		*type = c_num(&c, false);
+		dm_cur_lit(&c, "reason");
+		*type = dm_cur_num(&c, 10, false);
 	}
-	return c_end(&c) && *cpu >= 0;
+	return dm_cur_end(&c, NULL) && *cpu >= 0;
 }
 
 /* runstate_set: "current_run_state %d (%s) new_state %d (%s)"; true with
@@ -412,26 +359,26 @@ static bool parse_kvm(const char *b, bool ioctl, int64_t *cpu, uint64_t *type)
  * runs only while the VM does, from 0 at its first start. */
 static bool parse_runstate(const char *b, bool *running)
 {
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	const char *name;
 
-	c_lit(&c, "current_run_state");
-	c_num(&c, false);
-	c_lit(&c, "(");
+	dm_cur_lit(&c, "current_run_state");
+	dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "(");
 	name = strchr(c.p, ')');
 	if (!name)
 		return false;
 	c.p = name + 1;
-	c_lit(&c, "new_state");
-	c_num(&c, false);
-	c_lit(&c, "(");
+	dm_cur_lit(&c, "new_state");
+	dm_cur_num(&c, 10, false);
+	dm_cur_lit(&c, "(");
 	name = c.p;
 	c.p += strcspn(c.p, ")");
 	if (!c.ok || *c.p != ')')
 		return false;
 	*running = c.p - name == 7 && !strncmp(name, "running", 7);
 	c.p++;
-	return c_end(&c);
+	return dm_cur_end(&c, NULL);
 }
 
 /* apic_deliver_irq: "dest %d dest_mode %d delivery_mode %d vector %d
@@ -446,18 +393,18 @@ static bool parse_deliver(const char *b, struct ev_msg *m)
 	static const char *const fields[] = {
 		"dest", "dest_mode", "delivery_mode", "vector", "trigger_mode"};
 	static const uint64_t max[] = {0xff, 1, 7, 0xff, 1};
-	struct cur c = {b, true};
+	struct dm_cur c = {b, true};
 	uint64_t v[5];
 
 	for (unsigned i = 0; i < 5; i++) {
-		c_lit(&c, fields[i]);
-		v[i] = c_num(&c, false);
+		dm_cur_lit(&c, fields[i]);
+		v[i] = dm_cur_num(&c, 10, false);
 		if (v[i] > max[i])
 			c.ok = false;
 	}
 	m->addr = DM_LAPIC_DEFAULT_BASE | v[0] << 12 | v[1] << 2;
 	m->data = (uint32_t)(v[3] | v[2] << 8 | v[4] << 15);
-	return c_end(&c);
+	return dm_cur_end(&c, NULL);
 }
 
 /* ---- events ---------------------------------------------------------- */

@@ -20,7 +20,7 @@
 
 #define MAX_EVENTS 256
 
-static char dir[] = "/tmp/dmsim-import-XXXXXX";
+static char dir[64];
 
 struct result {
 	int rc;
@@ -28,47 +28,18 @@ struct result {
 	struct dm_error err;
 	struct dm_event ev[MAX_EVENTS];
 	unsigned n;
+	char config[256];
 	char out[512];
 };
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/dmsim-import-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dm_test_mkdtemp(dir, "/tmp/dmsim-import-XXXXXX");
 }
 
 static void teardown(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *write_input(const char *name, const char *text)
-{
-	static char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-	return path;
-}
-
-static void read_events(struct result *r)
-{
-	struct dm_trace_reader *rd;
-	struct dm_error err;
-	int got;
-
-	ck_assert_msg(!dm_trace_open(&rd, r->out, &err), "%s", err.msg);
-	while ((got = dm_trace_next(rd, &r->ev[r->n], &err)) == 1)
-		ck_assert_uint_lt(++r->n, MAX_EVENTS);
-	ck_assert_msg(got == 0, "%s", err.msg);
-	dm_trace_close(rd);
+	dm_test_rmdir(dir);
 }
 
 static void import_opts(const char *in, struct dm_ftrace_opts *o,
@@ -79,7 +50,8 @@ static void import_opts(const char *in, struct dm_ftrace_opts *o,
 	unlink(r->out);
 	r->rc = dm_import_ftrace(in, r->out, o, &r->st, &r->err);
 	if (!r->rc)
-		read_events(r);
+		r->n = dm_test_read_trace(r->out, r->ev, MAX_EVENTS, r->config,
+					  sizeof(r->config));
 }
 
 static void import(const char *in, struct result *r)
@@ -91,45 +63,22 @@ static void import(const char *in, struct result *r)
 
 static void import_text(const char *text, struct result *r)
 {
-	import(write_input("in.txt", text), r);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-
-	ck_assert_ptr_nonnull(f);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
+	import(dm_test_write_file(dir, "in.txt", text), r);
 }
 
 /* Imports tests/traces/RAW and asserts the trace is EXPECT, byte for byte. */
 static void import_as_expected(const char *raw, const char *expect,
 			       struct result *r)
 {
-	char *got, *want;
-
 	import(dm_test_trace_path(raw), r);
 	ck_assert_msg(!r->rc, "%s", r->err.msg);
-	got = slurp(r->out);
-	want = slurp(dm_test_trace_path(expect));
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	dm_test_assert_file_is(r->out, expect);
 }
 
 static const struct dm_event *find(const struct result *r, enum dm_op op,
 				   uint64_t time)
 {
-	for (unsigned i = 0; i < r->n; i++)
-		if (r->ev[i].op == op && r->ev[i].time == time)
-			return &r->ev[i];
-	ck_abort_msg("no %s at %llu", dm_op_name(op), (unsigned long long)time);
-	return NULL;
+	return dm_test_find_event(r->ev, r->n, op, time);
 }
 
 /* ---- the probe guest, captured with dmsim kvm capture ---------------- */
@@ -235,7 +184,7 @@ START_TEST(probe_pit_edges_from_the_trace)
 	ck_assert_msg(!plain.rc, "%s", plain.err.msg);
 	import_opts(dm_test_trace_path("ftrace_probe.raw"), &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	text = slurp(r.out);
+	text = dm_test_slurp(r.out);
 	ck_assert_ptr_nonnull(strstr(text, "tsc_hz=2445432000 pit_irq0=off\n"));
 	free(text);
 	ck_assert_uint_eq(r.st.pit_edges, 4);
@@ -317,25 +266,11 @@ END_TEST
 
 /* ---- small inputs ------------------------------------------------------ */
 
-struct text {
-	char buf[8192];
-	size_t n;
-};
-
-/* Appends verbatim. */
-static void raw(struct text *t, const char *s)
-{
-	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n, "%s", s);
-	ck_assert_uint_lt(t->n, sizeof(t->buf));
-}
-
 /* Appends an event line of thread tid at second sec. */
-static void add(struct text *t, int tid, int sec, const char *event)
+static void add(struct dm_test_text *t, int tid, int sec, const char *event)
 {
-	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n,
-				 "  t-%d [000] ..... %d.000000000: %s\n", tid,
-				 sec, event);
-	ck_assert_uint_lt(t->n, sizeof(t->buf));
+	dm_test_text_add(t, "  t-%d [000] ..... %d.000000000: %s\n", tid, sec,
+			 event);
 }
 
 #define PIT_CW "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x34"
@@ -343,7 +278,7 @@ static void add(struct text *t, int tid, int sec, const char *event)
 
 START_TEST(truncated_relevant_line_names_it)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
@@ -359,11 +294,11 @@ END_TEST
 
 START_TEST(truncated_last_line_is_skipped)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
-	raw(&t, "  t-1 [000] ..... 11.0000");
+	dm_test_text_add(&t, "%s", "  t-1 [000] ..... 11.0000");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.truncated, 1);
@@ -373,11 +308,11 @@ END_TEST
 
 START_TEST(garbage_line_names_it)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
-	raw(&t, "hello world\n");
+	dm_test_text_add(&t, "%s", "hello world\n");
 	add(&t, 1, 12, PIT_LSB);
 	import_text(t.buf, &r);
 	ck_assert_int_eq(r.rc, -1);
@@ -387,7 +322,7 @@ END_TEST
 
 START_TEST(unsupported_kernel_format_names_the_line)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	/* Kernels before 3.x printed no value. */
@@ -401,7 +336,7 @@ END_TEST
 
 START_TEST(unknown_events_are_counted)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, "sched_wakeup: comm=a pid=1 prio=120 target_cpu=000");
@@ -419,7 +354,7 @@ END_TEST
 
 START_TEST(interleaved_cpus_are_clamped)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
@@ -436,11 +371,11 @@ END_TEST
 
 START_TEST(two_clocks_are_refused)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
-	raw(&t, "  t-1 [000] ..... 123456: " PIT_LSB "\n");
+	dm_test_text_add(&t, "%s", "  t-1 [000] ..... 123456: " PIT_LSB "\n");
 	import_text(t.buf, &r);
 	ck_assert_int_eq(r.rc, -1);
 	ck_assert_ptr_nonnull(strstr(r.err.msg, "in.txt:2:"));
@@ -450,15 +385,15 @@ END_TEST
 START_TEST(counter_clock_needs_a_rate)
 {
 	struct dm_ftrace_opts o = {.tsc_hz = 2000000000};
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
-	raw(&t, "  t-1 [000] ..... 1000: " PIT_CW "\n");
-	raw(&t, "  t-1 [000] ..... 3000: " PIT_LSB "\n");
+	dm_test_text_add(&t, "%s", "  t-1 [000] ..... 1000: " PIT_CW "\n");
+	dm_test_text_add(&t, "%s", "  t-1 [000] ..... 3000: " PIT_LSB "\n");
 	import_text(t.buf, &r);
 	ck_assert_int_eq(r.rc, -1);
 	ck_assert_ptr_nonnull(strstr(r.err.msg, "--tsc-hz"));
-	import_opts(write_input("in.txt", t.buf), &o, &r);
+	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.ev[1].time, 1000); /* 2000 cycles at 2 GHz */
 	ck_assert_uint_eq(r.st.tsc_hz, 2000000000);
@@ -467,14 +402,17 @@ END_TEST
 
 START_TEST(clock_markers_give_the_rate)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
-	raw(&t, "  d-9 [000] ...1. 1000: tracing_mark_write: dmsim-clock "
+	dm_test_text_add(
+		&t, "%s",
+		"  d-9 [000] ...1. 1000: tracing_mark_write: dmsim-clock "
 		"mono_raw_ns=5000000000\n");
-	raw(&t, "  t-1 [000] ..... 300001000: " PIT_CW "\n");
-	raw(&t, "  d-9 [000] ...1. 600001000: tracing_mark_write: "
-		"dmsim-clock mono_raw_ns=5200000000\n");
+	dm_test_text_add(&t, "%s", "  t-1 [000] ..... 300001000: " PIT_CW "\n");
+	dm_test_text_add(&t, "%s",
+			 "  d-9 [000] ...1. 600001000: tracing_mark_write: "
+			 "dmsim-clock mono_raw_ns=5200000000\n");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.tsc_hz, 3000000000ULL);
@@ -493,8 +431,9 @@ START_TEST(no_events_is_bad_input)
 	ck_assert_ptr_nonnull(f);
 	fputs("keep me\n", f);
 	fclose(f);
-	r.rc = dm_import_ftrace(write_input("in.txt", "# tracer: nop\n#\n\n"),
-				r.out, &o, &r.st, &r.err);
+	r.rc = dm_import_ftrace(
+		dm_test_write_file(dir, "in.txt", "# tracer: nop\n#\n\n"),
+		r.out, &o, &r.st, &r.err);
 	ck_assert_int_eq(r.rc, -1);
 	ck_assert_ptr_nonnull(strstr(r.err.msg, "no kvm trace events"));
 	ck_assert_int_eq(access(r.out, F_OK), 0); /* not ours to remove */
@@ -503,7 +442,7 @@ END_TEST
 
 START_TEST(string_write_to_a_model_is_refused)
 {
-	struct text t = {.n = 0}, u = {.n = 0};
+	struct dm_test_text t = {.n = 0}, u = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10,
@@ -524,7 +463,7 @@ END_TEST
 
 START_TEST(impossible_mmio_size_is_refused)
 {
-	struct text t = {.n = 0}, u = {.n = 0};
+	struct dm_test_text t = {.n = 0}, u = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, "kvm_mmio: mmio read len 3 gpa 0xfec00010 val 0x0");
@@ -540,7 +479,7 @@ END_TEST
 
 START_TEST(tsc_deadline_needs_the_tsc_clock)
 {
-	struct text t = {.n = 0}, u = {.n = 0};
+	struct dm_test_text t = {.n = 0}, u = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, "kvm_msr: msr_write 6e0 = 0x1234");
@@ -555,7 +494,7 @@ END_TEST
 
 START_TEST(faulting_msr_expects_a_gp)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, "kvm_msr: msr_read 830 = 0x0 (#GP)");
@@ -579,13 +518,13 @@ END_TEST
 
 START_TEST(lost_events_are_marked)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
-	raw(&t, "CPU:0 [LOST 7 EVENTS]\n");
+	dm_test_text_add(&t, "%s", "CPU:0 [LOST 7 EVENTS]\n");
 	add(&t, 1, 11, PIT_LSB);
-	raw(&t, "CPU:1 [LOST EVENTS]\n# dmsim-lost 20\n");
+	dm_test_text_add(&t, "%s", "CPU:1 [LOST EVENTS]\n# dmsim-lost 20\n");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.n, 5);
@@ -599,13 +538,11 @@ START_TEST(lost_events_are_marked)
 END_TEST
 
 /* A line with the flags column given: ".N..." is a reschedule pending. */
-static void add_flags(struct text *t, int tid, int sec, const char *flags,
-		      const char *event)
+static void add_flags(struct dm_test_text *t, int tid, int sec,
+		      const char *flags, const char *event)
 {
-	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n,
-				 "  t-%d [000] %s %d.000000000: %s\n", tid,
-				 flags, sec, event);
-	ck_assert_uint_lt(t->n, sizeof(t->buf));
+	dm_test_text_add(t, "  t-%d [000] %s %d.000000000: %s\n", tid, flags,
+			 sec, event);
 }
 
 #define SWITCH(from, state, to)                                        \
@@ -625,7 +562,7 @@ static void add_flags(struct text *t, int tid, int sec, const char *flags,
  * middle of its window, up to the completion line or that preemption. */
 START_TEST(userspace_access_takes_the_switch_back)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 10, "kvm_set_irq: gsi 4 level 0 source 0"); /* QEMU's */
@@ -677,7 +614,7 @@ END_TEST
  * hpet_irq=off on the machine line. */
 START_TEST(hpet_lines_from_the_trace)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT};
 	struct result r;
 	char *out;
@@ -687,11 +624,11 @@ START_TEST(hpet_lines_from_the_trace)
 	add(&t, 2, 12, "kvm_set_irq: gsi 0 level 0 source 0");
 	for (int edges = 0; edges < 2; edges++) {
 		o.hpet_irq_edges = edges;
-		import_opts(write_input("in.txt", t.buf), &o, &r);
+		import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
 		ck_assert_msg(!r.rc, "%s", r.err.msg);
 		ck_assert_uint_eq(r.n, edges ? 3 : 1);
 		ck_assert_uint_eq(r.st.outputs, edges ? 0 : 2);
-		out = slurp(r.out);
+		out = dm_test_slurp(r.out);
 		ck_assert_int_eq(strstr(out, " hpet_irq=off") != NULL, edges);
 		free(out);
 	}
@@ -704,7 +641,7 @@ END_TEST
 
 START_TEST(incomplete_userspace_read_is_dropped)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, PIT_CW);
@@ -721,7 +658,7 @@ END_TEST
  * guest's (an APIC-access exit), not a delivery. */
 START_TEST(inj_virq_host_keeps_unpaired_eoi_as_a_write)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 10, "kvm_inj_virq: IRQ 0x30");
@@ -739,11 +676,11 @@ END_TEST
 
 START_TEST(capture_vcpu_list_maps_threads)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
-	raw(&t, "# dmsim-vcpu 0 tid=7 tsc_offset=0\n");
-	raw(&t, "# dmsim-vcpu 1 tid=5 tsc_offset=0\n");
+	dm_test_text_add(&t, "%s", "# dmsim-vcpu 0 tid=7 tsc_offset=0\n");
+	dm_test_text_add(&t, "%s", "# dmsim-vcpu 1 tid=5 tsc_offset=0\n");
 	add(&t, 5, 10, "kvm_pio: pio_write at 0x21 size 1 count 1 val 0xff");
 	add(&t, 7, 11, "kvm_pio: pio_write at 0xa1 size 1 count 1 val 0xff");
 	import_text(t.buf, &r);
@@ -772,7 +709,7 @@ START_TEST(open_access_does_not_hold_the_trace_forever)
 	ck_assert_uint_lt((size_t)(p - text), cap);
 	memset(&r, 0, sizeof(r));
 	snprintf(r.out, sizeof(r.out), "%s/out.txt", dir);
-	r.rc = dm_import_ftrace(write_input("in.txt", text), r.out,
+	r.rc = dm_import_ftrace(dm_test_write_file(dir, "in.txt", text), r.out,
 				&(struct dm_ftrace_opts){.encoding = 0}, &r.st,
 				&r.err);
 	free(text);
@@ -805,7 +742,7 @@ static void import_edges(const char *text, struct result *r)
 	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
 				   .pit_irq0_edges = true};
 
-	import_opts(write_input("in.txt", text), &o, r);
+	import_opts(dm_test_write_file(dir, "in.txt", text), &o, r);
 	ck_assert_msg(!r->rc, "%s", r->err.msg);
 }
 
@@ -821,7 +758,7 @@ static void assert_irq0(const struct dm_event *e, uint64_t time, uint64_t level)
  * its lock after: an IRR read logged between the two read the old IRR. */
 START_TEST(pit_edge_takes_its_echo_time)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 10, PIT_RAISE);
@@ -846,7 +783,7 @@ END_TEST
  * an edge whose echo the ring buffer lost is written before the mark. */
 START_TEST(pit_edge_without_echo)
 {
-	struct text t = {.n = 0}, u = {.n = 0};
+	struct dm_test_text t = {.n = 0}, u = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 10, PIT_RAISE);
@@ -859,7 +796,7 @@ START_TEST(pit_edge_without_echo)
 	assert_irq0(&r.ev[2], 2000000000, 0);
 
 	add(&u, 2, 10, PIT_RAISE);
-	raw(&u, "CPU:0 [LOST 3 EVENTS]\n");
+	dm_test_text_add(&u, "%s", "CPU:0 [LOST 3 EVENTS]\n");
 	add(&u, 1, 11, IRR_READ);
 	add(&u, 2, 12, PIT_LOWER);
 	add(&u, 2, 13, PIC_ECHO);
@@ -876,7 +813,7 @@ END_TEST
  * the line does not reach) writes the first at its own time. */
 START_TEST(pit_edge_without_its_echo_is_not_held)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 10, PIT_RAISE);
@@ -899,7 +836,7 @@ START_TEST(pit_and_userspace_share_gsi_0)
 	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
 				   .pit_irq0_edges = true,
 				   .model_gsis_given = true};
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 10, PIT_RAISE);
@@ -908,7 +845,7 @@ START_TEST(pit_and_userspace_share_gsi_0)
 	add(&t, 3, 13, "kvm_set_irq: gsi 0 level 1 source 0");
 	add(&t, 2, 14, PIT_LOWER);
 	add(&t, 3, 15, "kvm_set_irq: gsi 0 level 0 source 0");
-	import_opts(write_input("in.txt", t.buf), &o, &r);
+	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.n, 2);
 	assert_irq0(&r.ev[0], 2000000000, 1);

@@ -19,7 +19,7 @@
 
 #define MAX_EVENTS 256
 
-static char dir[] = "/tmp/dmsim-qemu-XXXXXX";
+static char dir[64];
 
 struct result {
 	int rc;
@@ -33,43 +33,12 @@ struct result {
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/dmsim-qemu-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dm_test_mkdtemp(dir, "/tmp/dmsim-qemu-XXXXXX");
 }
 
 static void teardown(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *write_input(const char *text)
-{
-	static char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/in.log", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-	return path;
-}
-
-static void read_events(struct result *r)
-{
-	struct dm_trace_reader *rd;
-	struct dm_error err;
-	int got;
-
-	ck_assert_msg(!dm_trace_open(&rd, r->out, &err), "%s", err.msg);
-	snprintf(r->config, sizeof(r->config), "%s", dm_trace_config(rd));
-	while ((got = dm_trace_next(rd, &r->ev[r->n], &err)) == 1)
-		ck_assert_uint_lt(++r->n, MAX_EVENTS);
-	ck_assert_msg(got == 0, "%s", err.msg);
-	dm_trace_close(rd);
+	dm_test_rmdir(dir);
 }
 
 static void import_opts(const char *in, const struct dm_qemu_opts *o,
@@ -80,7 +49,8 @@ static void import_opts(const char *in, const struct dm_qemu_opts *o,
 	unlink(r->out);
 	r->rc = dm_import_qemu(in, r->out, o, &r->st, &r->err);
 	if (!r->rc)
-		read_events(r);
+		r->n = dm_test_read_trace(r->out, r->ev, MAX_EVENTS, r->config,
+					  sizeof(r->config));
 }
 
 static void import(const char *in, struct result *r)
@@ -88,36 +58,15 @@ static void import(const char *in, struct result *r)
 	import_opts(in, &(struct dm_qemu_opts){.encoding = DM_TRACE_TEXT}, r);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-
-	ck_assert_ptr_nonnull(f);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void expect_file(const struct result *r, const char *name)
 {
-	char *got = slurp(r->out), *want = slurp(dm_test_trace_path(name));
-
-	ck_assert_str_eq(got, want);
-	free(got);
-	free(want);
+	dm_test_assert_file_is(r->out, name);
 }
 
 static const struct dm_event *find(const struct result *r, enum dm_op op,
 				   uint64_t time)
 {
-	for (unsigned i = 0; i < r->n; i++)
-		if (r->ev[i].op == op && r->ev[i].time == time)
-			return &r->ev[i];
-	ck_abort_msg("no %s at %llu", dm_op_name(op), (unsigned long long)time);
-	return NULL;
+	return dm_test_find_event(r->ev, r->n, op, time);
 }
 
 static unsigned count(const struct result *r, enum dm_op op)
@@ -261,28 +210,15 @@ END_TEST
 
 /* ---- small inputs ------------------------------------------------------ */
 
-struct text {
-	char buf[8192];
-	size_t n;
-};
-
-static void raw(struct text *t, const char *s)
-{
-	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n, "%s", s);
-	ck_assert_uint_lt(t->n, sizeof(t->buf));
-}
-
 /* Appends a line of thread tid at us microseconds past second 1000. */
-static void add(struct text *t, int tid, unsigned us, const char *event)
+static void add(struct dm_test_text *t, int tid, unsigned us, const char *event)
 {
-	t->n += (size_t)snprintf(t->buf + t->n, sizeof(t->buf) - t->n,
-				 "%d@1000.%06u:%s\n", tid, us, event);
-	ck_assert_uint_lt(t->n, sizeof(t->buf));
+	dm_test_text_add(t, "%d@1000.%06u:%s\n", tid, us, event);
 }
 
 static void import_text(const char *text, struct result *r)
 {
-	import(write_input(text), r);
+	import(dm_test_write_file(dir, "in.log", text), r);
 }
 
 #define START                                                       \
@@ -297,7 +233,7 @@ static void import_text(const char *text, struct result *r)
 
 START_TEST(time_is_the_vms_running_time)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 0, "x86_gsi_interrupt GSI interrupt #5 level:1");
@@ -324,7 +260,7 @@ END_TEST
 
 START_TEST(without_runstate_time_starts_at_the_first_line)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 10, MR_W("0", "0x43", "0x34", "1"));
@@ -340,7 +276,7 @@ END_TEST
  * model set; a non-vcpu access (cpu -1) is not the guest's. */
 START_TEST(model_set_and_sizes)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x80", "0x1", "1"));
@@ -375,7 +311,7 @@ END_TEST
  * ioapic_entry_parse); any other write to the MSI window is a device's. */
 START_TEST(ioapic_messages_and_device_msis)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0xfec00000", "0x20", "4"));
@@ -402,7 +338,7 @@ END_TEST
 
 START_TEST(lines_and_model_gsis)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 1, "x86_gsi_interrupt GSI interrupt #0 level:1");
@@ -423,7 +359,7 @@ START_TEST(lines_and_model_gsis)
 	ck_assert_uint_eq(r.st.outputs, 3);
 
 	/* --model-gsi none: every line is an input. */
-	import_opts(write_input(t.buf),
+	import_opts(dm_test_write_file(dir, "in.log", t.buf),
 		    &(struct dm_qemu_opts){.encoding = DM_TRACE_TEXT,
 					   .model_gsis_given = true},
 		    &r);
@@ -435,14 +371,14 @@ END_TEST
 /* With --pit-irq0 trace, GSI 0 is an input until the HPET takes IRQ0. */
 START_TEST(pit_edges_stop_in_hpet_legacy_mode)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 1, 1, "x86_gsi_interrupt GSI interrupt #0 level:1");
 	add(&t, 1, 2, "x86_gsi_interrupt GSI interrupt #0 level:0");
 	add(&t, 2, 3, MR_W("0", "0xfed00010", "0x3", "4"));
 	add(&t, 1, 4, "x86_gsi_interrupt GSI interrupt #0 level:1");
-	import_opts(write_input(t.buf),
+	import_opts(dm_test_write_file(dir, "in.log", t.buf),
 		    &(struct dm_qemu_opts){.encoding = DM_TRACE_TEXT,
 					   .pit_irq0_edges = true},
 		    &r);
@@ -455,7 +391,7 @@ END_TEST
 
 START_TEST(interrupt_acceptance)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_R("0", "0x21", "0xfe", "1"));
@@ -484,19 +420,19 @@ END_TEST
  * line's time, and is usable only with one vcpu. */
 START_TEST(tcg_servicing_lines)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_R("0", "0x21", "0xfe", "1"));
 	add(&t, 2, 9, MR_R("0", "0x20", "0x0", "1"));
-	raw(&t, "Servicing hardware INT=0x30\n");
+	dm_test_text_add(&t, "%s", "Servicing hardware INT=0x30\n");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert(r.ev[2].op == DM_OP_INTACK && r.ev[2].value == 0x30 &&
 		  r.ev[2].time == 8000);
 
 	add(&t, 3, 10, MR_R("1", "0x21", "0xfe", "1"));
-	raw(&t, "Servicing hardware INT=0x31\n");
+	dm_test_text_add(&t, "%s", "Servicing hardware INT=0x31\n");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.ambiguous, 2);
@@ -508,7 +444,7 @@ END_TEST
  * accesses (LAPIC, IOAPIC, 8259), apic_deliver_irq the messages. */
 START_TEST(device_events_without_the_memory_core)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, "apic_mem_readl 0x30 = 0x00050014");
@@ -551,7 +487,7 @@ END_TEST
 /* With the memory core's events, the same device events are echoes. */
 START_TEST(device_events_echo_the_memory_core)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, "apic_mem_readl 0x30 = 0x00050014");
@@ -571,7 +507,7 @@ END_TEST
  * apic_register_* events are the MSR accesses. */
 START_TEST(apic_base_and_x2apic)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_R("0", "0x21", "0xfe", "1"));
@@ -597,7 +533,7 @@ END_TEST
 
 START_TEST(kvm_register_loads_are_not_reads)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, "kvm_vcpu_ioctl cpu_index 0, type 0xae80, arg (nil)");
@@ -612,7 +548,7 @@ END_TEST
 /* Bytes QEMU's board put in the CMOS are not in the log. */
 START_TEST(cmos_bytes_of_the_board_are_unchecked)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x70", "0x8f", "1"));
@@ -633,7 +569,7 @@ END_TEST
 
 START_TEST(interleaved_threads_are_clamped)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
@@ -649,11 +585,11 @@ END_TEST
 
 START_TEST(unknown_events_and_other_lines_are_counted)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, "virtio_queue_notify vdev 0x1 n 0 vq 0x2");
-	raw(&t, "SMM: enter\n\nEAX=00000001 EBX=00000000\n");
+	dm_test_text_add(&t, "%s", "SMM: enter\n\nEAX=00000001 EBX=00000000\n");
 	add(&t, 2, 2, MR_W("0", "0x43", "0x34", "1"));
 	add(&t, 2, 3, "virtio_notify vdev 0x1 vq 0x2");
 	import_text(t.buf, &r);
@@ -666,7 +602,7 @@ END_TEST
 
 START_TEST(truncated_relevant_line_names_it)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
@@ -683,11 +619,12 @@ END_TEST
 
 START_TEST(truncated_last_line_is_skipped)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
-	raw(&t, "2@1000.000002:memory_region_ops_write cpu 0 mr 0x5");
+	dm_test_text_add(&t, "%s",
+			 "2@1000.000002:memory_region_ops_write cpu 0 mr 0x5");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.truncated, 1);
@@ -696,7 +633,7 @@ START_TEST(truncated_last_line_is_skipped)
 	/* Cut inside the timestamp. */
 	t.n = 0;
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
-	raw(&t, "2@1000.00");
+	dm_test_text_add(&t, "%s", "2@1000.00");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.truncated, 1);
@@ -705,11 +642,11 @@ END_TEST
 
 START_TEST(bad_prefix_names_the_line)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
-	raw(&t, "2@1000.x:memory_region_ops_write cpu 0\n");
+	dm_test_text_add(&t, "%s", "2@1000.x:memory_region_ops_write cpu 0\n");
 	add(&t, 2, 3, MR_W("0", "0x40", "0x0", "1"));
 	import_text(t.buf, &r);
 	ck_assert_int_eq(r.rc, -1);
@@ -732,7 +669,7 @@ START_TEST(impossible_values_are_refused)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct text t = {.n = 0};
+		struct dm_test_text t = {.n = 0};
 		struct result r;
 
 		add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
@@ -775,11 +712,11 @@ END_TEST
 
 START_TEST(binary_output)
 {
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	struct result r;
 
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
-	import_opts(write_input(t.buf),
+	import_opts(dm_test_write_file(dir, "in.log", t.buf),
 		    &(struct dm_qemu_opts){.encoding = DM_TRACE_BINARY}, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.n, 1);
@@ -799,13 +736,13 @@ START_TEST(command_line)
 			    "x",      "--pit-irq0", "kvm"};
 	char *no_out[] = {"import", "qemu", "in"};
 	char *help[] = {"import", "qemu", "--help"};
-	struct text t = {.n = 0};
+	struct dm_test_text t = {.n = 0};
 	FILE *devnull = freopen("/dev/null", "w", stderr);
 
 	ck_assert_ptr_nonnull(devnull);
 	snprintf(out, sizeof(out), "%s/cli.txt", dir);
 	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
-	ok[2] = (char *)write_input(t.buf);
+	ok[2] = (char *)dm_test_write_file(dir, "in.log", t.buf);
 	ck_assert_int_eq(dm_import_qemu_main(12, ok), 0);
 	ck_assert_int_eq(access(out, F_OK), 0);
 	ck_assert_int_eq(dm_import_qemu_main(7, bad_gsi), 2);
