@@ -80,22 +80,6 @@ static uint64_t replay(const char *path)
 	return n;
 }
 
-static double best_of_3(uint64_t (*fn)(const char *), const char *path,
-			uint64_t *events)
-{
-	double best = 1e30;
-
-	for (int i = 0; i < 3; i++) {
-		double t0 = now_s(), dt;
-
-		*events = fn(path);
-		dt = now_s() - t0;
-		if (dt < best)
-			best = dt;
-	}
-	return best;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t target = argc > 1 ? strtoull(argv[1], NULL, 0) : 10000000;

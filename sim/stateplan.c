@@ -17,25 +17,45 @@
 #include "sim/timer.h"
 
 /*
- * One or more leaf elements of one field that sit back to back both in the
- * struct and in the encoding (a scalar array) and so copy as one block on
- * a little-endian host.  Timers and bools are one element each: a timer's
- * value is its deadline, and a bool's byte is checked on load.
+ * A leaf element's place: its value in the struct (a timer's deadline) and
+ * in the encoding.  Offsets fit 32 bits: states are a few kilobytes.
  */
-struct op {
-	size_t val_off; /* of the first element's value (a timer's deadline) */
-	size_t enc_off;
-	uint32_t len; /* bytes: elements times size */
-	uint8_t size;
-	bool is_bool;
-	bool checked; /* max is below the type's range: check each value */
-	uint64_t max;
+struct slot {
+	uint32_t val;
+	uint32_t enc;
 };
 
-struct span {
-	size_t off;
-	size_t len;
+/* A run of unchecked elements of one array, back to back both in the
+ * struct and in the encoding: one copy on a little-endian host. */
+struct block {
+	struct slot at;
+	uint32_t len;
 };
+
+/*
+ * The leaves sorted by what a pass must do with them, each kind in its own
+ * array, so the loops over them have no branch on the leaf's type or size:
+ * most states are a few hundred scalars, and a per-leaf switch cost more
+ * than the copy itself.  Index k of the by-size arrays holds elements of
+ * 1 << k bytes.
+ */
+#define NSIZES 4
+
+struct slots {
+	struct slot *v;
+	uint64_t *max; /* checked elements: the largest value each may hold */
+	size_t n;
+};
+
+struct blocks {
+	struct block *v;
+	size_t n;
+};
+
+static unsigned size_index(size_t size)
+{
+	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
 
 /* A sub-table element whose validate callback a load must run. */
 struct check {
@@ -48,16 +68,18 @@ struct dm_state_plan {
 	size_t enc_size;
 	uint8_t *tmpl; /* the encoding of an all-zero state: the headers */
 	uint8_t *mask; /* 0xff where a valid encoding must equal tmpl */
-	struct op *ops;
-	size_t nops;
+	struct slots copy[NSIZES];  /* unchecked scalars */
+	struct slots range[NSIZES]; /* scalars with a max below the type's */
+	struct slots bools;	    /* one byte, 0 or 1 */
+	struct blocks blocks;	    /* unchecked array runs */
 	struct check *checks;
 	size_t nchecks;
 	/*
-	 * The struct bytes that hold table values other than deadlines,
-	 * merged into runs: copying or comparing them takes a few calls.
+	 * 0xff over the struct bytes that hold table values other than
+	 * deadlines: a comparison or a copy of those is one pass of masked
+	 * words, where a call per field cost more than the bytes it moved.
 	 */
-	struct span *spans;
-	size_t nspans;
+	uint8_t *vmask;
 	size_t *timers; /* offsets of the table's timers */
 	size_t ntimers;
 };
@@ -71,7 +93,8 @@ struct dm_state_plan {
 #define HOST_IS_LE 0
 #endif
 
-static uint64_t mem_get(const uint8_t *p, unsigned size)
+/* With a constant size, each of these inlines to a single move. */
+static inline uint64_t mem_get(const uint8_t *p, unsigned size)
 {
 	uint8_t v8;
 	uint16_t v16;
@@ -94,7 +117,7 @@ static uint64_t mem_get(const uint8_t *p, unsigned size)
 	}
 }
 
-static void mem_set(uint8_t *p, uint64_t v, unsigned size)
+static inline void mem_set(uint8_t *p, uint64_t v, unsigned size)
 {
 	uint8_t v8 = (uint8_t)v;
 	uint16_t v16 = (uint16_t)v;
@@ -116,29 +139,13 @@ static void mem_set(uint8_t *p, uint64_t v, unsigned size)
 	}
 }
 
-/* Most blocks are one scalar, which a fixed-size copy moves faster than a
- * call to memcpy. */
-static void copy_block(uint8_t *dst, const uint8_t *src, size_t len)
-{
-	switch (len) {
-	case 1:
-	case 2:
-	case 4:
-	case 8:
-		mem_set(dst, mem_get(src, (unsigned)len), (unsigned)len);
-		break;
-	default:
-		memcpy(dst, src, len);
-	}
-}
-
 /* A little-endian value in an encoding. */
-static uint64_t le_get(const uint8_t *p, unsigned size)
+static inline uint64_t le_get(const uint8_t *p, unsigned size)
 {
 	return HOST_IS_LE ? mem_get(p, size) : dm_get_le(p, size);
 }
 
-static void le_put(uint8_t *p, uint64_t v, unsigned size)
+static inline void le_put(uint8_t *p, uint64_t v, unsigned size)
 {
 	if (HOST_IS_LE)
 		mem_set(p, v, size);
@@ -146,43 +153,56 @@ static void le_put(uint8_t *p, uint64_t v, unsigned size)
 		dm_put_le(p, v, size);
 }
 
-static bool joins(const struct op *o, const struct dm_layout_leaf *l)
+/* Whether leaf l continues the block that ends the list. */
+static bool joins(const struct blocks *b, const struct dm_layout_leaf *l)
+{
+	const struct block *last = b->n ? &b->v[b->n - 1] : NULL;
+
+	return last && l->state_offset == last->at.val + last->len &&
+	       l->offset == last->at.enc + last->len;
+}
+
+static bool is_checked(const struct dm_field *f, size_t size)
+{
+	return f->type != DM_FT_BOOL && f->max < UINT64_MAX >> (64 - 8 * size);
+}
+
+/* Same-size unchecked elements of one array: runs on a little-endian host. */
+static bool is_array_element(const struct dm_layout_leaf *l)
 {
 	const struct dm_field *f = l->field;
 
-	return HOST_IS_LE && f->type != DM_FT_BOOL && f->type != DM_FT_TIMER &&
-	       !o->is_bool && o->size == l->size && o->max == f->max &&
-	       l->state_offset == o->val_off + o->len &&
-	       l->offset == o->enc_off + o->len;
+	return HOST_IS_LE && f->count > 1 && f->type != DM_FT_TIMER &&
+	       f->type != DM_FT_BOOL && !is_checked(f, l->size);
 }
 
 static int add_leaf(const struct dm_layout_leaf *l, void *ctx)
 {
 	struct dm_state_plan *p = ctx;
-	struct op *last = p->nops ? &p->ops[p->nops - 1] : NULL;
-
-	bool is_bool = l->field->type == DM_FT_BOOL;
-	uint64_t max = is_bool ? 1 : l->field->max;
-	size_t val = l->state_offset;
+	const struct dm_field *f = l->field;
+	struct slot at = {(uint32_t)l->state_offset, (uint32_t)l->offset};
+	unsigned k = size_index(l->size);
 
 	memset(p->mask + l->offset, 0, l->size);
-	if (l->field->type == DM_FT_TIMER) {
+	if (f->type == DM_FT_TIMER) {
 		p->timers[p->ntimers++] = l->state_offset;
-		val += offsetof(struct dm_timer, when);
+		at.val += offsetof(struct dm_timer, when);
+	} else {
+		memset(p->vmask + l->state_offset, 0xff, l->size);
 	}
-	if (last && joins(last, l)) {
-		last->len += (uint32_t)l->size;
-		return 0;
+	if (f->type == DM_FT_BOOL) {
+		p->bools.v[p->bools.n++] = at;
+	} else if (is_checked(f, l->size)) {
+		p->range[k].max[p->range[k].n] = f->max;
+		p->range[k].v[p->range[k].n++] = at;
+	} else if (is_array_element(l) && joins(&p->blocks, l)) {
+		p->blocks.v[p->blocks.n - 1].len += (uint32_t)l->size;
+	} else if (is_array_element(l)) {
+		p->blocks.v[p->blocks.n++] =
+			(struct block){at, (uint32_t)l->size};
+	} else {
+		p->copy[k].v[p->copy[k].n++] = at;
 	}
-	p->ops[p->nops++] = (struct op){
-		.val_off = val,
-		.enc_off = l->offset,
-		.len = (uint32_t)l->size,
-		.size = (uint8_t)l->size,
-		.is_bool = is_bool,
-		.checked = max < UINT64_MAX >> (64 - 8 * l->size),
-		.max = max,
-	};
 	return 0;
 }
 
@@ -216,39 +236,20 @@ static int add_checks(struct dm_state_plan *p, const struct dm_state_desc *desc,
 	return 0;
 }
 
-static bool is_deadline(const struct dm_state_plan *p, const struct op *o)
+/* A block of 1, 2, 4 or 8 bytes moves as one scalar. */
+static void blocks_to_scalars(struct dm_state_plan *p)
 {
-	for (size_t i = 0; i < p->ntimers; i++)
-		if (o->val_off ==
-		    p->timers[i] + offsetof(struct dm_timer, when))
-			return true;
-	return false;
-}
+	size_t n = p->blocks.n;
 
-static int by_offset(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return (x->off > y->off) - (x->off < y->off);
-}
-
-/* Sorts the ops' blocks by offset and merges the adjacent ones. */
-static void build_spans(struct dm_state_plan *p)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < p->nops; i++)
-		if (!is_deadline(p, &p->ops[i]))
-			p->spans[n++] =
-				(struct span){p->ops[i].val_off, p->ops[i].len};
-	qsort(p->spans, n, sizeof(*p->spans), by_offset);
+	p->blocks.n = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct span *last = p->nspans ? &p->spans[p->nspans - 1] : NULL;
+		struct block b = p->blocks.v[i];
+		struct slots *c = &p->copy[size_index(b.len)];
 
-		if (last && last->off + last->len == p->spans[i].off)
-			last->len += p->spans[i].len;
+		if (b.len == 1 || b.len == 2 || b.len == 4 || b.len == 8)
+			c->v[c->n++] = b.at;
 		else
-			p->spans[p->nspans++] = p->spans[i];
+			p->blocks.v[p->blocks.n++] = b;
 	}
 }
 
@@ -258,11 +259,35 @@ void dm_state_plan_free(struct dm_state_plan *p)
 		return;
 	free(p->tmpl);
 	free(p->mask);
-	free(p->ops);
+	for (unsigned k = 0; k < NSIZES; k++) {
+		free(p->copy[k].v);
+		free(p->range[k].v);
+		free(p->range[k].max);
+	}
+	free(p->bools.v);
+	free(p->blocks.v);
 	free(p->checks);
-	free(p->spans);
+	free(p->vmask);
 	free(p->timers);
 	free(p);
+}
+
+/* Room for every leaf in each list: plans are few and small. */
+static bool alloc_lists(struct dm_state_plan *p, size_t n)
+{
+	bool ok = true;
+
+	for (unsigned k = 0; k < NSIZES; k++) {
+		p->copy[k].v = calloc(n, sizeof(*p->copy[k].v));
+		p->range[k].v = calloc(n, sizeof(*p->range[k].v));
+		p->range[k].max = calloc(n, sizeof(*p->range[k].max));
+		ok = ok && p->copy[k].v && p->range[k].v && p->range[k].max;
+	}
+	p->bools.v = calloc(n, sizeof(*p->bools.v));
+	p->blocks.v = calloc(n, sizeof(*p->blocks.v));
+	p->checks = calloc(n, sizeof(*p->checks));
+	p->timers = calloc(n, sizeof(*p->timers));
+	return ok && p->bools.v && p->blocks.v && p->checks && p->timers;
 }
 
 struct dm_state_plan *dm_state_plan_new(const struct dm_state_desc *desc)
@@ -278,13 +303,10 @@ struct dm_state_plan *dm_state_plan_new(const struct dm_state_desc *desc)
 	p->enc_size = dm_state_encoded_size(desc);
 	p->tmpl = malloc(p->enc_size);
 	p->mask = malloc(p->enc_size);
-	p->ops = calloc(leaves + 1, sizeof(*p->ops));
-	p->checks = calloc(leaves + 1, sizeof(*p->checks));
-	p->spans = calloc(leaves + 1, sizeof(*p->spans));
-	p->timers = calloc(leaves + 1, sizeof(*p->timers));
+	p->vmask = calloc(1, desc->size);
 	zero = calloc(1, desc->size);
-	if (!p->tmpl || !p->mask || !p->ops || !p->checks || !p->spans ||
-	    !p->timers || !zero || add_checks(p, desc, 0, leaves + 1)) {
+	if (!p->tmpl || !p->mask || !p->vmask || !zero ||
+	    !alloc_lists(p, leaves + 1) || add_checks(p, desc, 0, leaves + 1)) {
 		free(zero);
 		dm_state_plan_free(p);
 		return NULL;
@@ -293,7 +315,7 @@ struct dm_state_plan *dm_state_plan_new(const struct dm_state_desc *desc)
 	free(zero);
 	memset(p->mask, 0xff, p->enc_size);
 	dm_state_leaves(desc, add_leaf, p);
-	build_spans(p);
+	blocks_to_scalars(p);
 	return p;
 }
 
@@ -307,40 +329,39 @@ size_t dm_state_plan_encoded_size(const struct dm_state_plan *p)
 	return p->enc_size;
 }
 
-static void encode_op(const struct op *o, const uint8_t *s, uint8_t *out)
+/* always_inline: called with a constant size, each loop moves scalars. */
+static inline __attribute__((always_inline)) void
+put_sized(const struct slots *g, unsigned size, const uint8_t *s, uint8_t *out)
 {
-	if (HOST_IS_LE && !o->is_bool) {
-		copy_block(out + o->enc_off, s + o->val_off, o->len);
-		return;
-	}
-	for (uint32_t k = 0; k < o->len; k += o->size) {
-		uint64_t v = mem_get(s + o->val_off + k, o->size);
+	for (size_t i = 0; i < g->n; i++)
+		le_put(out + g->v[i].enc, mem_get(s + g->v[i].val, size), size);
+}
 
-		le_put(out + o->enc_off + k, o->is_bool ? v != 0 : v, o->size);
-	}
+/* g[k] holds the elements of 1 << k bytes. */
+static void put_scalars(const struct slots *g, const uint8_t *s, uint8_t *out)
+{
+	put_sized(&g[0], 1, s, out);
+	put_sized(&g[1], 2, s, out);
+	put_sized(&g[2], 4, s, out);
+	put_sized(&g[3], 8, s, out);
 }
 
 size_t dm_state_plan_encode(const struct dm_state_plan *p, const void *state,
 			    uint8_t *buf, size_t cap)
 {
+	const uint8_t *s = state;
+
 	if (cap < p->enc_size)
 		return 0;
 	memcpy(buf, p->tmpl, p->enc_size);
-	for (size_t i = 0; i < p->nops; i++)
-		encode_op(&p->ops[i], state, buf);
+	put_scalars(p->copy, s, buf);
+	put_scalars(p->range, s, buf);
+	for (size_t i = 0; i < p->bools.n; i++)
+		buf[p->bools.v[i].enc] = s[p->bools.v[i].val] != 0;
+	for (size_t i = 0; i < p->blocks.n; i++)
+		memcpy(buf + p->blocks.v[i].at.enc, s + p->blocks.v[i].at.val,
+		       p->blocks.v[i].len);
 	return p->enc_size;
-}
-
-static bool op_equal(const struct op *o, const uint8_t *a, const uint8_t *b)
-{
-	for (uint32_t k = 0; k < o->len; k += o->size) {
-		uint64_t va = mem_get(a + o->val_off + k, o->size);
-		uint64_t vb = mem_get(b + o->val_off + k, o->size);
-
-		if (o->is_bool ? !va != !vb : va != vb)
-			return false;
-	}
-	return true;
 }
 
 static uint64_t deadline(const uint8_t *state, size_t timer)
@@ -348,13 +369,78 @@ static uint64_t deadline(const uint8_t *state, size_t timer)
 	return mem_get(state + timer + offsetof(struct dm_timer, when), 8);
 }
 
-/* Equal bytes are equal values; unequal bytes may still be equal bools. */
-static bool same_bytes(const struct dm_state_plan *p, const uint8_t *a,
+/*
+ * Masked passes over whole states move 16 bytes a step (GCC's vector
+ * extension, SSE2 on x86-64): they run over every byte of the states
+ * migrate-check saves and loads at each event, and as scalar word loops
+ * they were a sixth of its time.
+ */
+typedef uint64_t vec __attribute__((vector_size(16)));
+
+static inline vec vec_get(const uint8_t *p)
+{
+	vec v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Whether a and b hold the same bytes wherever mask is set; no early
+ * exit, so the loop is a straight run of masked compares. */
+static bool masked_equal(const uint8_t *a, const uint8_t *b,
+			 const uint8_t *mask, size_t n)
+{
+	vec diff = {0, 0};
+	uint8_t tail = 0;
+	size_t k = 0;
+
+	for (; k + sizeof(vec) <= n; k += sizeof(vec))
+		diff |= (vec_get(a + k) ^ vec_get(b + k)) & vec_get(mask + k);
+	for (; k < n; k++)
+		tail |= (uint8_t)((a[k] ^ b[k]) & mask[k]);
+	return !(diff[0] | diff[1] | tail);
+}
+
+/* dst takes src's bytes wherever mask is set. */
+static void masked_copy(uint8_t *dst, const uint8_t *src, const uint8_t *mask,
+			size_t n)
+{
+	size_t k = 0;
+
+	for (; k + sizeof(vec) <= n; k += sizeof(vec)) {
+		vec m = vec_get(mask + k);
+		vec v = (vec_get(dst + k) & ~m) | (vec_get(src + k) & m);
+
+		memcpy(dst + k, &v, sizeof(v));
+	}
+	for (; k < n; k++)
+		dst[k] = (uint8_t)((dst[k] & ~mask[k]) | (src[k] & mask[k]));
+}
+
+static bool slots_same(const struct slots *g, unsigned size, const uint8_t *a,
 		       const uint8_t *b)
 {
-	for (size_t i = 0; i < p->nspans; i++)
-		if (memcmp(a + p->spans[i].off, b + p->spans[i].off,
-			   p->spans[i].len))
+	for (size_t i = 0; i < g->n; i++)
+		if (memcmp(a + g->v[i].val, b + g->v[i].val, size))
+			return false;
+	return true;
+}
+
+/* The bytes differ somewhere: the values are still equal if the only
+ * difference is between two bools that both hold true. */
+static bool same_values(const struct dm_state_plan *p, const uint8_t *a,
+			const uint8_t *b)
+{
+	for (unsigned k = 0; k < NSIZES; k++)
+		if (!slots_same(&p->copy[k], 1u << k, a, b) ||
+		    !slots_same(&p->range[k], 1u << k, a, b))
+			return false;
+	for (size_t i = 0; i < p->blocks.n; i++)
+		if (memcmp(a + p->blocks.v[i].at.val, b + p->blocks.v[i].at.val,
+			   p->blocks.v[i].len))
+			return false;
+	for (size_t i = 0; i < p->bools.n; i++)
+		if (!a[p->bools.v[i].val] != !b[p->bools.v[i].val])
 			return false;
 	return true;
 }
@@ -365,45 +451,66 @@ bool dm_state_plan_equal(const struct dm_state_plan *p, const void *a,
 	for (size_t i = 0; i < p->ntimers; i++)
 		if (deadline(a, p->timers[i]) != deadline(b, p->timers[i]))
 			return false;
-	if (same_bytes(p, a, b))
-		return true;
-	for (size_t i = 0; i < p->nops; i++)
-		if (!op_equal(&p->ops[i], a, b))
-			return false;
-	return true;
+	/* Equal bytes are equal values; unequal bytes may still be equal
+	 * bools. */
+	return masked_equal(a, b, p->vmask, p->desc->size) ||
+	       same_values(p, a, b);
 }
 
-/* Whether buf has the headers of this table, compared a word at a time. */
+/* Whether buf has the headers of this table (byte order does not matter
+ * to a masked equality). */
 static bool headers_match(const struct dm_state_plan *p, const uint8_t *buf)
 {
-	size_t k = 0;
-
-	/* Byte order does not matter to a masked equality. */
-	for (; k + 8 <= p->enc_size; k += 8)
-		if ((mem_get(buf + k, 8) ^ mem_get(p->tmpl + k, 8)) &
-		    mem_get(p->mask + k, 8))
-			return false;
-	for (; k < p->enc_size; k++)
-		if ((buf[k] ^ p->tmpl[k]) & p->mask[k])
-			return false;
-	return true;
+	return masked_equal(buf, p->tmpl, p->mask, p->enc_size);
 }
 
-/* Decodes one op into the scratch copy; false if a value is out of range. */
-static bool decode_op(const struct op *o, const uint8_t *buf, uint8_t *s)
+static inline __attribute__((always_inline)) void
+get_sized(const struct slots *g, unsigned size, const uint8_t *buf, uint8_t *s)
 {
-	if (HOST_IS_LE && !o->checked) {
-		copy_block(s + o->val_off, buf + o->enc_off, o->len);
-		return true;
-	}
-	for (uint32_t k = 0; k < o->len; k += o->size) {
-		uint64_t v = le_get(buf + o->enc_off + k, o->size);
+	for (size_t i = 0; i < g->n; i++)
+		mem_set(s + g->v[i].val, le_get(buf + g->v[i].enc, size), size);
+}
 
-		if (v > o->max)
-			return false;
-		mem_set(s + o->val_off + k, v, o->size);
+/* As get_sized; false if a value is above its max. */
+static inline __attribute__((always_inline)) bool
+get_checked(const struct slots *g, unsigned size, const uint8_t *buf,
+	    uint8_t *s)
+{
+	bool bad = false;
+
+	for (size_t i = 0; i < g->n; i++) {
+		uint64_t v = le_get(buf + g->v[i].enc, size);
+
+		bad |= v > g->max[i];
+		mem_set(s + g->v[i].val, v, size);
 	}
-	return true;
+	return !bad;
+}
+
+/* Decodes every value into the scratch copy; false if one is out of
+ * range. */
+static bool decode_values(const struct dm_state_plan *p, const uint8_t *buf,
+			  uint8_t *s)
+{
+	bool ok = get_checked(&p->range[0], 1, buf, s) &
+		  get_checked(&p->range[1], 2, buf, s) &
+		  get_checked(&p->range[2], 4, buf, s) &
+		  get_checked(&p->range[3], 8, buf, s);
+
+	get_sized(&p->copy[0], 1, buf, s);
+	get_sized(&p->copy[1], 2, buf, s);
+	get_sized(&p->copy[2], 4, buf, s);
+	get_sized(&p->copy[3], 8, buf, s);
+	for (size_t i = 0; i < p->bools.n; i++) {
+		uint8_t v = buf[p->bools.v[i].enc];
+
+		ok &= v <= 1;
+		s[p->bools.v[i].val] = v;
+	}
+	for (size_t i = 0; i < p->blocks.n; i++)
+		memcpy(s + p->blocks.v[i].at.val, buf + p->blocks.v[i].at.enc,
+		       p->blocks.v[i].len);
+	return ok;
 }
 
 /* Everything dm_state_load would accept without a word of complaint. */
@@ -412,11 +519,9 @@ static bool decodes_cleanly(const struct dm_state_plan *p, uint8_t *scratch,
 {
 	const struct dm_state_desc *desc = p->desc;
 
-	if (len != p->enc_size || !headers_match(p, buf))
+	if (len != p->enc_size || !headers_match(p, buf) ||
+	    !decode_values(p, buf, scratch))
 		return false;
-	for (size_t i = 0; i < p->nops; i++)
-		if (!decode_op(&p->ops[i], buf, scratch))
-			return false;
 	/* A deadline can only be armed on a timer bound to a queue. */
 	for (size_t i = 0; i < p->ntimers; i++) {
 		const struct dm_timer *t =
@@ -455,9 +560,7 @@ int dm_state_plan_load(const struct dm_state_plan *p, void *state,
 	if (clean) {
 		for (size_t i = 0; i < p->ntimers; i++)
 			dm_timer_cancel(timer_at(state, p->timers[i]));
-		for (size_t i = 0; i < p->nspans; i++)
-			memcpy((uint8_t *)state + p->spans[i].off,
-			       scratch + p->spans[i].off, p->spans[i].len);
+		masked_copy(state, scratch, p->vmask, desc->size);
 		for (size_t i = 0; i < p->ntimers; i++)
 			dm_timer_arm(timer_at(state, p->timers[i]),
 				     deadline(scratch, p->timers[i]));
