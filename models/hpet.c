@@ -84,6 +84,15 @@ static bool slot_live(const struct dm_hpet *s, unsigned i)
 	       (is_qemu(s) && i == s->ntimers && i < DM_HPET_MAX_TIMERS);
 }
 
+size_t dm_hpet_live_bytes(const struct dm_hpet *s)
+{
+	unsigned n = 0;
+
+	while (n < DM_HPET_MAX_TIMERS && slot_live(s, n))
+		n++;
+	return offsetof(struct dm_hpet, timer) + n * sizeof(s->timer[0]);
+}
+
 static bool is_ghost(const struct dm_hpet *s, unsigned i)
 {
 	return i >= s->ntimers;

@@ -84,15 +84,15 @@ static void free_tracking(struct twin *t)
 }
 
 /* Whether device i of m changed since snap was taken; brings snap up to
- * date. */
+ * date.  Only the bytes that can change are looked at. */
 static bool changed(const struct dm_machine *m, uint8_t *snap, unsigned i)
 {
 	const struct dm_device *d = &m->devices[i];
 	uint8_t *s = snap + m->pristine_off[i];
 
-	if (!memcmp(s, d->state, d->size))
+	if (!memcmp(s, d->state, d->live))
 		return false;
-	memcpy(s, d->state, d->size);
+	memcpy(s, d->state, d->live);
 	return true;
 }
 

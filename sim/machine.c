@@ -270,7 +270,8 @@ static void add_device(struct dm_machine *m, const char *name,
 		       const struct dm_state_desc *desc, void *state,
 		       size_t size)
 {
-	m->devices[m->ndevices++] = (struct dm_device){name, desc, state, size};
+	m->devices[m->ndevices++] =
+		(struct dm_device){name, desc, state, size, .live = size};
 }
 
 static void map(struct dm_io_region *r, unsigned *n, uint64_t base,
@@ -377,6 +378,7 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	add_device(m, "ioapic", &dm_ioapic_state_desc, &m->ioapic,
 		   sizeof(m->ioapic));
 	add_device(m, "hpet", &dm_hpet_state_desc, &m->hpet, sizeof(m->hpet));
+	m->devices[m->ndevices - 1].live = dm_hpet_live_bytes(&m->hpet);
 	add_device(m, "rtc", &dm_rtc_state_desc, &m->rtc, sizeof(m->rtc));
 	add_device(m, "pmtimer", &dm_pmtimer_state_desc, &m->pmtimer,
 		   sizeof(m->pmtimer));

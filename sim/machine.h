@@ -77,6 +77,10 @@ struct dm_device {
 	const struct dm_state_desc *desc;
 	void *state;
 	size_t size; /* of the struct at state */
+	/* The leading bytes of it that can change: all, or fewer where a
+	 * tail never leaves its power-on state (dm_hpet_live_bytes).  What
+	 * change detection needs to look at. */
+	size_t live;
 	/* desc flattened (sim/stateplan.c); unused once a test swaps desc;
 	 * NULL: the table walkers */
 	const struct dm_state_plan *plan;

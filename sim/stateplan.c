@@ -68,10 +68,12 @@ struct dm_state_plan {
 	size_t enc_size;
 	uint8_t *tmpl; /* the encoding of an all-zero state: the headers */
 	uint8_t *mask; /* 0xff where a valid encoding must equal tmpl */
-	struct slots copy[NSIZES];  /* unchecked scalars */
-	struct slots range[NSIZES]; /* scalars with a max below the type's */
-	struct slots bools;	    /* one byte, 0 or 1 */
-	struct blocks blocks;	    /* unchecked array runs */
+	/* Moves: every value but the bools, both ways. */
+	struct slots copy[NSIZES];
+	struct blocks blocks; /* array runs */
+	/* Values with a max below their type's: a load checks them. */
+	struct slots range[NSIZES];
+	struct slots bools; /* moved and checked: one byte, 0 or 1 */
 	struct check *checks;
 	size_t nchecks;
 	/*
@@ -173,7 +175,7 @@ static bool is_array_element(const struct dm_layout_leaf *l)
 	const struct dm_field *f = l->field;
 
 	return HOST_IS_LE && f->count > 1 && f->type != DM_FT_TIMER &&
-	       f->type != DM_FT_BOOL && !is_checked(f, l->size);
+	       f->type != DM_FT_BOOL;
 }
 
 static int add_leaf(const struct dm_layout_leaf *l, void *ctx)
@@ -192,10 +194,13 @@ static int add_leaf(const struct dm_layout_leaf *l, void *ctx)
 	}
 	if (f->type == DM_FT_BOOL) {
 		p->bools.v[p->bools.n++] = at;
-	} else if (is_checked(f, l->size)) {
+		return 0;
+	}
+	if (is_checked(f, l->size)) {
 		p->range[k].max[p->range[k].n] = f->max;
 		p->range[k].v[p->range[k].n++] = at;
-	} else if (is_array_element(l) && joins(&p->blocks, l)) {
+	}
+	if (is_array_element(l) && joins(&p->blocks, l)) {
 		p->blocks.v[p->blocks.n - 1].len += (uint32_t)l->size;
 	} else if (is_array_element(l)) {
 		p->blocks.v[p->blocks.n++] =
@@ -333,8 +338,12 @@ size_t dm_state_plan_encoded_size(const struct dm_state_plan *p)
 static inline __attribute__((always_inline)) void
 put_sized(const struct slots *g, unsigned size, const uint8_t *s, uint8_t *out)
 {
-	for (size_t i = 0; i < g->n; i++)
-		le_put(out + g->v[i].enc, mem_get(s + g->v[i].val, size), size);
+	/* Locals: a store through out could otherwise alias g. */
+	const struct slot *v = g->v;
+	size_t n = g->n;
+
+	for (size_t i = 0; i < n; i++)
+		le_put(out + v[i].enc, mem_get(s + v[i].val, size), size);
 }
 
 /* g[k] holds the elements of 1 << k bytes. */
@@ -355,7 +364,6 @@ size_t dm_state_plan_encode(const struct dm_state_plan *p, const void *state,
 		return 0;
 	memcpy(buf, p->tmpl, p->enc_size);
 	put_scalars(p->copy, s, buf);
-	put_scalars(p->range, s, buf);
 	for (size_t i = 0; i < p->bools.n; i++)
 		buf[p->bools.v[i].enc] = s[p->bools.v[i].val] != 0;
 	for (size_t i = 0; i < p->blocks.n; i++)
@@ -432,8 +440,7 @@ static bool same_values(const struct dm_state_plan *p, const uint8_t *a,
 			const uint8_t *b)
 {
 	for (unsigned k = 0; k < NSIZES; k++)
-		if (!slots_same(&p->copy[k], 1u << k, a, b) ||
-		    !slots_same(&p->range[k], 1u << k, a, b))
+		if (!slots_same(&p->copy[k], 1u << k, a, b))
 			return false;
 	for (size_t i = 0; i < p->blocks.n; i++)
 		if (memcmp(a + p->blocks.v[i].at.val, b + p->blocks.v[i].at.val,
@@ -467,23 +474,24 @@ static bool headers_match(const struct dm_state_plan *p, const uint8_t *buf)
 static inline __attribute__((always_inline)) void
 get_sized(const struct slots *g, unsigned size, const uint8_t *buf, uint8_t *s)
 {
-	for (size_t i = 0; i < g->n; i++)
-		mem_set(s + g->v[i].val, le_get(buf + g->v[i].enc, size), size);
+	const struct slot *v = g->v;
+	size_t n = g->n;
+
+	for (size_t i = 0; i < n; i++)
+		mem_set(s + v[i].val, le_get(buf + v[i].enc, size), size);
 }
 
-/* As get_sized; false if a value is above its max. */
+/* Whether every value of g in buf is at most its max. */
 static inline __attribute__((always_inline)) bool
-get_checked(const struct slots *g, unsigned size, const uint8_t *buf,
-	    uint8_t *s)
+in_range(const struct slots *g, unsigned size, const uint8_t *buf)
 {
+	const struct slot *at = g->v;
+	const uint64_t *max = g->max;
+	size_t n = g->n;
 	bool bad = false;
 
-	for (size_t i = 0; i < g->n; i++) {
-		uint64_t v = le_get(buf + g->v[i].enc, size);
-
-		bad |= v > g->max[i];
-		mem_set(s + g->v[i].val, v, size);
-	}
+	for (size_t i = 0; i < n; i++)
+		bad |= le_get(buf + at[i].enc, size) > max[i];
 	return !bad;
 }
 
@@ -492,10 +500,10 @@ get_checked(const struct slots *g, unsigned size, const uint8_t *buf,
 static bool decode_values(const struct dm_state_plan *p, const uint8_t *buf,
 			  uint8_t *s)
 {
-	bool ok = get_checked(&p->range[0], 1, buf, s) &
-		  get_checked(&p->range[1], 2, buf, s) &
-		  get_checked(&p->range[2], 4, buf, s) &
-		  get_checked(&p->range[3], 8, buf, s);
+	bool ok = in_range(&p->range[0], 1, buf) &
+		  in_range(&p->range[1], 2, buf) &
+		  in_range(&p->range[2], 4, buf) &
+		  in_range(&p->range[3], 8, buf);
 
 	get_sized(&p->copy[0], 1, buf, s);
 	get_sized(&p->copy[1], 2, buf, s);
