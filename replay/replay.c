@@ -103,7 +103,7 @@ int dm_replay_step(struct dm_machine *m, const struct dm_event *ev,
 				 " ns and stopped at t=%" PRIu64
 				 " ns (a period far too short for the time the "
 				 "trace lets pass)",
-				 DM_EVENT_BUDGET, m->storm_at, m->ms.now);
+				 DM_EVENT_BUDGET, m->storm_at, m->clock.now);
 	return 0;
 }
 
@@ -430,8 +430,8 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 			s->divergences ? "\n  " : "", s->divergences, s->events,
 			s->reads_checked, s->reads_recorded, s->writes, s->irqs,
 			s->intacks, s->intacks_none, s->signals, s->marks,
-			s->hashes_checked, s->faults, m->ms.now, s->tolerated,
-			hash);
+			s->hashes_checked, s->faults, m->clock.now,
+			s->tolerated, hash);
 		report_store(opts, s);
 		if (tol->ns)
 			report_tolerance(opts, tol);
@@ -449,7 +449,7 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 		"state hash:  0x%016" PRIx64 "\n",
 		path, encoding, config, s->events, s->reads_checked,
 		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
-		s->hashes_checked, s->divergences, m->ms.now, hash);
+		s->hashes_checked, s->divergences, m->clock.now, hash);
 	if (s->intacks_none)
 		fprintf(opts->out,
 			"intacks:     %" PRIu64

@@ -962,7 +962,7 @@ static int insert_ckpt(struct dm_store *s, const struct dm_machine *m,
 		sqlite3_bind_null(st, 3);
 	else
 		sqlite3_bind_int64(st, 3, u2i(event));
-	sqlite3_bind_int64(st, 4, u2i(m->ms.now));
+	sqlite3_bind_int64(st, 4, u2i(m->clock.now));
 	/* The same combination as dm_machine_hash. */
 	sqlite3_bind_int64(st, 5, u2i(XXH3_64bits(keys, s->ndevices * 8)));
 	if (label)

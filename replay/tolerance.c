@@ -79,7 +79,7 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 	if (!t->anchor)
 		return dm_errorf(err, "out of memory for a tolerance "
 				      "checkpoint");
-	t->floor_ns = m->ms.now;
+	t->floor_ns = m->clock.now;
 	t->latch_open = latches_pit(ev);
 	t->halt_open = halts_hpet(ev);
 	t->events[0] = *ev;

@@ -12,8 +12,15 @@
 
 #include "sim/bytes.h"
 
+static const struct dm_field clock_fields[] = {
+	DM_U64(struct dm_machine_clock, now, 1, UINT64_MAX),
+};
+
+const struct dm_state_desc dm_machine_clock_desc =
+	DM_STATE_DESC("clock", 1, struct dm_machine_clock, clock_fields);
+
+/* Version 2: the clock (field 1) became a device of its own. */
 static const struct dm_field machine_fields[] = {
-	DM_U64(struct dm_machine_state, now, 1, UINT64_MAX),
 	DM_ARRAY(DM_FT_U32, struct dm_machine_state, isa_src, 2,
 		 (1u << DM_SRC_COUNT) - 1, DM_FF_HEX),
 	DM_ARRAY(DM_FT_U32, struct dm_machine_state, pin_src, 3,
@@ -43,7 +50,7 @@ static int machine_validate(const void *state, struct dm_error *err)
 }
 
 const struct dm_state_desc dm_machine_state_desc =
-	DM_STATE_DESC("machine", 1, struct dm_machine_state, machine_fields,
+	DM_STATE_DESC("machine", 2, struct dm_machine_state, machine_fields,
 		      .validate = machine_validate);
 
 /* ---- interrupt lines ------------------------------------------------- */
@@ -382,6 +389,8 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	add_device(m, "rtc", &dm_rtc_state_desc, &m->rtc, sizeof(m->rtc));
 	add_device(m, "pmtimer", &dm_pmtimer_state_desc, &m->pmtimer,
 		   sizeof(m->pmtimer));
+	add_device(m, "clock", &dm_machine_clock_desc, &m->clock,
+		   sizeof(m->clock));
 	for (unsigned i = 0; i < cfg->vcpus; i++)
 		add_device(m, m->lapic_names[i], &dm_lapic_state_desc,
 			   &m->lapics[i], sizeof(m->lapics[i]));
@@ -555,17 +564,17 @@ void dm_machine_advance(struct dm_machine *m, uint64_t now)
 {
 	if (m->storm_at)
 		return;
-	if (now < m->ms.now)
-		now = m->ms.now;
+	if (now < m->clock.now)
+		now = m->clock.now;
 	if (dm_eventq_next(&m->q) <= now &&
 	    dm_eventq_run_budget(&m->q, now, DM_EVENT_BUDGET) ==
 		    DM_EVENT_BUDGET &&
 	    dm_eventq_next(&m->q) <= now) {
 		m->storm_at = now;
-		m->ms.now = dm_eventq_next(&m->q);
+		m->clock.now = dm_eventq_next(&m->q);
 		return;
 	}
-	m->ms.now = now;
+	m->clock.now = now;
 }
 
 static const struct dm_io_region *find_region(const struct dm_io_region *r,
@@ -594,11 +603,11 @@ static void region_access(struct dm_machine *m, const struct dm_io_region *r,
 {
 	if (write) {
 		if (r)
-			r->write(r->opaque, m->ms.now, addr - r->base, size,
+			r->write(r->opaque, m->clock.now, addr - r->base, size,
 				 *value & all_ones(size));
 		return;
 	}
-	*value = r ? r->read(r->opaque, m->ms.now, addr - r->base, size) &
+	*value = r ? r->read(r->opaque, m->clock.now, addr - r->base, size) &
 				 all_ones(size)
 		   : all_ones(size);
 }
@@ -656,8 +665,8 @@ enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now, uint32_t cpu,
 		return DM_ACCESS_INVALID;
 	dm_machine_advance(m, now);
 	l = &m->lapics[cpu];
-	rc = write ? dm_lapic_msr_write(l, m->ms.now, index, *value)
-		   : dm_lapic_msr_read(l, m->ms.now, index, value);
+	rc = write ? dm_lapic_msr_write(l, m->clock.now, index, *value)
+		   : dm_lapic_msr_read(l, m->clock.now, index, value);
 	/* An MSR no model implements faults, as on a CPU without it. */
 	return rc == DM_MSR_OK ? DM_ACCESS_OK : DM_ACCESS_GP;
 }
@@ -677,7 +686,7 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 		set_source(&m->ms.isa_src[gsi], DM_SRC_DEV, level);
 	else
 		set_source(&m->ms.pin_src[gsi], DM_SRC_DEV, level);
-	drive_inputs(m, m->ms.now);
+	drive_inputs(m, m->clock.now);
 	return 0;
 }
 
@@ -687,7 +696,7 @@ int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,
 	struct dm_apic_msg msg = dm_msi_decode(addr, data);
 
 	dm_machine_advance(m, now);
-	return dm_apicbus_deliver(&m->bus, m->ms.now, &msg);
+	return dm_apicbus_deliver(&m->bus, m->clock.now, &msg);
 }
 
 /* The 8259 answers this vcpu's INTA cycles: LINT0 is an unmasked ExtINT,
@@ -711,7 +720,7 @@ int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu)
 	if (cpu >= m->cfg.vcpus)
 		return -1;
 	dm_machine_advance(m, now);
-	v = dm_lapic_intack(&m->lapics[cpu], m->ms.now);
+	v = dm_lapic_intack(&m->lapics[cpu], m->clock.now);
 	/*
 	 * The trace says the vcpu ran an INTA cycle.  With nothing left in
 	 * the LAPIC, a cycle can still have been started by an 8259 request
@@ -719,7 +728,7 @@ int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu)
 	 * (8259A "Interrupt Sequence"), which is how a spurious IRQ7 looks.
 	 */
 	if (v < 0 && pic_serves_inta(m, cpu))
-		v = dm_pic_intack(&m->pic, m->ms.now);
+		v = dm_pic_intack(&m->pic, m->clock.now);
 	return v;
 }
 

@@ -43,7 +43,8 @@
 #define DM_ISA_IRQS 16
 #define DM_GSIS DM_IOAPIC_PINS
 #define DM_MAX_VCPUS 256
-#define DM_FIXED_DEVICES 7 /* machine, pit, pic, ioapic, hpet, rtc, pmtimer */
+/* machine, pit, pic, ioapic, hpet, rtc, pmtimer, clock */
+#define DM_FIXED_DEVICES 8
 #define DM_MAX_DEVICES (DM_FIXED_DEVICES + DM_MAX_VCPUS)
 #define DM_MAX_REGIONS 8
 #define DM_SIGNALS 16 /* vcpu signals held until a trace checks them */
@@ -104,8 +105,16 @@ struct dm_pristine_timer {
 	uint64_t when;
 };
 
-struct dm_machine_state {
+/*
+ * The machine's virtual time, a device of its own: it moves at every event
+ * while the board's wiring state below rarely changes, and a checkpoint
+ * then stores a new clock (15 bytes encoded) instead of a new board.
+ */
+struct dm_machine_clock {
 	uint64_t now;
+};
+
+struct dm_machine_state {
 	uint32_t isa_src[DM_ISA_IRQS]; /* bit per enum dm_irq_source */
 	uint32_t pin_src[DM_GSIS];     /* sources wired to a pin directly */
 	uint16_t pic_in;	       /* levels last driven into the 8259s */
@@ -124,6 +133,7 @@ struct dm_machine_state {
 struct dm_machine {
 	struct dm_config cfg;
 	char config_text[2048]; /* canonical dm_config_format of cfg */
+	struct dm_machine_clock clock;
 	struct dm_machine_state ms;
 	struct dm_eventq q;
 	struct dm_pit pit;
@@ -156,6 +166,7 @@ struct dm_machine {
 	unsigned nmmio;
 };
 
+extern const struct dm_state_desc dm_machine_clock_desc;
 extern const struct dm_state_desc dm_machine_state_desc;
 
 /* Builds a machine in its power-on state. */

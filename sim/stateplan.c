@@ -355,6 +355,33 @@ static void put_scalars(const struct slots *g, const uint8_t *s, uint8_t *out)
 	put_sized(&g[3], 8, s, out);
 }
 
+static void put_bools(const struct slots *g, const uint8_t *s, uint8_t *out)
+{
+	const struct slot *v = g->v;
+	size_t n = g->n;
+
+	for (size_t i = 0; i < n; i++)
+		out[v[i].enc] = s[v[i].val] != 0;
+}
+
+static void put_blocks(const struct blocks *g, const uint8_t *s, uint8_t *out)
+{
+	const struct block *v = g->v;
+	size_t n = g->n;
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + v[i].at.enc, s + v[i].at.val, v[i].len);
+}
+
+static void get_blocks(const struct blocks *g, const uint8_t *buf, uint8_t *s)
+{
+	const struct block *v = g->v;
+	size_t n = g->n;
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + v[i].at.val, buf + v[i].at.enc, v[i].len);
+}
+
 size_t dm_state_plan_encode(const struct dm_state_plan *p, const void *state,
 			    uint8_t *buf, size_t cap)
 {
@@ -364,11 +391,8 @@ size_t dm_state_plan_encode(const struct dm_state_plan *p, const void *state,
 		return 0;
 	memcpy(buf, p->tmpl, p->enc_size);
 	put_scalars(p->copy, s, buf);
-	for (size_t i = 0; i < p->bools.n; i++)
-		buf[p->bools.v[i].enc] = s[p->bools.v[i].val] != 0;
-	for (size_t i = 0; i < p->blocks.n; i++)
-		memcpy(buf + p->blocks.v[i].at.enc, s + p->blocks.v[i].at.val,
-		       p->blocks.v[i].len);
+	put_bools(&p->bools, s, buf);
+	put_blocks(&p->blocks, s, buf);
 	return p->enc_size;
 }
 
@@ -495,6 +519,20 @@ in_range(const struct slots *g, unsigned size, const uint8_t *buf)
 	return !bad;
 }
 
+/* Moves the bools into the scratch copy; false if one is not 0 or 1. */
+static bool get_bools(const struct slots *g, const uint8_t *buf, uint8_t *s)
+{
+	const struct slot *v = g->v;
+	size_t n = g->n;
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++) {
+		ok &= buf[v[i].enc] <= 1;
+		s[v[i].val] = buf[v[i].enc];
+	}
+	return ok;
+}
+
 /* Decodes every value into the scratch copy; false if one is out of
  * range. */
 static bool decode_values(const struct dm_state_plan *p, const uint8_t *buf,
@@ -509,15 +547,8 @@ static bool decode_values(const struct dm_state_plan *p, const uint8_t *buf,
 	get_sized(&p->copy[1], 2, buf, s);
 	get_sized(&p->copy[2], 4, buf, s);
 	get_sized(&p->copy[3], 8, buf, s);
-	for (size_t i = 0; i < p->bools.n; i++) {
-		uint8_t v = buf[p->bools.v[i].enc];
-
-		ok &= v <= 1;
-		s[p->bools.v[i].val] = v;
-	}
-	for (size_t i = 0; i < p->blocks.n; i++)
-		memcpy(s + p->blocks.v[i].at.val, buf + p->blocks.v[i].at.enc,
-		       p->blocks.v[i].len);
+	ok &= get_bools(&p->bools, buf, s);
+	get_blocks(&p->blocks, buf, s);
 	return ok;
 }
 

@@ -49,7 +49,7 @@ static int check_kvm(const struct dm_machine *m, const char *dev,
 static int reading_time(const struct dm_machine *m, uint64_t now_ns,
 			const char *dev, uint64_t *now, struct dm_error *err)
 {
-	*now = now_ns > m->ms.now ? now_ns : m->ms.now;
+	*now = now_ns > m->clock.now ? now_ns : m->clock.now;
 	if (dm_eventq_next(&m->q) <= *now)
 		return dm_errorf(err,
 				 "%s: an event is due at %" PRIu64
@@ -63,7 +63,7 @@ static int reading_time(const struct dm_machine *m, uint64_t now_ns,
 static uint64_t writing_time(struct dm_machine *m, uint64_t now_ns)
 {
 	dm_machine_advance(m, now_ns);
-	return m->ms.now;
+	return m->clock.now;
 }
 
 /* Replaces a live device state by a scratch one, through its table. */
@@ -1058,7 +1058,7 @@ int dm_kvm_dump_capture(const struct dm_machine *m, uint64_t now_ns,
 			struct dm_error *err)
 {
 	memset(d, 0, sizeof(*d));
-	d->now_ns = now_ns > m->ms.now ? now_ns : m->ms.now;
+	d->now_ns = now_ns > m->clock.now ? now_ns : m->clock.now;
 	d->host_offset_ns = host_offset_ns;
 	if (dump_alloc(d, m->cfg.vcpus, err))
 		return -1;

@@ -21,7 +21,7 @@ head -n -2 "$traces/pit_datasheet.txt" >"$tmp/short.txt"
 rc=0
 "$dmsim" diff "$tmp/a.ck" "$tmp/c.ck" >"$tmp/out" || rc=$?
 [ "$rc" -eq 1 ] || fail "diff of different states exited $rc"
-grep -q '^machine.now: 1023000 -> 1023000' "$tmp/out" && fail "equal field listed"
+grep -q '^clock.now: 1023000 -> 1023000' "$tmp/out" && fail "equal field listed"
 grep -q '^pit.ch2.count_latch: 0 -> 2$' "$tmp/out" || { cat "$tmp/out" >&2; fail "differing field not named"; }
 rc=0
 "$dmsim" diff --json "$tmp/a.ck" "$tmp/c.ck" >"$tmp/json" || rc=$?

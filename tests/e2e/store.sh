@@ -95,7 +95,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["seq"] == int(sys.argv[2]) and d["run"] == 1, d
 assert d["fields"]["pit.ch0.cr"] == "0x3e8", d["fields"]["pit.ch0.cr"]
-assert d["fields"]["machine.now"] == str(d["time_ns"]), d
+assert d["fields"]["clock.now"] == str(d["time_ns"]), d
 PY
 
 # The plain SQL view answers the same question.

@@ -1217,7 +1217,7 @@ START_TEST(dump_round_trips_through_a_file)
 	ck_assert_msg(dm_kvm_dump_load(path, &l, present, &err) == 0, "%s",
 		      err.msg);
 	ck_assert_uint_eq(l->cfg.vcpus, 2);
-	ck_assert_uint_eq(l->ms.now, 7777);
+	ck_assert_uint_eq(l->clock.now, 7777);
 	ck_assert(!present[0]); /* the machine's own state */
 	for (unsigned i = 0; i < l->ndevices; i++) {
 		const char *n = l->devices[i].name;
@@ -1291,8 +1291,8 @@ START_TEST(dump_without_devices_leaves_them_at_power_on)
 	ck_assert(!present[1]); /* pit */
 	ck_assert(present[2]);	/* pic */
 	ck_assert(!present[3]); /* ioapic */
-	ck_assert(present[7]);	/* lapic0 */
-	ck_assert(!present[8]); /* lapic1 */
+	ck_assert(present[8]);	/* lapic0 */
+	ck_assert(!present[9]); /* lapic1 */
 	ck_assert_uint_eq(l->pit.ch[0].mode, 0xff);
 	ck_assert_uint_eq(l->ioapic.rte[2], 0x10000);
 	ck_assert_uint_eq(l->lapics[1].tpr, 0);

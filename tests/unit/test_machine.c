@@ -210,8 +210,8 @@ START_TEST(an_event_storm_stops_the_machine)
 	pio_w(m, 0, 0x40, 0);
 	dm_machine_advance(m, 600000000000ULL);
 	ck_assert_uint_eq(m->storm_at, 600000000000ULL);
-	ck_assert_uint_lt(m->ms.now, 600000000000ULL);
-	ck_assert_uint_gt(m->ms.now, 0);
+	ck_assert_uint_lt(m->clock.now, 600000000000ULL);
+	ck_assert_uint_gt(m->clock.now, 0);
 	dm_machine_destroy(m);
 }
 END_TEST
@@ -228,7 +228,7 @@ START_TEST(an_hpet_edge_that_reaches_nobody_costs_nothing)
 	mmio_w(m, 0, DM_HPET_BASE + 0x10, 1);
 	dm_machine_advance(m, 1000000000000ULL);
 	ck_assert_uint_eq(m->storm_at, 0);
-	ck_assert_uint_eq(m->ms.now, 1000000000000ULL);
+	ck_assert_uint_eq(m->clock.now, 1000000000000ULL);
 	dm_machine_destroy(m);
 }
 END_TEST

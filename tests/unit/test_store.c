@@ -581,7 +581,7 @@ START_TEST(datasheet_values_answer_plain_sql_queries)
 	/* Checkpoint n follows event n - 1.  Event 1 (t=500): count 1000
 	 * written; OUT0 of mode 2 falls when the count reaches 1, at edge
 	 * 1000 = 1000000 ns (loaded on edge 1). */
-	expect_field(c, 3, "machine.now", "0x00000000000001F4", 500);
+	expect_field(c, 3, "clock.now", "0x00000000000001F4", 500);
 	expect_field(c, 3, "pit.ch0.mode", "0x02", 2);
 	expect_field(c, 3, "pit.ch0.cr", "0x03E8", 1000);
 	expect_field(c, 3, "pit.out0_timer", "0x00000000000F4240", 1000000);
@@ -1022,12 +1022,12 @@ START_TEST(corrupt_checkpoints_are_reported)
 
 	/* Every checkpoint sharing the LAPIC blob of the last one. */
 	b = corrupt_one("UPDATE blobs SET kind = 'pic' WHERE id = %lld -- %u",
-			33, 7);
+			33, 8);
 	c = peek();
 	ck_assert_int_eq(b.n,
 			 sql_int(c, "SELECT count(*) FROM checkpoints "
-				    "WHERE substr(blob_ids, 85) = (SELECT "
-				    "substr(blob_ids, 85) FROM checkpoints "
+				    "WHERE substr(blob_ids, 97) = (SELECT "
+				    "substr(blob_ids, 97) FROM checkpoints "
 				    "WHERE seq = 33)"));
 	sqlite3_close(c);
 	ck_assert_uint_gt(b.n, 1);
@@ -1053,12 +1053,15 @@ static int find_leaf(const struct dm_layout_leaf *leaf, void *opaque)
 }
 
 /* Sets a checkpoint's state hash to the one its blobs' keys give. */
+/* The devices of a run of the 1-vcpu PIT trace. */
+#define PIT_RUN_DEVICES (DM_FIXED_DEVICES + 1)
+
 static void rehash(sqlite3 *c, unsigned seq)
 {
-	uint8_t keys[8 * 8];
+	uint8_t keys[PIT_RUN_DEVICES * 8];
 	sqlite3_stmt *st;
 
-	for (unsigned i = 0; i < 8; i++) {
+	for (unsigned i = 0; i < PIT_RUN_DEVICES; i++) {
 		char sql[128];
 		uint64_t key;
 
@@ -1124,7 +1127,8 @@ START_TEST(a_consistent_but_hostile_blob_is_refused_on_load)
 	record_pit_run(NULL);
 	ck_assert_int_eq(dm_state_layout(&dm_pit_state_desc, find_leaf, &f), 1);
 	c = peek();
-	ck_assert_int_eq(sql_int(c, "SELECT count(*) FROM run_devices"), 8);
+	ck_assert_int_eq(sql_int(c, "SELECT count(*) FROM run_devices"),
+			 PIT_RUN_DEVICES);
 	forge(c, blob_of(c, 6, 1), f.offset, 9);
 	sqlite3_close(c);
 	/* Every hash matches: the checkpoint is intact as stored... */
