@@ -25,8 +25,9 @@ struct slot {
 	uint32_t enc;
 };
 
-/* A run of unchecked elements of one array, back to back both in the
- * struct and in the encoding: one copy on a little-endian host. */
+/* A run of elements of one array, back to back both in the struct and in
+ * the encoding: one copy on a little-endian host (a load still checks each
+ * element against its max, through the range lists). */
 struct block {
 	struct slot at;
 	uint32_t len;
