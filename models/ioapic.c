@@ -481,6 +481,9 @@ static void rte_write(struct dm_ioapic *s, uint64_t now, unsigned pin,
 		ds_resample(s, now, pin);
 		break;
 	}
+	/* KVM's ioapic_write_indirect fires the mask notifiers. */
+	if ((old ^ e) & RTE_MASKED)
+		dm_irq_notify_mask(&s->mask, now, pin, e & RTE_MASKED);
 }
 
 static void indirect_write(struct dm_ioapic *s, uint64_t now, uint32_t v)

@@ -53,8 +53,9 @@ struct dm_ioapic {
 	/* Wiring and configuration (not state). */
 	struct dm_apic_sink bus;
 	struct dm_irq_ack acked;
-	uint32_t flavor;  /* enum dm_ioapic_flavor */
-	uint32_t version; /* 0x11 or 0x20 */
+	struct dm_irq_mask mask; /* a write changed an entry's mask bit */
+	uint32_t flavor;	 /* enum dm_ioapic_flavor */
+	uint32_t version;	 /* 0x11 or 0x20 */
 	uint32_t vcpus;
 };
 

@@ -344,8 +344,10 @@ static void icw1_datasheet(struct dm_pic *p, struct dm_pic_chip *c)
  * clears the IMR, rotation, special mask and read select, and AEOI/SFNM
  * only when IC4 = 0.  Poll, rotate-in-AEOI and the vector base survive.
  * Every pending edge request has its ISR bit cleared and reported
- * acknowledged (KVM does so when a vCPU accepts PIC interrupts, as from
- * reset and under the BIOS's virtual-wire set-up; dmsim assumes one does).
+ * acknowledged, but only when a vcpu takes the 8259's interrupts (its
+ * LAPIC disabled, or LVT0 an unmasked ExtINT): under QEMU, which loads
+ * its LAPIC reset state with LVT0 masked, SeaBIOS's ICW1 acknowledges
+ * nothing, and KVM's PIT goes on waiting for the tick it injected.
  */
 static void icw1_kvm(struct dm_pic *p, unsigned idx)
 {
@@ -360,6 +362,8 @@ static void icw1_kvm(struct dm_pic *p, unsigned idx)
 	c->read_isr = false;
 	if (!c->ic4)
 		clear_icw4(c);
+	if (p->taker.takes && !p->taker.takes(p->taker.opaque))
+		return;
 	for (unsigned n = 0; n < 8; n++)
 		if (edge & (1u << n))
 			clear_isr(p, idx, n);
@@ -504,6 +508,21 @@ static void ocw3(struct dm_pic *p, unsigned idx, uint64_t now, uint8_t val)
 	finish(p, now, SYNC_NONE);
 }
 
+/* OCW1.  KVM tells its mask notifiers of every bit that changed (an
+ * ICW1 clearing the IMR tells nobody). */
+static void set_imr(struct dm_pic *p, unsigned idx, uint64_t now, uint8_t val)
+{
+	struct dm_pic_chip *c = &p->chip[idx];
+	uint8_t changed = c->imr ^ val;
+
+	c->imr = val;
+	finish(p, now, SYNC_CHIP(idx));
+	for (unsigned n = 0; n < 8; n++)
+		if (changed & (1u << n))
+			dm_irq_notify_mask(&p->mask, now, 8 * idx + n,
+					   val & (1u << n));
+}
+
 static void chip_write(struct dm_pic *p, unsigned idx, uint64_t now,
 		       unsigned port, uint8_t val)
 {
@@ -519,8 +538,7 @@ static void chip_write(struct dm_pic *p, unsigned idx, uint64_t now,
 	} else if (c->init_step) {
 		icw_next(p, idx, now, val);
 	} else {
-		c->imr = val;
-		finish(p, now, SYNC_CHIP(idx));
+		set_imr(p, idx, now, val);
 	}
 }
 

@@ -77,6 +77,13 @@ struct dm_pic_chip {
 	bool poll;	  /* the next read is a poll */
 };
 
+/* kvm: whether some vcpu takes the 8259's interrupts now (KVM's
+ * kvm_apic_accept_pic_intr over the vcpus); unwired, one does. */
+struct dm_pic_taker {
+	bool (*takes)(void *opaque);
+	void *opaque;
+};
+
 struct dm_pic {
 	/* Migratable state (dm_pic_state_desc). */
 	struct dm_pic_chip chip[2]; /* 0 master, 1 slave */
@@ -85,6 +92,8 @@ struct dm_pic {
 	/* Wiring and configuration (not state). */
 	struct dm_irq_line intr_line;
 	struct dm_irq_ack acked;
+	struct dm_irq_mask mask; /* OCW1 changed IMR bits, IRQ 0-15 */
+	struct dm_pic_taker taker;
 	uint32_t flavor; /* enum dm_pic_flavor */
 	uint16_t acks;	 /* IRQs acknowledged during the current entry
 			  * point, reported to acked on its way out */

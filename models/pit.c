@@ -504,6 +504,15 @@ static void kvm_timer_fire(struct dm_pit *pit, uint64_t now)
 	}
 }
 
+void dm_pit_irq0_unmasked(struct dm_pit *pit)
+{
+	/* kvm_pit_reset_reinject */
+	if (pit->flavor != DM_PIT_KVM || !pit->reinject)
+		return;
+	pit->kvm_pending = 0;
+	pit->kvm_irq_ack = true;
+}
+
 void dm_pit_irq0_acked(void *opaque, uint64_t now, unsigned irq)
 {
 	struct dm_pit *pit = opaque;

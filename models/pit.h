@@ -122,6 +122,12 @@ void dm_pit_port61_write(void *pit, uint64_t now, uint64_t offset,
 bool dm_pit_out(struct dm_pit *pit, uint64_t now, unsigned channel);
 
 /* KVM's irq ack notifier for IRQ0 (reinject mode); a struct dm_irq_ack fn. */
+/*
+ * kvm, reinject: the guest unmasked IRQ0 at the 8259 or IOAPIC pin 2
+ * (KVM's mask notifier for GSI 0): the ticks pending reinjection are
+ * dropped and the next tick is injected at once.
+ */
+void dm_pit_irq0_unmasked(struct dm_pit *pit);
 void dm_pit_irq0_acked(void *pit, uint64_t now, unsigned irq);
 
 #endif

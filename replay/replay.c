@@ -88,6 +88,28 @@ static int step_signal(struct dm_machine *m, const struct dm_event *ev,
 	return 0;
 }
 
+/*
+ * A dev irq event.  With pit_irq0=off, a raise of IRQ0 is also a check of
+ * the PIT: it must answer the oldest PIT tick not yet answered, at most
+ * pit_irq0_late_ns after it (actual: how late, UINT64_MAX without a tick),
+ * with no tick before it left unanswered.
+ */
+static int step_irq(struct dm_machine *m, const struct dm_event *ev,
+		    struct dm_outcome *out, struct dm_error *err)
+{
+	bool rise = ev->addr == 0 && ev->value &&
+		    !(m->ms.isa_src[0] & 1u << DM_SRC_DEV);
+
+	if (dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr, ev->value != 0,
+			       err))
+		return -1;
+	if (!rise || !dm_machine_pit_raised(m, &out->actual, &out->lost))
+		return 0;
+	out->has_actual = true;
+	out->mismatch = out->actual > m->cfg.pit_irq0_late_ns || out->lost;
+	return 0;
+}
+
 static int step_event(struct dm_machine *m, const struct dm_event *ev,
 		      struct dm_outcome *out, struct dm_error *err);
 
@@ -115,8 +137,7 @@ static int step_event(struct dm_machine *m, const struct dm_event *ev,
 	*out = (struct dm_outcome){0};
 	switch (ev->op) {
 	case DM_OP_IRQ:
-		return dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr,
-					  ev->value != 0, err);
+		return step_irq(m, ev, out, err);
 	case DM_OP_MSI:
 		dm_machine_msi(m, ev->time, ev->addr, (uint32_t)ev->value);
 		return 0;
@@ -230,10 +251,32 @@ static void format_signal(uint64_t actual, char *buf, size_t n)
 			 signal_names[(actual >> 8) & 3], actual & 0xff);
 }
 
-static void format_expected(const struct dm_event *ev,
+/* How an IRQ0 raise failed to answer the PIT's ticks. */
+static void format_pit_raise(const struct dm_machine *m,
+			     const struct dm_outcome *o, char *exp, size_t ne,
+			     char *act, size_t na)
+{
+	snprintf(exp, ne, "a PIT tick at most %" PRIu64 " ns before",
+		 m->cfg.pit_irq0_late_ns);
+	if (o->lost)
+		snprintf(act, na,
+			 "%" PRIu32 " PIT ticks before it never raised",
+			 o->lost);
+	else if (o->actual == UINT64_MAX)
+		snprintf(act, na, "no PIT tick waiting");
+	else
+		snprintf(act, na, "its tick %" PRIu64 " ns before", o->actual);
+}
+
+static void format_expected(const struct dm_machine *m,
+			    const struct dm_event *ev,
 			    const struct dm_outcome *o, char *exp, size_t ne,
 			    char *act, size_t na)
 {
+	if (ev->op == DM_OP_IRQ) {
+		format_pit_raise(m, o, exp, ne, act, na);
+		return;
+	}
 	if (dm_op_is_signal(ev->op)) {
 		if (ev->flags & DM_EV_VALUE)
 			snprintf(exp, ne, "%s 0x%" PRIx64, dm_op_name(ev->op),
@@ -273,7 +316,7 @@ static void report_divergence(const struct dm_replay_opts *opts,
 	struct dump_ctx ctx = {opts->out, opts->json, true};
 
 	dm_event_format(ev, line, sizeof(line));
-	format_expected(ev, o, exp, sizeof(exp), act, sizeof(act));
+	format_expected(m, ev, o, exp, sizeof(exp), act, sizeof(act));
 	if (opts->json) {
 		fprintf(opts->out,
 			"%s\n    {\"event\":%" PRIu64 ",\"time_ns\":%" PRIu64
@@ -342,6 +385,55 @@ static void count_event(struct dm_replay_stats *s, const struct dm_event *ev)
 			s->hashes_checked++;
 		break;
 	}
+}
+
+static void count_pit_raise(struct dm_replay_stats *s,
+			    const struct dm_event *ev,
+			    const struct dm_outcome *o)
+{
+	if (ev->op != DM_OP_IRQ || !o->has_actual)
+		return;
+	s->pit_raises++;
+	if (!o->lost && o->actual != UINT64_MAX &&
+	    o->actual > s->pit_raise_late_ns)
+		s->pit_raise_late_ns = o->actual;
+}
+
+/*
+ * pit_irq0=off: the trace ended with PIT ticks it never raised, beyond
+ * pit_irq0_late_ns of its end (a tick that recent may still have been on
+ * its way): a divergence, reported after the others.
+ */
+static void check_unraised(const struct dm_replay_opts *opts,
+			   const struct dm_machine *m,
+			   struct dm_replay_stats *s)
+{
+	const struct dm_machine_state *ms = &m->ms;
+	uint64_t now = m->clock.now, bound = m->cfg.pit_irq0_late_ns;
+	uint32_t n = ms->pit_ticks_lost;
+	char act[96];
+
+	if (m->cfg.pit_irq0 || !bound)
+		return;
+	for (unsigned i = 0; i < ms->npit_ticks; i++)
+		n += now - ms->pit_tick[i] > bound;
+	if (!n)
+		return;
+	snprintf(act, sizeof(act), "%" PRIu32 " PIT ticks never raised", n);
+	s->divergences++;
+	if (opts->json) {
+		fprintf(opts->out,
+			"%s\n    {\"event\":%" PRIu64 ",\"time_ns\":%" PRIu64
+			",\"access\":\"end of trace\",\"expected\":\"every "
+			"PIT tick raised\",\"actual\":\"%s\"}",
+			s->divergences > 1 ? "," : "", s->events, now, act);
+		return;
+	}
+	fprintf(opts->out,
+		"divergence at the end of the trace (t=%" PRIu64 " ns)\n"
+		"  expected every PIT tick raised within %" PRIu64
+		" ns, got %s\n",
+		now, bound, act);
 }
 
 static void report_header(const struct dm_replay_opts *opts, const char *path,
@@ -425,13 +517,15 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 			",\"intacks_none\":%" PRIu64 ",\"signals\":%" PRIu64
 			",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
 			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
-			",\"tolerated\":%" PRIu64
+			",\"tolerated\":%" PRIu64 ",\"pit_raises\":%" PRIu64
+			",\"pit_raise_late_ns\":%" PRIu64
 			",\"state_hash\":\"0x%016" PRIx64 "\"",
 			s->divergences ? "\n  " : "", s->divergences, s->events,
 			s->reads_checked, s->reads_recorded, s->writes, s->irqs,
 			s->intacks, s->intacks_none, s->signals, s->marks,
 			s->hashes_checked, s->faults, m->clock.now,
-			s->tolerated, hash);
+			s->tolerated, s->pit_raises, s->pit_raise_late_ns,
+			hash);
 		report_store(opts, s);
 		if (tol->ns)
 			report_tolerance(opts, tol);
@@ -450,6 +544,12 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 		path, encoding, config, s->events, s->reads_checked,
 		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
 		s->hashes_checked, s->divergences, m->clock.now, hash);
+	if (s->pit_raises)
+		fprintf(opts->out,
+			"irq0:        %" PRIu64 " raises checked against the "
+			"PIT's ticks (the latest %" PRIu64
+			" ns after its tick)\n",
+			s->pit_raises, s->pit_raise_late_ns);
 	if (s->intacks_none)
 		fprintf(opts->out,
 			"intacks:     %" PRIu64
@@ -587,6 +687,7 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		}
 		count_event(stats, &ev);
 		stats->faults += o.fault;
+		count_pit_raise(stats, &ev, &o);
 		stats->intacks_none += ev.op == DM_OP_INTACK && o.has_actual &&
 				       (int64_t)o.actual < 0;
 		if (o.mismatch && tol.ns && dm_tolerance_applies(m, &ev) &&
@@ -609,6 +710,8 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		fputc('\n', opts->progress);
 	if (more < 0)
 		rc = 2;
+	if (rc == 0)
+		check_unraised(opts, m, stats);
 	if (opts->store && end_run(opts, stats, rc, err))
 		rc = 2;
 	if (rc == 0 && opts->save_state && save_state(m, opts->save_state, err))

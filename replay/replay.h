@@ -21,10 +21,12 @@ struct dm_store;
 
 /* What applying one event produced. */
 struct dm_outcome {
-	uint64_t actual; /* read value, vector, or state hash */
+	uint64_t actual; /* read value, vector, state hash, or how late an
+			  * IRQ0 raise came after its PIT tick */
 	bool has_actual; /* the event produces an output */
 	bool fault;	 /* the access raised a guest #GP */
 	bool mismatch;	 /* the trace expected something else */
+	uint32_t lost;	 /* IRQ0 raise: PIT ticks before it never raised */
 };
 
 struct dm_replay_stats {
@@ -40,9 +42,11 @@ struct dm_replay_stats {
 	uint64_t hashes_checked;
 	uint64_t faults;
 	uint64_t divergences;
-	uint64_t tolerated; /* time-derived outputs matched within tolerance */
-	int64_t run;	    /* the run in opts->store (0: none) */
-	uint64_t checkpoints; /* checkpoints stored */
+	uint64_t tolerated;  /* time-derived outputs matched within tolerance */
+	uint64_t pit_raises; /* pit_irq0=off: IRQ0 raises checked */
+	uint64_t pit_raise_late_ns; /* ... the latest after its tick */
+	int64_t run;		    /* the run in opts->store (0: none) */
+	uint64_t checkpoints;	    /* checkpoints stored */
 };
 
 /*

@@ -79,6 +79,12 @@ static const struct opt options[] = {
 	  "the PIT's OUT0 drives ISA IRQ0; off: IRQ0 comes only from the "
 	  "trace's dev irq 0 events (captures where KVM's kthread injected "
 	  "PIT ticks at host-scheduled times)" },
+	{ "pit_irq0_late_ns", OPT_U64, OFF(pit_irq0_late_ns), 0,
+	  UINT64_MAX / 2, NULL, { 0, 0, 0 },
+	  "pit_irq0=off, when not 0: each raise of IRQ0 by the trace must "
+	  "answer a tick of the PIT model (an OUT0 raise), the oldest not yet "
+	  "answered, at most this late, and no tick may go unanswered "
+	  "(KVM's kvm-pit thread and QEMU's main loop raise it late)" },
 	{ "pmtimer_hz", OPT_U64, OFF(pmtimer_hz), 1, 1000000000, NULL,
 	  { 3579545, 3579545, 3579545 }, "ACPI PM timer clock" },
 	{ "pmtimer", OPT_ENUM, OFF(pmtimer_flavor), 0, 1, pmtimer_flavor_names,

@@ -93,6 +93,7 @@ struct dm_config {
 	bool pit_qemu_reset;	    /* QEMU's reset state put into KVM's PIT */
 	uint64_t pit_start_ns;	    /* ... at this virtual time */
 	bool pit_irq0;		    /* OUT0 drives ISA IRQ0 */
+	uint64_t pit_irq0_late_ns; /* off: a trace raise's bound after a tick */
 	uint64_t pmtimer_hz;
 	uint32_t pmtimer_flavor;   /* enum dm_pmtimer_flavor */
 	bool pmtimer_32bit;	   /* TMR_VAL_EXT: 32-bit PM_TMR */

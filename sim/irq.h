@@ -10,10 +10,13 @@
  *   (an HPET timer's INT_ROUTE) drives a bank and names the pin per call.
  * - struct dm_irq_ack: "interrupt n was acknowledged" (its in-service bit
  *   cleared by an EOI), which KVM's PIT reinject mode listens to.
+ * - struct dm_irq_mask: "input n was masked or unmasked", which it listens
+ *   to as well.
  */
 #ifndef DM_IRQ_H
 #define DM_IRQ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void (*dm_irq_fn)(void *opaque, uint64_t now, unsigned pin, int level);
@@ -31,6 +34,12 @@ struct dm_irq_bank {
 
 struct dm_irq_ack {
 	void (*acked)(void *opaque, uint64_t now, unsigned irq);
+	void *opaque;
+};
+
+/* The guest masked or unmasked input n (KVM's irq mask notifiers). */
+struct dm_irq_mask {
+	void (*changed)(void *opaque, uint64_t now, unsigned irq, bool masked);
 	void *opaque;
 };
 
@@ -60,6 +69,13 @@ static inline void dm_irq_notify_ack(const struct dm_irq_ack *ack, uint64_t now,
 {
 	if (ack->acked)
 		ack->acked(ack->opaque, now, irq);
+}
+
+static inline void dm_irq_notify_mask(const struct dm_irq_mask *m, uint64_t now,
+				      unsigned irq, bool masked)
+{
+	if (m->changed)
+		m->changed(m->opaque, now, irq, masked);
 }
 
 #endif

@@ -33,9 +33,14 @@ static const struct dm_field machine_fields[] = {
 		 (DM_MAX_VCPUS - 1) << 12 | DM_VCPU_SMI << 8 | 0xff, DM_FF_HEX),
 	DM_U8(struct dm_machine_state, nsignals, 8, DM_SIGNALS),
 	DM_U32(struct dm_machine_state, signals_dropped, 9, UINT32_MAX),
+	DM_ARRAY(DM_FT_U64, struct dm_machine_state, pit_tick, 10, UINT64_MAX,
+		 0),
+	DM_U8(struct dm_machine_state, npit_ticks, 11, DM_PIT_TICKS),
+	DM_U32(struct dm_machine_state, pit_ticks_lost, 12, UINT32_MAX),
 };
 
-/* Unused signal slots are zero, so equal queues encode equally. */
+/* Unused queue slots are zero, so equal queues encode equally; ticks
+ * wait oldest first. */
 static int machine_validate(const void *state, struct dm_error *err)
 {
 	const struct dm_machine_state *ms = state;
@@ -46,6 +51,19 @@ static int machine_validate(const void *state, struct dm_error *err)
 					 "signal[%u]: 0x%x beyond the %u "
 					 "queued signals",
 					 i, ms->signal[i], ms->nsignals);
+	for (unsigned i = 1; i < ms->npit_ticks; i++)
+		if (ms->pit_tick[i] < ms->pit_tick[i - 1])
+			return dm_errorf(err,
+					 "pit_tick[%u]: %llu before the "
+					 "tick ahead of it",
+					 i,
+					 (unsigned long long)ms->pit_tick[i]);
+	for (unsigned i = ms->npit_ticks; i < DM_PIT_TICKS; i++)
+		if (ms->pit_tick[i])
+			return dm_errorf(err,
+					 "pit_tick[%u]: set beyond the %u "
+					 "waiting ticks",
+					 i, ms->npit_ticks);
 	return 0;
 }
 
@@ -130,12 +148,59 @@ static void isa_source(struct dm_machine *m, uint64_t now, unsigned irq,
 	drive_inputs(m, now);
 }
 
+/*
+ * With pit_irq0=off the trace raises IRQ0 where KVM's kvm-pit thread or
+ * QEMU's main loop did, late; with pit_irq0_late_ns the PIT's own raises
+ * are kept to check that each of those answers one of them
+ * (dm_machine_pit_raised).  Under HPET
+ * legacy replacement the PIT's ticks reach nothing.
+ */
+static void drop_oldest_tick(struct dm_machine_state *ms)
+{
+	memmove(ms->pit_tick, ms->pit_tick + 1,
+		(DM_PIT_TICKS - 1) * sizeof(ms->pit_tick[0]));
+	ms->pit_tick[--ms->npit_ticks] = 0;
+}
+
+static void pit_tick(struct dm_machine_state *ms, uint64_t now)
+{
+	if (ms->hpet_legacy)
+		return;
+	if (ms->npit_ticks == DM_PIT_TICKS) {
+		drop_oldest_tick(ms);
+		ms->pit_ticks_lost++;
+	}
+	ms->pit_tick[ms->npit_ticks++] = now;
+}
+
 static void pit_out0(void *opaque, uint64_t now, unsigned irq, int level)
 {
 	struct dm_machine *m = opaque;
 
 	if (m->cfg.pit_irq0)
 		isa_source(m, now, irq, DM_SRC_PIT, level);
+	else if (level && m->cfg.pit_irq0_late_ns)
+		pit_tick(&m->ms, now);
+}
+
+bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late, uint32_t *lost)
+{
+	struct dm_machine_state *ms = &m->ms;
+
+	/* Before QEMU put its reset state into KVM's PIT, the PIT ran a
+	 * state the trace does not show. */
+	if (m->cfg.pit_irq0 || !m->cfg.pit_irq0_late_ns || ms->hpet_legacy ||
+	    (m->cfg.pit_qemu_reset && m->clock.now < m->cfg.pit_start_ns))
+		return false;
+	*lost = ms->pit_ticks_lost;
+	ms->pit_ticks_lost = 0;
+	if (!ms->npit_ticks) {
+		*late = UINT64_MAX;
+		return true;
+	}
+	*late = m->clock.now - ms->pit_tick[0];
+	drop_oldest_tick(ms);
+	return true;
 }
 
 static void rtc_irq8(void *opaque, uint64_t now, unsigned irq, int level)
@@ -185,6 +250,12 @@ static void hpet_legacy(void *opaque, uint64_t now, unsigned pin, int level)
 
 	(void)pin;
 	m->ms.hpet_legacy = level;
+	/* QEMU's KVM_PIT_FLAGS_HPET_LEGACY: the PIT injects nothing more,
+	 * ticks still waiting included. */
+	if (level) {
+		memset(m->ms.pit_tick, 0, sizeof(m->ms.pit_tick));
+		m->ms.npit_ticks = 0;
+	}
 	drive_inputs(m, now);
 }
 
@@ -228,6 +299,25 @@ static void pic_acked(void *opaque, uint64_t now, unsigned irq)
 		dm_pit_irq0_acked(&m->pit, now, 0);
 }
 
+/* ... and for GSI 0 unmasked at either (its mask notifier). */
+static void pic_mask(void *opaque, uint64_t now, unsigned irq, bool masked)
+{
+	struct dm_machine *m = opaque;
+
+	(void)now;
+	if (irq == 0 && !masked)
+		dm_pit_irq0_unmasked(&m->pit);
+}
+
+static void ioapic_mask(void *opaque, uint64_t now, unsigned pin, bool masked)
+{
+	struct dm_machine *m = opaque;
+
+	(void)now;
+	if (pin == 2 && !masked)
+		dm_pit_irq0_unmasked(&m->pit);
+}
+
 static void ioapic_acked(void *opaque, uint64_t now, unsigned pin)
 {
 	struct dm_machine *m = opaque;
@@ -269,6 +359,28 @@ int dm_machine_take_signal(struct dm_machine *m, uint32_t cpu,
 		return 1;
 	}
 	return 0;
+}
+
+/* LINT0 is an unmasked ExtINT, or the APIC is off and LINT0 is plain
+ * INTR (SDM 11.4.3): the vcpu takes the 8259's interrupts. */
+static bool lapic_takes_pic(const struct dm_lapic *l)
+{
+	uint32_t lvt0 = l->lvt[DM_LVT_LINT0];
+
+	return !dm_lapic_hw_enabled(l) ||
+	       (!(lvt0 & (1u << 16)) &&
+		((lvt0 >> 8) & 7) == DM_DELIVERY_EXTINT);
+}
+
+/* KVM asks every vcpu (kvm_apic_accept_pic_intr at the 8259's reset). */
+static bool a_vcpu_takes_pic(void *opaque)
+{
+	const struct dm_machine *m = opaque;
+
+	for (unsigned i = 0; i < m->cfg.vcpus; i++)
+		if (lapic_takes_pic(&m->lapics[i]))
+			return true;
+	return false;
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -370,10 +482,13 @@ static int build(struct dm_machine *m, struct dm_error *err)
 	if (dm_ioapic_init(&m->ioapic, cfg, &m->q, err))
 		return -1;
 	m->ioapic.acked = (struct dm_irq_ack){ioapic_acked, m};
+	m->ioapic.mask = (struct dm_irq_mask){ioapic_mask, m};
 	dm_pit_init(&m->pit, cfg, &m->q, &irq0);
 	dm_pic_init(&m->pic, cfg);
 	m->pic.intr_line = (struct dm_irq_line){pic_intr, m, 0};
 	m->pic.acked = (struct dm_irq_ack){pic_acked, m};
+	m->pic.mask = (struct dm_irq_mask){pic_mask, m};
+	m->pic.taker = (struct dm_pic_taker){a_vcpu_takes_pic, m};
 	dm_hpet_init(&m->hpet, cfg, &m->q, &hpet);
 	dm_rtc_init(&m->rtc, cfg, &m->q, &irq8);
 	dm_pmtimer_init(&m->pmtimer, cfg, &m->q, &sci);
@@ -699,18 +814,10 @@ int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,
 	return dm_apicbus_deliver(&m->bus, m->clock.now, &msg);
 }
 
-/* The 8259 answers this vcpu's INTA cycles: LINT0 is an unmasked ExtINT,
- * or the APIC is off and LINT0 is plain INTR (SDM 11.4.3). */
+/* The 8259 answers this vcpu's INTA cycles (its INT goes to vcpu 0). */
 static bool pic_serves_inta(const struct dm_machine *m, uint32_t cpu)
 {
-	const struct dm_lapic *l = &m->lapics[cpu];
-	uint32_t lvt0 = l->lvt[DM_LVT_LINT0];
-
-	if (cpu != 0)
-		return false;
-	return !dm_lapic_hw_enabled(l) ||
-	       (!(lvt0 & (1u << 16)) &&
-		((lvt0 >> 8) & 7) == DM_DELIVERY_EXTINT);
+	return cpu == 0 && lapic_takes_pic(&m->lapics[cpu]);
 }
 
 int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu)

@@ -47,7 +47,8 @@
 #define DM_FIXED_DEVICES 8
 #define DM_MAX_DEVICES (DM_FIXED_DEVICES + DM_MAX_VCPUS)
 #define DM_MAX_REGIONS 8
-#define DM_SIGNALS 16 /* vcpu signals held until a trace checks them */
+#define DM_SIGNALS 16	/* vcpu signals held until a trace checks them */
+#define DM_PIT_TICKS 16 /* PIT ticks waiting for the trace's IRQ0 raise */
 /*
  * Device events one advance may fire.  A guest that programs a period of a
  * few ns (an HPET comparator of 1, a PIT count of 2) and then lets seconds
@@ -128,6 +129,14 @@ struct dm_machine_state {
 	uint32_t signal[DM_SIGNALS];
 	uint8_t nsignals;
 	uint32_t signals_dropped;
+	/*
+	 * pit_irq0=off: the instants the PIT raised OUT0 that no dev irq 0
+	 * raise of the trace has answered yet, oldest first, and how many
+	 * were pushed out unanswered when more than DM_PIT_TICKS waited.
+	 */
+	uint64_t pit_tick[DM_PIT_TICKS];
+	uint8_t npit_ticks;
+	uint32_t pit_ticks_lost;
 };
 
 struct dm_machine {
@@ -194,6 +203,17 @@ enum dm_access dm_machine_msr(struct dm_machine *m, uint64_t now, uint32_t cpu,
  */
 int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 		       int level, struct dm_error *err);
+/*
+ * pit_irq0=off, outside HPET legacy replacement: the trace raised IRQ0
+ * (dev irq 0 going from 0 to 1, applied by dm_machine_set_gsi), which
+ * answers the oldest PIT tick waiting.  Returns how long after that tick
+ * it came, or UINT64_MAX when none waited; *lost gets the ticks pushed out
+ * unanswered since the last raise.  False when the raise is not the PIT's
+ * to answer (IRQ0 is the PIT's own line, or the HPET's; the PIT had not
+ * yet started from QEMU's reset state) or pit_irq0_late_ns is 0.
+ */
+bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late,
+			   uint32_t *lost);
 /* A device outside the model set writes an MSI; returns the number of
  * LAPICs that accepted it. */
 int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,

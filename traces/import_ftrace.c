@@ -415,13 +415,6 @@ static bool pit_edge(const struct ev_irq *e)
 	return e->source >= KERNEL_SOURCE_MIN && e->gsi == 0;
 }
 
-static bool pit_edge_line(const char *body)
-{
-	struct ev_irq e;
-
-	return parse_set_irq(body, &e) && pit_edge(&e);
-}
-
 /*
  * kvm_msi_set_irq prints "dst D vec V (MODE|logical|level|rh)": the
  * address and data are rebuilt from those fields (SPEC-NOTES 8): address
@@ -837,6 +830,25 @@ static void survey_pm(struct survey *sv, const struct ev_pio *e, uint64_t ts)
 	sv->pm.val[sv->pm.n++] = (uint32_t)e->val & 0xffffff;
 }
 
+/* A kvm_set_irq line.  The kvm-pit thread's raise after the vcpus ran and
+ * before the guest programmed the PIT dates QEMU's reset state of the PIT
+ * (pit_start); its lower, a moment later, does not. */
+static void survey_set_irq(struct survey *sv, struct tinfo *t,
+			   const struct fline *fl)
+{
+	struct ev_irq e;
+	bool pit = parse_set_irq(fl->body, &e) && pit_edge(&e);
+
+	t->qemu_thread |= !pit;
+	if (!pit)
+		return;
+	sv->pit_edges++;
+	if (sv->vcpu_ran && !sv->pit_programmed && e.level) {
+		sv->pit_started = true;
+		sv->pit_start_ts = fl->ts;
+	}
+}
+
 static int survey_event(struct survey *sv, const struct fline *fl,
 			struct dm_error *err)
 {
@@ -919,14 +931,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		sv->echoes = true;
 		break;
 	case K_SET_IRQ:
-		t->qemu_thread |= !pit_edge_line(fl->body);
-		if (!pit_edge_line(fl->body))
-			break;
-		sv->pit_edges++;
-		if (sv->vcpu_ran && !sv->pit_programmed) {
-			sv->pit_started = true;
-			sv->pit_start_ts = fl->ts;
-		}
+		survey_set_irq(sv, t, fl);
 		break;
 	case K_ACCEPT:
 		if (parse_accept(fl->body, &v) && v < MAX_VCPUS &&
@@ -2451,9 +2456,9 @@ static void init_conv(struct conv *c, struct survey *sv)
  */
 #define KVM_PIT_RESET_INTERVAL_NS 54925447ULL
 
-/* KVM's PIT, which QEMU resets (with kernel-irqchip=off the PIT is
- * QEMU's own, profile=qemu). */
-static bool kvm_pit_under_qemu(const struct survey *sv)
+/* KVM's PIT and LAPIC, which QEMU resets (with kernel-irqchip=off they
+ * are QEMU's own, profile=qemu). */
+static bool kvm_irqchip_under_qemu(const struct survey *sv)
 {
 	return sv->qemu && !irqchip_off(sv);
 }
@@ -2556,9 +2561,11 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 	if (sv->counter && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n, " tsc_hz=%" PRIu64,
 			      rate);
-	if (kvm_pit_under_qemu(sv) && n > 0 && (size_t)n < cap)
+	/* QEMU loads its own LAPIC reset state, LVT0 masked, into KVM. */
+	if (kvm_irqchip_under_qemu(sv) && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n,
-			      " pit_qemu_reset=on pit_start_ns=%" PRIu64,
+			      " pit_qemu_reset=on pit_start_ns=%" PRIu64
+			      " lapic_lint0_reenabled=off",
 			      pit_start(sv, rate));
 	if (sv->qemu && sv->pm.n && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n,
@@ -2640,7 +2647,7 @@ static void report_pit_start(FILE *log, const struct survey *sv, uint64_t rate)
 			"import: QEMU's virtual clock (PM timer) starts at %" PRIu64
 			" ns (from %u reads of PM_TMR)\n",
 			pm_start(sv, rate), sv->pm.n);
-	if (!kvm_pit_under_qemu(sv))
+	if (!kvm_irqchip_under_qemu(sv))
 		return;
 	if (sv->pit_started)
 		fprintf(log,

@@ -50,6 +50,8 @@ struct acks {
 	unsigned count;
 	unsigned pins[RING];
 	int repulse_pin;
+	unsigned nmasks; /* mask notifications, the last as pin | masked << 8 */
+	unsigned last_mask;
 };
 
 static const enum dm_profile profiles[] = {DM_PROFILE_DATASHEET, DM_PROFILE_KVM,
@@ -85,6 +87,15 @@ static void ack_record(void *opaque, uint64_t now, unsigned irq)
 	}
 }
 
+static void mask_record(void *opaque, uint64_t now, unsigned pin, bool masked)
+{
+	struct acks *a = opaque;
+
+	(void)now;
+	a->nmasks++;
+	a->last_mask = pin | (unsigned)masked << 8;
+}
+
 static void init_dev(struct dm_ioapic *s)
 {
 	struct dm_error err = {{0}};
@@ -93,6 +104,7 @@ static void init_dev(struct dm_ioapic *s)
 		      err.msg);
 	s->bus = (struct dm_apic_sink){sink_deliver, &fx.sink};
 	s->acked = (struct dm_irq_ack){ack_record, &fx.acks};
+	s->mask = (struct dm_irq_mask){mask_record, &fx.acks};
 }
 
 /* A machine of the given profile plus extra options ("" for none). */
@@ -285,6 +297,25 @@ END_TEST
 
 /* 0x03-0x0F and 0x40-0xFF: KVM reads 0xFFFFFFFF, QEMU and the datasheet
  * model 0; writes change nothing. */
+/* A write that flips an entry's mask bit tells the mask listener (KVM's
+ * ioapic_write_indirect fires the mask notifiers); other writes do not. */
+START_TEST(test_mask_changes_are_told)
+{
+	setup(profiles[_i], "");
+	rte_set(2, 0x30, 0); /* unmask pin 2 (reset: masked) */
+	ck_assert_uint_eq(fx.acks.nmasks, 1);
+	ck_assert_uint_eq(fx.acks.last_mask, 2);
+	wr(RTE_LO(2), 0x31);	   /* vector only */
+	wr(RTE_HI(2), 0x01000000); /* destination only */
+	ck_assert_uint_eq(fx.acks.nmasks, 1);
+	restore();
+	wr(RTE_LO(2), 0x10031); /* masked again */
+	ck_assert_uint_eq(fx.acks.nmasks, 2);
+	ck_assert_uint_eq(fx.acks.last_mask, 2 | 1u << 8);
+	teardown();
+}
+END_TEST
+
 START_TEST(test_undefined_indices)
 {
 	static const unsigned idx[] = {0x03, 0x0f, 0x40, 0x41, 0x80, 0xff};
@@ -1175,6 +1206,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(regs, test_reset_values, 0, 3);
 	tcase_add_loop_test(regs, test_id_ver_arb, 0, 3);
 	tcase_add_loop_test(regs, test_rte_fields, 0, 3);
+	tcase_add_loop_test(regs, test_mask_changes_are_told, 0, 3);
 	tcase_add_loop_test(regs, test_undefined_indices, 0, 3);
 	tcase_add_loop_test(regs, test_ioregsel, 0, 3);
 	tcase_add_test(regs, test_access_datasheet);

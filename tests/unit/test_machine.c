@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay/replay.h"
 #include "sim/machine.h"
 #include "testutil.h"
 
@@ -262,6 +263,143 @@ START_TEST(pit_irq0_off_leaves_irq0_to_the_trace)
 }
 END_TEST
 
+/* The trace raises (or lowers) IRQ0 at t; returns the check's outcome. */
+static struct dm_outcome trace_irq0(struct dm_machine *m, uint64_t t, int level)
+{
+	struct dm_event ev = {.time = t,
+			      .op = DM_OP_IRQ,
+			      .value = level,
+			      .actor = DM_ACTOR_DEV};
+	struct dm_outcome o;
+	struct dm_error err;
+
+	ck_assert_msg(dm_replay_step(m, &ev, &o, &err) == 0, "%s", err.msg);
+	return o;
+}
+
+/* KVM without reinject: counter 0 in mode 2 ticks every 1 ms. */
+#define TICKING                                        \
+	"profile=kvm pit_hz=1000000 pit_reinject=off " \
+	"pit_min_period_us=0 pit_irq0=off "
+
+static struct dm_machine *ticking(const char *opts)
+{
+	char all[256];
+	struct dm_machine *m;
+
+	snprintf(all, sizeof(all), "%s%s", TICKING, opts);
+	m = make(all);
+	pio_w(m, 0, 0x43, 0x34);
+	pio_w(m, 0, 0x40, 1000 & 0xff);
+	pio_w(m, 0, 0x40, 1000 >> 8);
+	return m;
+}
+
+/*
+ * pit_irq0_late_ns: each raise of IRQ0 the trace makes answers the PIT's
+ * oldest unanswered tick, at most that late; a raise without a tick, one
+ * too late, or one after ticks that went unanswered is a mismatch.
+ */
+START_TEST(trace_raises_of_irq0_answer_the_pit_ticks)
+{
+	struct dm_machine *m = ticking("pit_irq0_late_ns=50000");
+	struct dm_outcome o;
+	struct dm_error err;
+	size_t len;
+	uint8_t *ck;
+
+	o = trace_irq0(m, 1010000, 1); /* the 1 ms tick, 10 us late */
+	ck_assert(o.has_actual && !o.mismatch);
+	ck_assert_uint_eq(o.actual, 10000);
+	o = trace_irq0(m, 1011000, 0); /* a lower is no answer */
+	ck_assert(!o.has_actual);
+	/* A checkpoint between a tick and its raise keeps the tick. */
+	dm_machine_advance(m, 2001000);
+	ck = dm_machine_save(m, &len);
+	dm_machine_destroy(m);
+	ck_assert_int_eq(dm_machine_restore(&m, NULL, ck, len, &err), 0);
+	free(ck);
+	o = trace_irq0(m, 2060000, 1); /* 60 us: too late */
+	ck_assert(o.mismatch);
+	ck_assert_uint_eq(o.actual, 60000);
+	trace_irq0(m, 2061000, 0);
+	o = trace_irq0(m, 2500000, 1); /* no tick waiting */
+	ck_assert(o.mismatch);
+	ck_assert_uint_eq(o.actual, UINT64_MAX);
+	trace_irq0(m, 2501000, 0);
+	/* 17 ticks unanswered (3 ms to 19 ms): the oldest is pushed out. */
+	o = trace_irq0(m, 19005000, 1);
+	ck_assert(o.mismatch);
+	ck_assert_uint_eq(o.lost, 1);
+	ck_assert_uint_eq(o.actual, 19005000 - 4000000);
+	dm_machine_destroy(m);
+
+	/* 0: no check, and no ticks kept. */
+	m = ticking("");
+	o = trace_irq0(m, 2500000, 1);
+	ck_assert(!o.has_actual && !o.mismatch);
+	ck_assert_uint_eq(m->ms.npit_ticks, 0);
+	dm_machine_destroy(m);
+}
+END_TEST
+
+/* Raises before QEMU's reset state started KVM's PIT, or while the HPET's
+ * legacy replacement owns IRQ0, are not the PIT's: nothing is checked, and
+ * legacy replacement drops the ticks waiting. */
+START_TEST(raises_that_are_not_the_pits_go_unchecked)
+{
+	struct dm_machine *m =
+		make(TICKING "pit_irq0_late_ns=50000 pit_qemu_reset=on "
+			     "pit_start_ns=1000000");
+	struct dm_outcome o;
+
+	o = trace_irq0(m, 500000, 1);
+	ck_assert(!o.has_actual && !o.mismatch);
+	trace_irq0(m, 501000, 0);
+	dm_machine_destroy(m);
+
+	m = ticking("pit_irq0_late_ns=50000");
+	dm_machine_advance(m, 2500000);
+	ck_assert_uint_eq(m->ms.npit_ticks, 2);
+	mmio_w(m, 2500000, DM_HPET_BASE + 0x10, 3); /* enable, legacy */
+	ck_assert_uint_eq(m->ms.npit_ticks, 0);
+	o = trace_irq0(m, 2600000, 1);
+	ck_assert(!o.has_actual && !o.mismatch);
+	dm_machine_destroy(m);
+}
+END_TEST
+
+/* A trace that ends with a tick unanswered for longer than the bound. */
+START_TEST(ticks_never_raised_diverge_at_the_end)
+{
+	char dir[64], out[4096] = "";
+	struct dm_replay_opts opts = {0};
+	struct dm_replay_stats st;
+	struct dm_error err;
+	const char *path;
+	FILE *f;
+
+	dm_test_mkdtemp(dir, "/tmp/dmsim-irq0-XXXXXX");
+	path = dm_test_write_file(dir, "t.txt",
+				  "dmtrace 1\nmachine " TICKING
+				  "pit_irq0_late_ns=50000\n"
+				  "0 cpu0 pio.w 0x43 1 0x34\n"
+				  "0 cpu0 pio.w 0x40 1 0xe8\n"
+				  "0 cpu0 pio.w 0x40 1 0x3\n"
+				  "1010000 dev irq 0 - 1\n"
+				  "1011000 dev irq 0 - 0\n"
+				  "2100000 sim mark - - end\n");
+	f = fmemopen(out, sizeof(out) - 1, "w");
+	opts.out = f;
+	ck_assert_int_eq(dm_replay_file(path, &opts, &st, &err), 1);
+	fclose(f);
+	ck_assert_uint_eq(st.divergences, 1);
+	ck_assert_uint_eq(st.pit_raises, 1);
+	ck_assert_msg(strstr(out, "1 PIT ticks never raised"), "%s", out);
+	dm_test_rmdir(dir);
+}
+END_TEST
+
 /* hpet_irq=off: the HPET's timers still match and set their status, and
  * legacy replacement still takes IRQ0 from the PIT, but IRQ0 follows the
  * trace's dev irq events only. */
@@ -342,6 +480,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_moved_block_may_not_shadow_another_device);
 	tcase_add_test(tc, an_event_storm_stops_the_machine);
 	tcase_add_test(tc, pit_irq0_off_leaves_irq0_to_the_trace);
+	tcase_add_test(tc, trace_raises_of_irq0_answer_the_pit_ticks);
+	tcase_add_test(tc, raises_that_are_not_the_pits_go_unchecked);
+	tcase_add_test(tc, ticks_never_raised_diverge_at_the_end);
 	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
 	tcase_add_test(tc, rtc_irq_off_leaves_irq8_to_the_trace);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);

@@ -33,7 +33,10 @@ struct rig {
 	unsigned edges;	   /* changes seen on the INT line */
 	unsigned acks[64]; /* IRQs reported acknowledged, in order */
 	unsigned nacks;
-	bool reinject;	     /* the ack listener pulses IRQ0 again */
+	bool reinject;	    /* the ack listener pulses IRQ0 again */
+	bool no_taker;	    /* no vcpu takes the 8259's interrupts */
+	unsigned masks[16]; /* mask notifications: irq | masked << 8 */
+	unsigned nmasks;
 	bool roundtrip_each; /* save and restore after every operation */
 	uint64_t now;
 };
@@ -64,11 +67,28 @@ static void on_ack(void *opaque, uint64_t now, unsigned irq)
 	}
 }
 
+static void on_mask(void *opaque, uint64_t now, unsigned irq, bool masked)
+{
+	struct rig *r = opaque;
+
+	(void)now;
+	if (r->nmasks < 16)
+		r->masks[r->nmasks] = irq | (unsigned)masked << 8;
+	r->nmasks++;
+}
+
+static bool takes(void *opaque)
+{
+	return !((struct rig *)opaque)->no_taker;
+}
+
 static void wire(struct rig *r, struct dm_pic *p)
 {
 	dm_pic_init(p, &r->cfg);
 	p->intr_line = (struct dm_irq_line){.set = on_intr, .opaque = r};
 	p->acked = (struct dm_irq_ack){.acked = on_ack, .opaque = r};
+	p->mask = (struct dm_irq_mask){.changed = on_mask, .opaque = r};
+	p->taker = (struct dm_pic_taker){.takes = takes, .opaque = r};
 }
 
 static void rig_init(struct rig *r, int prof)
@@ -1044,6 +1064,55 @@ START_TEST(test_icw1_resets)
 }
 END_TEST
 
+/*
+ * KVM's kvm_pic_reset acknowledges the pending edge requests only when a
+ * vcpu takes the 8259's interrupts; otherwise their ISR bits stay and no
+ * listener hears of them (QEMU's LAPIC reset state has LVT0 masked).
+ */
+START_TEST(test_icw1_kvm_without_a_taker)
+{
+	struct rig r;
+
+	rig_init(&r, DM_PROFILE_KVM);
+	pc_init(&r);
+	irq(&r, 1, 1);
+	ck_assert_uint_eq(ack(&r), 0x09);
+	irq(&r, 0, 1);
+	r.no_taker = true;
+	r.nacks = 0;
+	outb(&r, M, 0x11);
+	ck_assert_uint_eq(r.nacks, 0);
+	ck_assert_uint_eq(isr(&r, M), 0x02);
+	save_restore(&r); /* between ICW1 and ICW2 */
+	ck_assert_uint_eq(isr(&r, M), 0x02);
+}
+END_TEST
+
+/* OCW1 tells the mask listener of each bit that changed, with its new
+ * state; ICW1 clearing the IMR tells it nothing (KVM's mask notifiers). */
+START_TEST(test_imr_changes_are_told)
+{
+	struct rig r;
+
+	rig_init(&r, _i);
+	pc_init(&r);
+	r.nmasks = 0;
+	outb(&r, MD, 0x01); /* from 0x00 */
+	outb(&r, MD, 0x00);
+	outb(&r, SD, 0x03);
+	outb(&r, MD, 0x00); /* no change, no word */
+	ck_assert_uint_eq(r.nmasks, 4);
+	ck_assert_uint_eq(r.masks[0], 0 | 1u << 8);
+	ck_assert_uint_eq(r.masks[1], 0);
+	ck_assert_uint_eq(r.masks[2], 8 | 1u << 8);
+	ck_assert_uint_eq(r.masks[3], 9 | 1u << 8);
+	outb(&r, MD, 0x04);
+	outb(&r, M, 0x11);
+	ck_assert_uint_eq(r.nmasks, 5);
+	ck_assert_uint_eq(r.masks[4], 2 | 1u << 8);
+}
+END_TEST
+
 START_TEST(test_icw1_cascade)
 {
 	struct rig r;
@@ -1286,6 +1355,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_nonsense, 0, DM_PROFILE_COUNT);
 	tcase_add_loop_test(tc, test_icw1_resets, 0, DM_PROFILE_COUNT);
 	tcase_add_loop_test(tc, test_icw1_cascade, 0, DM_PROFILE_COUNT);
+	tcase_add_test(tc, test_icw1_kvm_without_a_taker);
+	tcase_add_loop_test(tc, test_imr_changes_are_told, 0, DM_PROFILE_COUNT);
 	tcase_add_loop_test(tc, test_reinject_listener, 0, DM_PROFILE_COUNT);
 	tcase_add_loop_test(tc, test_reset, 0, DM_PROFILE_COUNT);
 	tcase_add_loop_test(tc, test_migration_every_step, 0, DM_PROFILE_COUNT);

@@ -684,6 +684,42 @@ START_TEST(kvm_counter0_hrtimer_clamp_and_reinject)
 }
 END_TEST
 
+/*
+ * KVM's mask notifier for GSI 0 (kvm_pit_reset_reinject): unmasking IRQ0
+ * drops the ticks held for reinjection, and the next expiry injects at
+ * once instead of waiting for an acknowledgement.
+ */
+START_TEST(kvm_unmask_drops_the_held_ticks)
+{
+	struct fx *f = fx_new(KVM);
+
+	out8(f, 0, 0x43, 0x34); /* mode 2, count 1193: 999848 ns */
+	load16(f, 0, 0, 1193);
+	at(f, 3 * 999848);
+	ck_assert_uint_eq(f->out0.falls, 1); /* the rest wait for an ack */
+	ck_assert_uint_eq(f->pit.kvm_pending, 3);
+	f = migrate(f);
+	dm_pit_irq0_unmasked(&f->pit);
+	ck_assert_uint_eq(f->pit.kvm_pending, 0);
+	ck_assert_uint_eq(f->out0.falls, 1); /* nothing injected now ... */
+	at(f, 4 * 999848);
+	ck_assert_uint_eq(f->out0.falls, 2); /* ... but at the next expiry */
+	/* An ack now has nothing held to release. */
+	dm_pit_irq0_acked(&f->pit, 4 * 999848 + 10, 0);
+	ck_assert_uint_eq(f->out0.falls, 2);
+	fx_free(f);
+
+	/* Without reinject there is nothing to drop. */
+	f = fx_new("profile=kvm pit_reinject=off");
+	out8(f, 0, 0x43, 0x34);
+	load16(f, 0, 0, 1193);
+	at(f, 3 * 999848);
+	dm_pit_irq0_unmasked(&f->pit);
+	ck_assert_uint_eq(f->out0.falls, 3);
+	fx_free(f);
+}
+END_TEST
+
 /* pit_qemu_reset: the counters run in mode 3 with count 65536 from
  * pit_start_ns, as QEMU's reset state put into KVM at the VM's start, and
  * port 0x61 is QEMU's.
@@ -902,6 +938,7 @@ static Suite *suite(void)
 	tcase_add_test(kvm, kvm_latches_survive_control_word);
 	tcase_add_test(kvm, kvm_counter0_hrtimer_clamp_and_reinject);
 	tcase_add_test(kvm, kvm_no_reinject_pulses_every_period);
+	tcase_add_test(kvm, kvm_unmask_drops_the_held_ticks);
 	tcase_add_test(kvm, kvm_qemu_reset_runs_from_the_start);
 	tcase_add_test(kvm, kvm_reset_state);
 	tcase_add_test(qemu, qemu_reset_runs_counter0_square_wave);
