@@ -839,6 +839,21 @@ uint64_t dm_pit_port61_read(void *opaque, uint64_t now, uint64_t offset,
 			  dm_pit_out(pit, now, 2) << 5);
 }
 
+/*
+ * Under QEMU, KVM's PIT leaves port 0x61 to QEMU's pcspk, which sets GATE2
+ * through kvm_pit_set_gate on every write: KVM_GET_PIT2, then KVM_SET_PIT2.
+ * KVM's set_pit2 reloads each counter with its count as if the guest had
+ * just written it: counter 0's hrtimer restarts from this instant, its
+ * held ticks dropped (create_pit_timer), and counters 1 and 2 count from
+ * this instant (pit_load_count).
+ */
+static void kvm_set_pit2(struct dm_pit *pit, uint64_t now)
+{
+	pit->ch[1].load_ns = now;
+	pit->ch[2].load_ns = now;
+	kvm_timer_load(pit, now);
+}
+
 void dm_pit_port61_write(void *opaque, uint64_t now, uint64_t offset,
 			 unsigned size, uint64_t value)
 {
@@ -849,6 +864,8 @@ void dm_pit_port61_write(void *opaque, uint64_t now, uint64_t offset,
 	pit->speaker_data = (value >> 1) & 1;
 	pit->nmi_ctl = (value >> 2) & 3;
 	set_gate2(pit, now, value & 1);
+	if (pit->flavor == DM_PIT_KVM && pit->qemu_speaker)
+		kvm_set_pit2(pit, now);
 }
 
 /*

@@ -90,9 +90,9 @@ static int step_signal(struct dm_machine *m, const struct dm_event *ev,
 
 /*
  * A dev irq event.  With pit_irq0=off, a raise of IRQ0 is also a check of
- * the PIT: it must answer the oldest PIT tick not yet answered, at most
- * pit_irq0_late_ns after it (actual: how late, UINT64_MAX without a tick),
- * with no tick before it left unanswered.
+ * the PIT: it answers the PIT ticks waiting, the oldest at most
+ * pit_irq0_late_ns before (actual: how long, UINT64_MAX without a tick),
+ * and none may have been pushed out unanswered.
  */
 static int step_irq(struct dm_machine *m, const struct dm_event *ev,
 		    struct dm_outcome *out, struct dm_error *err)

@@ -71,7 +71,9 @@ static const struct opt options[] = {
 	  "65536, loaded at pit_start_ns (QEMU puts its reset state into KVM "
 	  "when the VM starts; KVM alone resets to mode 0xff), and port 0x61 "
 	  "is QEMU's pcspk (KVM_PIT_SPEAKER_DUMMY): bit 4 toggles on every "
-	  "read" },
+	  "read, and every write sets GATE2 with KVM_GET_PIT2 and "
+	  "KVM_SET_PIT2, which reload every counter's count from that "
+	  "instant" },
 	{ "pit_start_ns", OPT_U64, OFF(pit_start_ns), 0, UINT64_MAX / 2, NULL,
 	  { 0, 0, 0 },
 	  "pit_qemu_reset: virtual time of that load (QEMU: the VM's start)" },
@@ -82,9 +84,10 @@ static const struct opt options[] = {
 	{ "pit_irq0_late_ns", OPT_U64, OFF(pit_irq0_late_ns), 0,
 	  UINT64_MAX / 2, NULL, { 0, 0, 0 },
 	  "pit_irq0=off, when not 0: each raise of IRQ0 by the trace must "
-	  "answer a tick of the PIT model (an OUT0 raise), the oldest not yet "
-	  "answered, at most this late, and no tick may go unanswered "
-	  "(KVM's kvm-pit thread and QEMU's main loop raise it late)" },
+	  "answer the ticks of the PIT model (its OUT0 raises) waiting, the "
+	  "oldest at most this late, and no tick may go unanswered (KVM's "
+	  "kvm-pit thread and QEMU's main loop raise it late, once for "
+	  "several)" },
 	{ "pmtimer_hz", OPT_U64, OFF(pmtimer_hz), 1, 1000000000, NULL,
 	  { 3579545, 3579545, 3579545 }, "ACPI PM timer clock" },
 	{ "pmtimer", OPT_ENUM, OFF(pmtimer_flavor), 0, 1, pmtimer_flavor_names,

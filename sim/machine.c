@@ -155,19 +155,14 @@ static void isa_source(struct dm_machine *m, uint64_t now, unsigned irq,
  * (dm_machine_pit_raised).  Under HPET
  * legacy replacement the PIT's ticks reach nothing.
  */
-static void drop_oldest_tick(struct dm_machine_state *ms)
-{
-	memmove(ms->pit_tick, ms->pit_tick + 1,
-		(DM_PIT_TICKS - 1) * sizeof(ms->pit_tick[0]));
-	ms->pit_tick[--ms->npit_ticks] = 0;
-}
-
 static void pit_tick(struct dm_machine_state *ms, uint64_t now)
 {
 	if (ms->hpet_legacy)
 		return;
 	if (ms->npit_ticks == DM_PIT_TICKS) {
-		drop_oldest_tick(ms);
+		memmove(ms->pit_tick, ms->pit_tick + 1,
+			(DM_PIT_TICKS - 1) * sizeof(ms->pit_tick[0]));
+		ms->npit_ticks--;
 		ms->pit_ticks_lost++;
 	}
 	ms->pit_tick[ms->npit_ticks++] = now;
@@ -198,8 +193,12 @@ bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late, uint32_t *lost)
 		*late = UINT64_MAX;
 		return true;
 	}
+	/* The raise answers every tick waiting: KVM's kvm-pit thread runs
+	 * its work once for all the injections queued while it waited, and
+	 * QEMU's late PIT timer raises the level of the latest instant. */
 	*late = m->clock.now - ms->pit_tick[0];
-	drop_oldest_tick(ms);
+	memset(ms->pit_tick, 0, sizeof(ms->pit_tick));
+	ms->npit_ticks = 0;
 	return true;
 }
 

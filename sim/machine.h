@@ -206,11 +206,12 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 /*
  * pit_irq0=off, outside HPET legacy replacement: the trace raised IRQ0
  * (dev irq 0 going from 0 to 1, applied by dm_machine_set_gsi), which
- * answers the oldest PIT tick waiting.  Returns how long after that tick
- * it came, or UINT64_MAX when none waited; *lost gets the ticks pushed out
- * unanswered since the last raise.  False when the raise is not the PIT's
- * to answer (IRQ0 is the PIT's own line, or the HPET's; the PIT had not
- * yet started from QEMU's reset state) or pit_irq0_late_ns is 0.
+ * answers every PIT tick waiting.  Returns how long after the oldest it
+ * came, or UINT64_MAX when none waited; *lost gets the ticks pushed out
+ * unanswered (more than DM_PIT_TICKS waited) since the last raise.
+ * False when the raise is not the PIT's to answer (IRQ0 is the PIT's own
+ * line, or the HPET's; the PIT had not yet started from QEMU's reset
+ * state) or pit_irq0_late_ns is 0.
  */
 bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late,
 			   uint32_t *lost);

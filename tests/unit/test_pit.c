@@ -752,6 +752,46 @@ START_TEST(kvm_qemu_reset_runs_from_the_start)
 }
 END_TEST
 
+/*
+ * Under QEMU every port 0x61 write goes through QEMU's pcspk, whose
+ * kvm_pit_set_gate does KVM_GET_PIT2 and KVM_SET_PIT2: KVM reloads every
+ * counter's count from that instant, counter 0's hrtimer included, and
+ * drops the ticks held for reinjection.
+ */
+START_TEST(kvm_qemu_port61_write_reloads_the_counters)
+{
+	struct fx *f = fx_new("profile=kvm pit_qemu_reset=on pit_start_ns=0");
+
+	out8(f, 0, 0x43, 0x34); /* mode 2, count 1193: 999848 ns */
+	load16(f, 0, 0, 1193);
+	out8(f, 0, 0x43, 0xb4); /* counter 2: mode 2, count 1000 */
+	load16(f, 0, 2, 1000);
+	at(f, 2500000);
+	ck_assert_uint_eq(f->out0.falls, 1);
+	ck_assert_uint_eq(f->pit.kvm_pending, 2);
+	out8(f, 2500000, 0x61, 0x01);
+	f = migrate(f);
+	ck_assert_uint_eq(f->pit.kvm_pending, 0);
+	/* Counter 0 expires a whole interval after the write ... */
+	at(f, 2500000 + 999847);
+	ck_assert_uint_eq(f->out0.falls, 1);
+	at(f, 2500000 + 999848);
+	ck_assert_uint_eq(f->out0.falls, 2);
+	/* ... and counter 2 counts from it: 10 us is 11 ticks. */
+	ck_assert_uint_eq(latch16(f, 2510000, 2), 1000 - 11);
+	fx_free(f);
+
+	/* KVM's own port 0x61 leaves counter 0 alone. */
+	f = fx_new(KVM);
+	out8(f, 0, 0x43, 0x34);
+	load16(f, 0, 0, 1193);
+	at(f, 2500000);
+	out8(f, 2500000, 0x61, 0x01);
+	ck_assert_uint_eq(f->pit.kvm_pending, 2);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(kvm_no_reinject_pulses_every_period)
 {
 	struct fx *f = fx_new("profile=kvm pit_reinject=off "
@@ -939,6 +979,7 @@ static Suite *suite(void)
 	tcase_add_test(kvm, kvm_counter0_hrtimer_clamp_and_reinject);
 	tcase_add_test(kvm, kvm_no_reinject_pulses_every_period);
 	tcase_add_test(kvm, kvm_unmask_drops_the_held_ticks);
+	tcase_add_test(kvm, kvm_qemu_port61_write_reloads_the_counters);
 	tcase_add_test(kvm, kvm_qemu_reset_runs_from_the_start);
 	tcase_add_test(kvm, kvm_reset_state);
 	tcase_add_test(qemu, qemu_reset_runs_counter0_square_wave);
