@@ -11,6 +11,15 @@
  * are found by bisection, counters being monotonic over short spans. */
 #define GRID 32
 
+#define NONE UINT64_MAX /* no event */
+
+enum { BASE_PIT = 0, BASE_HPET = 3, BASE_RTC = 4, BASE_LAPIC = 5 };
+
+#define HPET_CONFIG 0x10
+#define LAPIC_TMICT 0x380  /* SDM 11.5.4: the initial count */
+#define X2APIC_TMICT 0x838 /* ... as an x2APIC MSR */
+#define RTC_REG_A 0x0a
+
 void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 {
 	*t = (struct dm_tolerance){.ns = ns};
@@ -18,8 +27,16 @@ void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 
 void dm_tolerance_destroy(struct dm_tolerance *t)
 {
+	free(t->ring);
 	free(t->anchor);
-	t->anchor = NULL;
+	for (unsigned b = 0; b < DM_TOL_BASES; b++)
+		free(t->starts[b].anchor);
+	*t = (struct dm_tolerance){0};
+}
+
+static struct dm_event *event(const struct dm_tolerance *t, uint64_t n)
+{
+	return &t->ring[n % DM_TOL_SPAN];
 }
 
 static bool is_pit_port(const struct dm_event *ev)
@@ -40,8 +57,6 @@ static bool latches_pit(const struct dm_event *ev)
 	return ((v >> 4) & 3) == 0;
 }
 
-#define HPET_CONFIG 0x10
-
 static bool is_hpet(const struct dm_event *ev)
 {
 	return (ev->op == DM_OP_MMIO_R || ev->op == DM_OP_MMIO_W) &&
@@ -56,34 +71,116 @@ static bool halts_hpet(const struct dm_event *ev)
 	       ev->addr == DM_HPET_BASE + HPET_CONFIG && !(ev->value & 1);
 }
 
-/* events[0] sampled the time that the outputs following it show. */
-static bool sampled_by_first(const struct dm_tolerance *t,
-			     const struct dm_event *ev)
+/* first sampled the time that ev, which follows it, shows: a PIT latch
+ * for the reads of its count, an HPET halt for the counter's. */
+static bool samples(const struct dm_event *first, const struct dm_event *ev)
 {
-	return (t->latch_open && is_pit_port(ev) && !latches_pit(ev)) ||
-	       (t->halt_open && is_hpet(ev) &&
+	return (latches_pit(first) && is_pit_port(ev) && !latches_pit(ev)) ||
+	       (halts_hpet(first) && is_hpet(ev) &&
 		ev->addr != DM_HPET_BASE + HPET_CONFIG);
+}
+
+/* The time base whose value an access reads or starts, or -1. */
+static int base_of(const struct dm_machine *m, const struct dm_event *ev)
+{
+	const struct dm_device *d;
+
+	if (!dm_op_is_read(ev->op) && ev->op != DM_OP_PIO_W &&
+	    ev->op != DM_OP_MMIO_W && ev->op != DM_OP_MSR_W)
+		return -1;
+	d = dm_replay_device_for(m, ev);
+	if (!d)
+		return -1;
+	if (!strcmp(d->name, "pit")) {
+		if (ev->addr == 0x61) /* OUT2 */
+			return BASE_PIT + 2;
+		return ev->addr <= 0x42 ? BASE_PIT + (int)(ev->addr - 0x40)
+					: -1;
+	}
+	if (!strcmp(d->name, "hpet"))
+		return BASE_HPET;
+	if (!strcmp(d->name, "rtc"))
+		return BASE_RTC;
+	if (!strncmp(d->name, "lapic", 5) && ev->cpu < DM_MAX_VCPUS)
+		return BASE_LAPIC + (int)ev->cpu;
+	return -1;
+}
+
+/* The base a write starts counting, or -1: the write completing a PIT
+ * count (the last data byte written before the count runs), a LAPIC
+ * TMICT write, an HPET enable, an RTC register A write (releasing the
+ * divider). */
+static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
+		      const struct dm_event *ev)
+{
+	int b = base_of(m, ev);
+
+	if (b < 0 || dm_op_is_read(ev->op))
+		return -1;
+	if (b >= BASE_LAPIC)
+		return (ev->op == DM_OP_MSR_W
+				? ev->addr == X2APIC_TMICT
+				: (ev->addr & 0xfff) == LAPIC_TMICT)
+			       ? b
+			       : -1;
+	if (b == BASE_HPET)
+		return ev->addr == DM_HPET_BASE + HPET_CONFIG && (ev->value & 1)
+			       ? b
+			       : -1;
+	if (b == BASE_RTC)
+		return ev->addr == 0x71 && t->rtc_index == RTC_REG_A ? b : -1;
+	return ev->addr == 0x61 ? -1 : b;
+}
+
+static void *checkpoint(const struct dm_machine *m, size_t *len,
+			struct dm_error *err)
+{
+	uint8_t *buf = dm_machine_save(m, len);
+
+	if (!buf)
+		dm_errorf(err, "out of memory for a tolerance checkpoint");
+	return buf;
+}
+
+static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
+		      struct dm_error *err)
+{
+	struct dm_tol_start *s = &t->starts[b];
+
+	free(s->anchor);
+	s->anchor = checkpoint(m, &s->anchor_len, err);
+	s->at = t->seen;
+	return s->anchor ? 0 : -1;
 }
 
 int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 			const struct dm_event *ev, struct dm_error *err)
 {
+	int b;
+
+	if (!t->ring) {
+		t->ring = malloc(DM_TOL_SPAN * sizeof(*t->ring));
+		if (!t->ring)
+			return dm_errorf(err, "out of memory for the "
+					      "tolerance's events");
+	}
+	b = started_by(t, m, ev);
+	if (b >= 0 && open_start(t, m, b, err))
+		return -1;
+	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
+		t->rtc_index = ev->value & 0x7f;
+	*event(t, t->seen++) = *ev;
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow. */
-	if (t->nevents < DM_TOL_WINDOW && sampled_by_first(t, ev)) {
-		t->events[t->nevents++] = *ev;
+	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW &&
+	    samples(event(t, t->win_at), ev))
 		return 0;
-	}
 	free(t->anchor);
-	t->anchor = dm_machine_save(m, &t->anchor_len);
+	t->anchor = checkpoint(m, &t->anchor_len, err);
 	if (!t->anchor)
-		return dm_errorf(err, "out of memory for a tolerance "
-				      "checkpoint");
+		return -1;
 	t->floor_ns = m->ms.now;
-	t->latch_open = latches_pit(ev);
-	t->halt_open = halts_hpet(ev);
-	t->events[0] = *ev;
-	t->nevents = 1;
+	t->win_at = t->seen - 1;
 	return 0;
 }
 
@@ -107,36 +204,125 @@ bool dm_tolerance_applies(const struct dm_machine *m, const struct dm_event *ev)
 	return false;
 }
 
+/*
+ * A replay of events from..upto from a checkpoint before from, with event
+ * k moved by the delta searched and event w by w_delta: the outcome of
+ * upto must be want.  While a start write's instant is checked (check >=
+ * 0), the earlier reads of that base after check_after are compared too.
+ */
 struct search {
 	struct dm_tolerance *t;
-	unsigned k;	/* the event moved */
-	uint64_t want;	/* the trace's value */
+	const uint8_t *anchor;
+	size_t anchor_len;
+	uint64_t from, upto;
+	uint64_t k;
+	uint64_t w;
+	int64_t w_delta;
+	uint64_t want;
 	int64_t lo, hi; /* allowed deltas */
+	int check;	/* the base whose earlier reads are compared */
+	uint64_t check_after;
 };
 
-/* Replays the window with events[k] moved by delta; returns the last
- * event's outcome value, or -1 if it cannot be computed. */
-static int trial(const struct search *s, int64_t delta, uint64_t *value)
+struct run {
+	uint64_t value; /* upto's outcome */
+	uint64_t bad;	/* the first earlier read compared that mismatched */
+	struct dm_machine *keep; /* when wanted: the machine after upto */
+};
+
+static bool prior_mismatch(const struct search *s, const struct dm_machine *m,
+			   uint64_t n, const struct dm_event *e,
+			   const struct dm_outcome *o)
+{
+	return s->check >= 0 && n > s->check_after && n < s->upto &&
+	       o->mismatch && dm_tolerance_applies(m, e) &&
+	       base_of(m, e) == s->check;
+}
+
+/* Saves the sampling window's checkpoint on the adopted timeline. */
+static int reanchor(struct dm_tolerance *t, const struct dm_machine *m)
+{
+	struct dm_error err;
+	size_t len;
+	uint8_t *buf = checkpoint(m, &len, &err);
+
+	if (!buf)
+		return -1;
+	free(t->anchor);
+	t->anchor = buf;
+	t->anchor_len = len;
+	t->floor_ns = m->ms.now;
+	return 0;
+}
+
+static int step(struct dm_machine *m, const struct search *s, uint64_t n,
+		const struct dm_event *e, struct run *r)
+{
+	struct dm_outcome o = {0};
+	struct dm_error err;
+
+	if (dm_replay_step(m, e, &o, &err))
+		return -1;
+	if (r->bad == NONE && prior_mismatch(s, m, n, e, &o))
+		r->bad = n;
+	if (n == s->upto) {
+		if (o.fault || !o.has_actual)
+			return -1;
+		r->value = o.actual;
+	}
+	return 0;
+}
+
+/*
+ * Replays the events with the moves; a write moved later is applied after
+ * the events of other actors it then follows.  With keep, the machine is
+ * kept and the sampling window re-anchored on the way.
+ */
+static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 {
 	struct dm_tolerance *t = s->t;
 	struct dm_machine *m;
 	struct dm_error err;
-	struct dm_outcome o = {0};
+	struct dm_event held;
+	uint64_t held_n = NONE;
 	int rc = 0;
 
-	if (dm_machine_restore(&m, NULL, t->anchor, t->anchor_len, &err))
+	r->bad = NONE;
+	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err))
 		return -1;
-	for (unsigned j = 0; j < t->nevents && !rc; j++) {
-		struct dm_event e = t->events[j];
+	for (uint64_t n = s->from; n <= s->upto && !rc; n++) {
+		struct dm_event e = *event(t, n);
+		int64_t d =
+			(n == s->k ? delta : 0) + (n == s->w ? s->w_delta : 0);
 
-		if (j == s->k)
-			e.time = (uint64_t)((int64_t)e.time + delta);
-		rc = dm_replay_step(m, &e, &o, &err);
+		e.time = (uint64_t)((int64_t)e.time + d);
+		if (held_n != NONE && held.time <= e.time) {
+			rc = step(m, s, held_n, &held, r);
+			held_n = NONE;
+		}
+		if (keep && n == t->win_at && !rc)
+			rc = held_n != NONE ? -1 : reanchor(t, m);
+		if (d > 0 && n < s->upto) {
+			held = e;
+			held_n = n;
+		} else if (!rc) {
+			rc = step(m, s, n, &e, r);
+		}
 	}
-	dm_machine_destroy(m);
-	if (rc || o.fault || !o.has_actual)
+	if (rc || !keep)
+		dm_machine_destroy(m);
+	else
+		r->keep = m;
+	return rc;
+}
+
+static int trial(const struct search *s, int64_t delta, uint64_t *value)
+{
+	struct run r;
+
+	if (run(s, delta, &r, false))
 		return -1;
-	*value = o.actual;
+	*value = r.value;
 	return 0;
 }
 
@@ -169,14 +355,19 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 	return false;
 }
 
-/* Grid points outward from 0; the first exact hit is the closest. */
+/* Grid points outward from 0, GRID on the wider side; the first exact
+ * hit is the closest. */
 static bool search(const struct search *s, int64_t *found)
 {
-	int64_t step = (s->hi - s->lo) / (2 * GRID) + 1;
+	int64_t step = (s->hi > -s->lo ? s->hi : -s->lo) / GRID + 1;
 	uint64_t v0, prev[2];
 	bool have[2] = {false, false};
 
 	if (!trial(s, 0, &v0)) {
+		if (v0 == s->want) {
+			*found = 0;
+			return true;
+		}
 		prev[0] = prev[1] = v0;
 		have[0] = have[1] = true;
 	}
@@ -204,6 +395,41 @@ static bool search(const struct search *s, int64_t *found)
 	return false;
 }
 
+static int64_t min64(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a < b ? a : b);
+}
+
+/* The event that sampled the time read n shows: its PIT latch or HPET
+ * halt if one within the sampling window precedes it, else n. */
+static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
+{
+	for (uint64_t j = n; j > from && n - j < DM_TOL_WINDOW; j--) {
+		const struct dm_event *first = event(t, j - 1);
+
+		if (samples(first, event(t, n)) &&
+		    (latches_pit(first) || halts_hpet(first)))
+			return j - 1;
+		if (!samples(first, event(t, n)))
+			break;
+	}
+	return n;
+}
+
+/* Moves s->k within the tolerance, between its neighbours (floor_ns
+ * bounds the first event). */
+static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
+{
+	const struct dm_tolerance *t = s->t;
+	uint64_t at = event(t, s->k)->time;
+	uint64_t prev = s->k > s->from ? event(t, s->k - 1)->time : floor_ns;
+	uint64_t next = s->k < s->upto ? event(t, s->k + 1)->time : NONE;
+
+	s->lo = -min64(at - prev, t->ns);
+	s->hi = min64(next - at, t->ns);
+	return search(s, found);
+}
+
 static void record(struct dm_tolerance *t, int64_t delta)
 {
 	uint64_t mag = (uint64_t)(delta < 0 ? -delta : delta);
@@ -217,26 +443,113 @@ static void record(struct dm_tolerance *t, int64_t delta)
 		t->max_residual_ns = mag;
 }
 
-bool dm_tolerance_rescue(struct dm_tolerance *t, const struct dm_event *ev)
+/* The read moved within its own window: the machine is unchanged. */
+static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 {
-	struct search s = {t, t->nevents - 1, ev->value, 0, 0};
-	uint64_t prev, next = UINT64_MAX, at;
+	uint64_t last = t->seen - 1;
+	struct search s = {t,	      t->anchor, t->anchor_len,
+			   t->win_at, last,	 last,
+			   NONE,      0,	 ev->value};
 	int64_t found;
 
-	if (!t->anchor || !t->nevents || !(ev->flags & DM_EV_VALUE))
-		return false;
-	/* A latched PIT count was sampled by the latch command, a halted
-	 * HPET main counter by the write that halted it. */
-	if (t->nevents > 1 && sampled_by_first(t, ev))
-		s.k = 0;
-	at = t->events[s.k].time;
-	prev = s.k ? t->events[s.k - 1].time : t->floor_ns;
-	if (s.k + 1 < t->nevents)
-		next = t->events[s.k + 1].time;
-	s.lo = -(int64_t)(at - prev < t->ns ? at - prev : t->ns);
-	s.hi = (int64_t)(next - at < t->ns ? next - at : t->ns);
-	if (!search(&s, &found))
+	s.check = -1;
+	if (last > t->win_at && samples(event(t, t->win_at), ev))
+		s.k = t->win_at;
+	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
 	record(t, found);
 	return true;
+}
+
+/* Every earlier read of the base since its start write, with the write
+ * at s->w_delta, matches, or does within its own sampling window. */
+static bool earlier_reads_fit(struct search *s, uint64_t floor_ns)
+{
+	struct run r;
+
+	s->check_after = s->from;
+	for (;;) {
+		struct search p = *s;
+		int64_t found;
+
+		if (run(s, 0, &r, false))
+			return false;
+		if (r.bad == NONE)
+			return true;
+		p.upto = r.bad;
+		p.k = sampler(s->t, s->from, r.bad);
+		p.want = event(s->t, r.bad)->value;
+		p.check = -1;
+		if (!search_sample(&p, floor_ns, &found))
+			return false;
+		s->check_after = r.bad;
+	}
+}
+
+/* The time of the first event of w's vcpu after it, up to upto. */
+static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
+			  uint64_t upto)
+{
+	const struct dm_event *write = event(t, w);
+
+	for (uint64_t n = w + 1; n < upto; n++) {
+		const struct dm_event *e = event(t, n);
+
+		if (e->actor == DM_ACTOR_CPU && e->cpu == write->cpu)
+			return e->time;
+	}
+	return event(t, upto)->time;
+}
+
+/*
+ * Searches the instant of the start write of the base ev reads, at or
+ * after its line and before its vcpu's next event; on a match that every
+ * earlier read of the base since fits, adopts it: *m becomes the machine
+ * that applied the write then.
+ */
+static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
+			const struct dm_event *ev)
+{
+	int b = base_of(*m, ev);
+	struct dm_tol_start *st = b >= 0 ? &t->starts[b] : NULL;
+	uint64_t last = t->seen - 1, floor_ns;
+	struct search s;
+	struct run r;
+	int64_t found;
+
+	if (!st || !st->anchor || t->seen - st->at > DM_TOL_SPAN ||
+	    t->win_at <= st->at)
+		return false;
+	s = (struct search){t,	       st->anchor, st->anchor_len, st->at,
+			    last,      st->at,	   NONE,	   0,
+			    ev->value, 0};
+	s.hi = min64(vcpu_next(t, st->at, last) - event(t, st->at)->time,
+		     t->ns);
+	s.check = -1;
+	if (!search(&s, &found) || !found)
+		return false;
+	s.k = NONE;
+	s.w = st->at;
+	s.w_delta = found;
+	s.check = b;
+	/* The machine's time before the write bounds its first read. */
+	floor_ns = event(t, st->at)->time;
+	if (!earlier_reads_fit(&s, floor_ns) || run(&s, 0, &r, true))
+		return false;
+	dm_machine_destroy(*m);
+	*m = r.keep;
+	free(st->anchor);
+	st->anchor = NULL;
+	t->adopted++;
+	if ((uint64_t)found > t->max_adopted_ns)
+		t->max_adopted_ns = (uint64_t)found;
+	return true;
+}
+
+bool dm_tolerance_rescue(struct dm_tolerance *t, struct dm_machine **m,
+			 const struct dm_event *ev)
+{
+	if (!t->anchor || !t->seen || !(ev->flags & DM_EV_VALUE))
+		return false;
+	return rescue_sample(t, ev) || adopt_start(t, m, ev);
 }
