@@ -355,11 +355,11 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 	return false;
 }
 
-/* Grid points outward from 0, GRID on the wider side; the first exact
- * hit is the closest. */
+/* GRID points outward from 0 on each side, spanning that side; the
+ * first exact hit is the closest. */
 static bool search(const struct search *s, int64_t *found)
 {
-	int64_t step = (s->hi > -s->lo ? s->hi : -s->lo) / GRID + 1;
+	int64_t step[2] = {s->hi / GRID + 1, -s->lo / GRID + 1};
 	uint64_t v0, prev[2];
 	bool have[2] = {false, false};
 
@@ -373,7 +373,7 @@ static bool search(const struct search *s, int64_t *found)
 	}
 	for (int64_t n = 1; n <= GRID + 1; n++) {
 		for (int side = 0; side < 2; side++) {
-			int64_t d = side ? -n * step : n * step;
+			int64_t d = side ? -n * step[1] : n * step[0];
 			uint64_t v;
 
 			if (d < s->lo || d > s->hi || trial(s, d, &v)) {
@@ -385,8 +385,8 @@ static bool search(const struct search *s, int64_t *found)
 				return true;
 			}
 			if (have[side] && between(s->want, prev[side], v) &&
-			    bisect(s, d - (side ? -step : step), prev[side], d,
-				   found))
+			    bisect(s, side ? d + step[1] : d - step[0],
+				   prev[side], d, found))
 				return true;
 			prev[side] = v;
 			have[side] = true;
@@ -417,13 +417,16 @@ static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
 }
 
 /* Moves s->k within the tolerance, between its neighbours (floor_ns
- * bounds the first event). */
+ * bounds the first event; a start write moved before it, its instant). */
 static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
 {
 	const struct dm_tolerance *t = s->t;
 	uint64_t at = event(t, s->k)->time;
 	uint64_t prev = s->k > s->from ? event(t, s->k - 1)->time : floor_ns;
 	uint64_t next = s->k < s->upto ? event(t, s->k + 1)->time : NONE;
+
+	if (s->w < s->k && event(t, s->w)->time + (uint64_t)s->w_delta > prev)
+		prev = event(t, s->w)->time + (uint64_t)s->w_delta;
 
 	s->lo = -min64(at - prev, t->ns);
 	s->hi = min64(next - at, t->ns);
