@@ -71,13 +71,25 @@ static bool halts_hpet(const struct dm_event *ev)
 	       ev->addr == DM_HPET_BASE + HPET_CONFIG && !(ev->value & 1);
 }
 
-/* first sampled the time that ev, which follows it, shows: a PIT latch
- * for the reads of its count, an HPET halt for the counter's. */
-static bool samples(const struct dm_event *first, const struct dm_event *ev)
+/* first sampled the time that the read ev shows: a PIT latch for the
+ * reads of counts, an HPET halt for the counter's. */
+static bool sampled_by(const struct dm_event *first, const struct dm_event *ev)
 {
-	return (latches_pit(first) && is_pit_port(ev) && !latches_pit(ev)) ||
-	       (halts_hpet(first) && is_hpet(ev) &&
+	return (latches_pit(first) && ev->op == DM_OP_PIO_R &&
+		is_pit_port(ev)) ||
+	       (halts_hpet(first) && ev->op == DM_OP_MMIO_R && is_hpet(ev) &&
 		ev->addr != DM_HPET_BASE + HPET_CONFIG);
+}
+
+/* What first sampled is still there to read after ev: no write to the
+ * device in between (the vcpu may take interrupts or halt before it
+ * reads a latched count). */
+static bool keeps_sample(const struct dm_event *first,
+			 const struct dm_event *ev)
+{
+	if (latches_pit(first))
+		return !(ev->op == DM_OP_PIO_W && is_pit_port(ev));
+	return halts_hpet(first) && !(ev->op == DM_OP_MMIO_W && is_hpet(ev));
 }
 
 /* The time base whose value an access reads or starts, or -1. */
@@ -173,7 +185,7 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow. */
 	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW &&
-	    samples(event(t, t->win_at), ev))
+	    keeps_sample(event(t, t->win_at), ev))
 		return 0;
 	free(t->anchor);
 	t->anchor = checkpoint(m, &t->anchor_len, err);
@@ -407,10 +419,10 @@ static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
 	for (uint64_t j = n; j > from && n - j < DM_TOL_WINDOW; j--) {
 		const struct dm_event *first = event(t, j - 1);
 
-		if (samples(first, event(t, n)) &&
-		    (latches_pit(first) || halts_hpet(first)))
+		if (sampled_by(first, event(t, n)))
 			return j - 1;
-		if (!samples(first, event(t, n)))
+		if ((first->op == DM_OP_PIO_W && is_pit_port(first)) ||
+		    (first->op == DM_OP_MMIO_W && is_hpet(first)))
 			break;
 	}
 	return n;
@@ -456,7 +468,7 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 	int64_t found;
 
 	s.check = -1;
-	if (last > t->win_at && samples(event(t, t->win_at), ev))
+	if (last > t->win_at && sampled_by(event(t, t->win_at), ev))
 		s.k = t->win_at;
 	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
