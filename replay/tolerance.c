@@ -385,10 +385,13 @@ static bool search(const struct search *s, int64_t *found)
 	}
 	for (int64_t n = 1; n <= GRID + 1; n++) {
 		for (int side = 0; side < 2; side++) {
+			/* The last point of a side is its bound. */
 			int64_t d = side ? -n * step[1] : n * step[0];
+			int64_t was = side ? d + step[1] : d - step[0];
 			uint64_t v;
 
-			if (d < s->lo || d > s->hi || trial(s, d, &v)) {
+			d = d < s->lo ? s->lo : d > s->hi ? s->hi : d;
+			if (d == was || trial(s, d, &v)) {
 				have[side] = false;
 				continue;
 			}
@@ -397,8 +400,7 @@ static bool search(const struct search *s, int64_t *found)
 				return true;
 			}
 			if (have[side] && between(s->want, prev[side], v) &&
-			    bisect(s, side ? d + step[1] : d - step[0],
-				   prev[side], d, found))
+			    bisect(s, was, prev[side], d, found))
 				return true;
 			prev[side] = v;
 			have[side] = true;
