@@ -115,8 +115,13 @@ static int step_event(struct dm_machine *m, const struct dm_event *ev,
 	*out = (struct dm_outcome){0};
 	switch (ev->op) {
 	case DM_OP_IRQ:
-		return dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr,
-					  ev->value != 0, err);
+		if (dm_machine_set_gsi(m, ev->time, (uint32_t)ev->addr,
+				       ev->value != 0, err))
+			return -1;
+		/* Under rtc_pf_trace, IRQ8's raises are QEMU's RTC ticks. */
+		if (m->cfg.rtc_pf_trace && ev->addr == 8 && ev->value)
+			dm_rtc_trace_tick(&m->rtc, m->ms.now);
+		return 0;
 	case DM_OP_MSI:
 		dm_machine_msi(m, ev->time, ev->addr, (uint32_t)ev->value);
 		return 0;
