@@ -34,9 +34,33 @@ void dm_tolerance_destroy(struct dm_tolerance *t)
 	*t = (struct dm_tolerance){0};
 }
 
-static struct dm_event *event(const struct dm_tolerance *t, uint64_t n)
+static const struct dm_tol_event *event(const struct dm_tolerance *t,
+					uint64_t n)
 {
 	return &t->ring[n % DM_TOL_SPAN];
+}
+
+static void keep_event(struct dm_tolerance *t, const struct dm_event *ev)
+{
+	t->ring[t->seen++ % DM_TOL_SPAN] = (struct dm_tol_event){
+		ev->time,  ev->addr, ev->value, ev->cpu,
+		ev->actor, ev->op,   ev->size,	ev->flags};
+}
+
+/* Event n as the replay applies it. */
+static void expand(const struct dm_tolerance *t, uint64_t n, struct dm_event *e)
+{
+	const struct dm_tol_event *c = event(t, n);
+
+	e->time = c->time;
+	e->addr = c->addr;
+	e->value = c->value;
+	e->cpu = c->cpu;
+	e->actor = c->actor;
+	e->op = c->op;
+	e->size = c->size;
+	e->flags = c->flags;
+	e->label[0] = '\0';
 }
 
 static bool is_pit_port(const struct dm_event *ev)
@@ -181,12 +205,16 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		return -1;
 	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
 		t->rtc_index = ev->value & 0x7f;
-	*event(t, t->seen++) = *ev;
+	keep_event(t, ev);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow. */
-	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW &&
-	    keeps_sample(event(t, t->win_at), ev))
-		return 0;
+	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW) {
+		struct dm_event first;
+
+		expand(t, t->win_at, &first);
+		if (keeps_sample(&first, ev))
+			return 0;
+	}
 	free(t->anchor);
 	t->anchor = checkpoint(m, &t->anchor_len, err);
 	if (!t->anchor)
@@ -303,10 +331,11 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err))
 		return -1;
 	for (uint64_t n = s->from; n <= s->upto && !rc; n++) {
-		struct dm_event e = *event(t, n);
+		struct dm_event e;
 		int64_t d =
 			(n == s->k ? delta : 0) + (n == s->w ? s->w_delta : 0);
 
+		expand(t, n, &e);
 		e.time = (uint64_t)((int64_t)e.time + d);
 		if (held_n != NONE && held.time <= e.time) {
 			rc = step(m, s, held_n, &held, r);
@@ -418,13 +447,15 @@ static int64_t min64(uint64_t a, uint64_t b)
  * halt if one within the sampling window precedes it, else n. */
 static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
 {
-	for (uint64_t j = n; j > from && n - j < DM_TOL_WINDOW; j--) {
-		const struct dm_event *first = event(t, j - 1);
+	struct dm_event read, first;
 
-		if (sampled_by(first, event(t, n)))
+	expand(t, n, &read);
+	for (uint64_t j = n; j > from && n - j < DM_TOL_WINDOW; j--) {
+		expand(t, j - 1, &first);
+		if (sampled_by(&first, &read))
 			return j - 1;
-		if ((first->op == DM_OP_PIO_W && is_pit_port(first)) ||
-		    (first->op == DM_OP_MMIO_W && is_hpet(first)))
+		if ((first.op == DM_OP_PIO_W && is_pit_port(&first)) ||
+		    (first.op == DM_OP_MMIO_W && is_hpet(&first)))
 			break;
 	}
 	return n;
@@ -467,10 +498,12 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 	struct search s = {t,	      t->anchor, t->anchor_len,
 			   t->win_at, last,	 last,
 			   NONE,      0,	 ev->value};
+	struct dm_event first;
 	int64_t found;
 
 	s.check = -1;
-	if (last > t->win_at && sampled_by(event(t, t->win_at), ev))
+	expand(t, t->win_at, &first);
+	if (last > t->win_at && sampled_by(&first, ev))
 		s.k = t->win_at;
 	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
@@ -507,10 +540,10 @@ static bool earlier_reads_fit(struct search *s, uint64_t floor_ns)
 static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 			  uint64_t upto)
 {
-	const struct dm_event *write = event(t, w);
+	const struct dm_tol_event *write = event(t, w);
 
 	for (uint64_t n = w + 1; n < upto; n++) {
-		const struct dm_event *e = event(t, n);
+		const struct dm_tol_event *e = event(t, n);
 
 		if (e->actor == DM_ACTOR_CPU && e->cpu == write->cpu)
 			return e->time;
@@ -519,44 +552,61 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 }
 
 /*
- * Searches the instant of the start write of the base ev reads, at or
- * after its line and before its vcpu's next event; on a match that every
- * earlier read of the base since fits, adopts it: *m becomes the machine
- * that applied the write then.
+ * The instant of start st, at or after its line and before its vcpu's
+ * next event, that gives ev's value and fits every earlier read of base b
+ * since: returns the machine that applied the write then, or NULL.
+ */
+static struct dm_machine *fit_start(struct dm_tolerance *t,
+				    const struct dm_tol_start *st, int b,
+				    const struct dm_event *ev, int64_t *found)
+{
+	uint64_t last = t->seen - 1;
+	struct search s = {t,	   st->anchor, st->anchor_len,
+			   st->at, last,       st->at,
+			   NONE,   0,	       ev->value};
+	struct run r;
+
+	s.hi = min64(vcpu_next(t, st->at, last) - event(t, st->at)->time,
+		     t->ns);
+	s.check = -1;
+	if (!search(&s, found) || !*found)
+		return NULL;
+	s.k = NONE;
+	s.w = st->at;
+	s.w_delta = *found;
+	s.check = b;
+	/* The machine's time before the write bounds its first read. */
+	if (!earlier_reads_fit(&s, event(t, st->at)->time) ||
+	    run(&s, 0, &r, true))
+		return NULL;
+	return r.keep;
+}
+
+/*
+ * The first read of a base that no sampling instant explains decides its
+ * start write's instant: adopted if one fits, *m becoming the machine that
+ * applied the write then; the write stays at its line otherwise.  Either
+ * way the write has had its one try.
  */
 static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 			const struct dm_event *ev)
 {
 	int b = base_of(*m, ev);
 	struct dm_tol_start *st = b >= 0 ? &t->starts[b] : NULL;
-	uint64_t last = t->seen - 1, floor_ns;
-	struct search s;
-	struct run r;
+	struct dm_machine *moved;
 	int64_t found;
 
-	if (!st || !st->anchor || t->seen - st->at > DM_TOL_SPAN ||
-	    t->win_at <= st->at)
+	if (!st || !st->anchor)
 		return false;
-	s = (struct search){t,	       st->anchor, st->anchor_len, st->at,
-			    last,      st->at,	   NONE,	   0,
-			    ev->value, 0};
-	s.hi = min64(vcpu_next(t, st->at, last) - event(t, st->at)->time,
-		     t->ns);
-	s.check = -1;
-	if (!search(&s, &found) || !found)
-		return false;
-	s.k = NONE;
-	s.w = st->at;
-	s.w_delta = found;
-	s.check = b;
-	/* The machine's time before the write bounds its first read. */
-	floor_ns = event(t, st->at)->time;
-	if (!earlier_reads_fit(&s, floor_ns) || run(&s, 0, &r, true))
-		return false;
-	dm_machine_destroy(*m);
-	*m = r.keep;
+	moved = t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->at
+			? fit_start(t, st, b, ev, &found)
+			: NULL;
 	free(st->anchor);
 	st->anchor = NULL;
+	if (!moved)
+		return false;
+	dm_machine_destroy(*m);
+	*m = moved;
 	t->adopted++;
 	if ((uint64_t)found > t->max_adopted_ns)
 		t->max_adopted_ns = (uint64_t)found;

@@ -36,11 +36,18 @@
 #include "sim/machine.h"
 #include "traces/trace.h"
 
-#define DM_TOL_WINDOW 16 /* events a sampling window holds */
-#define DM_TOL_SPAN 512	 /* events kept: a start write's window */
-#define DM_TOL_BUCKETS 8 /* residual histogram: < 1 us, < 2 us, ... */
+#define DM_TOL_WINDOW 16      /* events a sampling window holds */
+#define DM_TOL_SPAN (1 << 17) /* events kept: a start write's window */
+#define DM_TOL_BUCKETS 8      /* residual histogram: < 1 us, < 2 us, ... */
 /* Time bases: PIT counters 0-2, the HPET, the RTC, one LAPIC per vcpu. */
 #define DM_TOL_BASES (5 + DM_MAX_VCPUS)
+
+/* An event as the windows keep it: a mark's label is not needed. */
+struct dm_tol_event {
+	uint64_t time, addr, value;
+	uint32_t cpu;
+	uint8_t actor, op, size, flags;
+};
 
 /* The last write that started a time base, while its instant is open. */
 struct dm_tol_start {
@@ -51,8 +58,8 @@ struct dm_tol_start {
 
 struct dm_tolerance {
 	uint64_t ns;
-	struct dm_event *ring; /* the last DM_TOL_SPAN events, by number */
-	uint64_t seen;	       /* events given to dm_tolerance_before */
+	struct dm_tol_event *ring; /* the last DM_TOL_SPAN events, by number */
+	uint64_t seen;		   /* events given to dm_tolerance_before */
 	/* The sampling window: a checkpoint before event win_at. */
 	uint8_t *anchor;
 	size_t anchor_len;
