@@ -25,7 +25,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	if [ -n "${DMSIM_CAPTURE_KEEP:-}" ]; then
 		mkdir -p "$DMSIM_CAPTURE_KEEP"
-		cp "$tmp"/probe.txt* "$tmp"/replay-*.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
+		cp "$tmp"/probe.txt* "$tmp"/replay.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
 	fi
 	rm -rf "$tmp"
 }
