@@ -111,6 +111,8 @@ static bool sampled_by(const struct dm_event *first, const struct dm_event *ev)
 static bool keeps_sample(const struct dm_event *first,
 			 const struct dm_event *ev)
 {
+	if (latches_pit(ev) || halts_hpet(ev)) /* a sample of its own */
+		return false;
 	if (latches_pit(first))
 		return !(ev->op == DM_OP_PIO_W && is_pit_port(ev));
 	return halts_hpet(first) && !(ev->op == DM_OP_MMIO_W && is_hpet(ev));
@@ -185,6 +187,7 @@ static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
 
 	free(s->anchor);
 	s->anchor = checkpoint(m, &s->anchor_len, err);
+	s->floor_ns = m->ms.now;
 	s->at = t->seen;
 	return s->anchor ? 0 : -1;
 }
@@ -262,10 +265,13 @@ struct search {
 	int64_t lo, hi; /* allowed deltas */
 	int check;	/* the base whose earlier reads are compared */
 	uint64_t check_after;
+	int fit;	/* a match must fit this base's earlier reads too */
+	uint64_t group; /* a PIT latch: want holds every byte read of it */
 };
 
 struct run {
-	uint64_t value; /* upto's outcome */
+	uint64_t value; /* upto's outcome, or its latch's bytes */
+	unsigned bytes; /* ... read so far */
 	uint64_t bad;	/* the first earlier read compared that mismatched */
 	struct dm_machine *keep; /* when wanted: the machine after upto */
 };
@@ -295,6 +301,32 @@ static int reanchor(struct dm_tolerance *t, const struct dm_machine *m)
 	return 0;
 }
 
+/* A byte of the latched count or status that read upto returns: a read
+ * of the same PIT port (a status byte comes first, then the count). */
+static bool latch_byte(const struct dm_tolerance *t, uint64_t upto,
+		       const struct dm_event *e)
+{
+	return e->op == DM_OP_PIO_R && e->addr == event(t, upto)->addr;
+}
+
+/* What reads up to upto of the latch group saw, as run() combines them. */
+static uint64_t group_want(const struct dm_tolerance *t, uint64_t group,
+			   uint64_t upto)
+{
+	uint64_t v = 0;
+	unsigned bytes = 0;
+	struct dm_event e;
+
+	if (group == NONE)
+		return event(t, upto)->value;
+	for (uint64_t n = group + 1; n <= upto; n++) {
+		expand(t, n, &e);
+		if (latch_byte(t, upto, &e))
+			v |= (e.value & 0xff) << (8 * bytes++);
+	}
+	return v;
+}
+
 static int step(struct dm_machine *m, const struct search *s, uint64_t n,
 		const struct dm_event *e, struct run *r)
 {
@@ -305,11 +337,13 @@ static int step(struct dm_machine *m, const struct search *s, uint64_t n,
 		return -1;
 	if (r->bad == NONE && prior_mismatch(s, m, n, e, &o))
 		r->bad = n;
-	if (n == s->upto) {
-		if (o.fault || !o.has_actual)
-			return -1;
+	if (n == s->upto && (o.fault || !o.has_actual))
+		return -1;
+	if (n == s->upto && s->group == NONE)
 		r->value = o.actual;
-	}
+	else if (s->group != NONE && n > s->group &&
+		 latch_byte(s->t, s->upto, e))
+		r->value |= (o.actual & 0xff) << (8 * r->bytes++);
 	return 0;
 }
 
@@ -328,6 +362,8 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 	int rc = 0;
 
 	r->bad = NONE;
+	r->value = 0;
+	r->bytes = 0;
 	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err))
 		return -1;
 	for (uint64_t n = s->from; n <= s->upto && !rc; n++) {
@@ -372,6 +408,8 @@ static bool between(uint64_t want, uint64_t a, uint64_t b)
 	return (a <= want && want <= b) || (b <= want && want <= a);
 }
 
+static bool accepts(const struct search *s, int64_t delta);
+
 /* Bisects (a, b), the outcome crossing want, for an exact match. */
 static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 		   int64_t *found)
@@ -384,7 +422,7 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 			return false;
 		if (v == s->want) {
 			*found = mid;
-			return true;
+			return accepts(s, mid);
 		}
 		if (between(s->want, va, v)) {
 			b = mid;
@@ -424,7 +462,7 @@ static bool search(const struct search *s, int64_t *found)
 				have[side] = false;
 				continue;
 			}
-			if (v == s->want) {
+			if (v == s->want && accepts(s, d)) {
 				*found = d;
 				return true;
 			}
@@ -459,6 +497,18 @@ static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
 			break;
 	}
 	return n;
+}
+
+/* The latch whose bytes read n returns with others, or NONE. */
+static uint64_t latch_group(const struct dm_tolerance *t, uint64_t sampler,
+			    uint64_t n)
+{
+	struct dm_event e;
+
+	if (sampler == n)
+		return NONE;
+	expand(t, sampler, &e);
+	return latches_pit(&e) ? sampler : NONE;
 }
 
 /* Moves s->k within the tolerance, between its neighbours (floor_ns
@@ -501,38 +551,52 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 	struct dm_event first;
 	int64_t found;
 
-	s.check = -1;
+	s.check = s.fit = -1;
+	s.group = NONE;
 	expand(t, t->win_at, &first);
-	if (last > t->win_at && sampled_by(&first, ev))
+	if (last > t->win_at && sampled_by(&first, ev)) {
 		s.k = t->win_at;
+		if (latches_pit(&first))
+			s.group = s.k;
+	}
+	s.want = group_want(t, s.group, last);
 	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
 	record(t, found);
 	return true;
 }
 
-/* Every earlier read of the base since its start write, with the write
- * at s->w_delta, matches, or does within its own sampling window. */
-static bool earlier_reads_fit(struct search *s, uint64_t floor_ns)
+/* Every earlier read of base s->fit since its start write s->k, with the
+ * write moved by delta, matches, or does within its own sampling window. */
+static bool accepts(const struct search *s, int64_t delta)
 {
+	struct search v = *s;
 	struct run r;
 
-	s->check_after = s->from;
+	if (s->fit < 0)
+		return true;
+	v.k = NONE;
+	v.w = s->k;
+	v.w_delta = delta;
+	v.check = s->fit;
+	v.check_after = s->from;
 	for (;;) {
-		struct search p = *s;
+		struct search p = v;
 		int64_t found;
 
-		if (run(s, 0, &r, false))
+		if (run(&v, 0, &r, false))
 			return false;
 		if (r.bad == NONE)
 			return true;
 		p.upto = r.bad;
 		p.k = sampler(s->t, s->from, r.bad);
-		p.want = event(s->t, r.bad)->value;
-		p.check = -1;
-		if (!search_sample(&p, floor_ns, &found))
+		p.group = latch_group(s->t, p.k, r.bad);
+		p.want = group_want(s->t, p.group, r.bad);
+		p.check = p.fit = -1;
+		/* The machine's time before the write bounds its first read. */
+		if (!search_sample(&p, event(s->t, s->k)->time, &found))
 			return false;
-		s->check_after = r.bad;
+		v.check_after = r.bad;
 	}
 }
 
@@ -552,64 +616,66 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 }
 
 /*
- * The instant of start st, at or after its line and before its vcpu's
- * next event, that gives ev's value and fits every earlier read of base b
- * since: returns the machine that applied the write then, or NULL.
+ * The instant of start st, between the event before it and its vcpu's
+ * next event, closest to its line, that gives ev's value and fits every
+ * earlier read of base b since: returns the machine that applied the
+ * write then, or NULL.
  */
 static struct dm_machine *fit_start(struct dm_tolerance *t,
 				    const struct dm_tol_start *st, int b,
 				    const struct dm_event *ev, int64_t *found)
 {
-	uint64_t last = t->seen - 1;
+	uint64_t last = t->seen - 1, at = event(t, st->at)->time;
 	struct search s = {t,	   st->anchor, st->anchor_len,
 			   st->at, last,       st->at,
 			   NONE,   0,	       ev->value};
 	struct run r;
 
-	s.hi = min64(vcpu_next(t, st->at, last) - event(t, st->at)->time,
-		     t->ns);
+	s.lo = -(int64_t)(at - st->floor_ns);
+	s.hi = (int64_t)(vcpu_next(t, st->at, last) - at);
 	s.check = -1;
+	s.fit = b;
+	s.group = latch_group(t, sampler(t, st->at, last), last);
+	s.want = group_want(t, s.group, last);
 	if (!search(&s, found) || !*found)
 		return NULL;
 	s.k = NONE;
 	s.w = st->at;
 	s.w_delta = *found;
-	s.check = b;
-	/* The machine's time before the write bounds its first read. */
-	if (!earlier_reads_fit(&s, event(t, st->at)->time) ||
-	    run(&s, 0, &r, true))
-		return NULL;
-	return r.keep;
+	return run(&s, 0, &r, true) ? NULL : r.keep;
 }
 
 /*
- * The first read of a base that no sampling instant explains decides its
- * start write's instant: adopted if one fits, *m becoming the machine that
- * applied the write then; the write stays at its line otherwise.  Either
- * way the write has had its one try.
+ * A read of a base that no sampling instant explains moves its start
+ * write to the instant that fits it and every read since: *m becomes the
+ * machine that applied the write then.  A later read may move it again,
+ * with the same rule; once no instant fits, the write stays where it was
+ * last put and its window closes.
  */
 static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 			const struct dm_event *ev)
 {
 	int b = base_of(*m, ev);
 	struct dm_tol_start *st = b >= 0 ? &t->starts[b] : NULL;
-	struct dm_machine *moved;
+	struct dm_machine *moved = NULL;
 	int64_t found;
+	uint64_t mag;
 
 	if (!st || !st->anchor)
 		return false;
-	moved = t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->at
-			? fit_start(t, st, b, ev, &found)
-			: NULL;
-	free(st->anchor);
-	st->anchor = NULL;
-	if (!moved)
+	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->at)
+		moved = fit_start(t, st, b, ev, &found);
+	if (!moved) {
+		free(st->anchor);
+		st->anchor = NULL;
 		return false;
+	}
 	dm_machine_destroy(*m);
 	*m = moved;
 	t->adopted++;
-	if ((uint64_t)found > t->max_adopted_ns)
-		t->max_adopted_ns = (uint64_t)found;
+	mag = (uint64_t)(found < 0 ? -found : found);
+	if (mag > t->max_adopted_ns)
+		t->max_adopted_ns = mag;
 	return true;
 }
 

@@ -53,7 +53,8 @@ struct dm_tol_event {
 struct dm_tol_start {
 	uint8_t *anchor; /* the machine before the write */
 	size_t anchor_len;
-	uint64_t at; /* the write's event number */
+	uint64_t floor_ns; /* the machine's time then */
+	uint64_t at;	   /* the write's event number */
 };
 
 struct dm_tolerance {
