@@ -726,15 +726,13 @@ static void settle(struct dm_rtc *r, uint64_t now)
 /*
  * QEMU sets PF in its periodic timer's callback, which its main loop runs
  * late and in bursts; the raise of IRQ8 it logs then is the instant.  A
- * raise while UIE or AIE let a newly set UF or AF drive IRQ8 is that
- * interrupt, not a tick.
+ * raise while an enabled UF or AF of the model's holds IRQF is taken as
+ * that interrupt, not a tick.
  */
 void dm_rtc_trace_tick(struct dm_rtc *r, uint64_t now)
 {
-	uint8_t was = r->flags;
-
 	fold(r, now);
-	if ((r->reg_b & B_PIE) && !(r->flags & ~was & r->reg_b & (C_UF | C_AF)))
+	if ((r->reg_b & B_PIE) && !(r->flags & r->reg_b & (C_UF | C_AF)))
 		r->flags |= C_PF;
 	settle(r, now);
 }

@@ -103,8 +103,8 @@ void dm_rtc_write(void *rtc, uint64_t now, uint64_t offset, unsigned size,
 
 /*
  * rtc_pf_trace: QEMU's periodic timer ticked at now, as a capture's IRQ8
- * raise shows it.  Sets PF (and IRQF) if PIE is set and the raise is not
- * an update or alarm interrupt the model already explains.
+ * raise shows it.  Sets PF (and IRQF) if PIE is set and no enabled UF or
+ * AF of the model's explains the raise.
  */
 void dm_rtc_trace_tick(struct dm_rtc *rtc, uint64_t now);
 
