@@ -518,7 +518,7 @@ static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
 	const struct dm_tolerance *t = s->t;
 	uint64_t at = event(t, s->k)->time;
 	uint64_t prev = s->k > s->from ? event(t, s->k - 1)->time : floor_ns;
-	uint64_t next = s->k < s->upto ? event(t, s->k + 1)->time : NONE;
+	uint64_t next = s->k + 1 < t->seen ? event(t, s->k + 1)->time : NONE;
 
 	if (s->w < s->k && event(t, s->w)->time + (uint64_t)s->w_delta > prev)
 		prev = event(t, s->w)->time + (uint64_t)s->w_delta;
@@ -616,10 +616,14 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 }
 
 /*
- * The instant of start st, between the event before it and its vcpu's
- * next event, closest to its line, that gives ev's value and fits every
- * earlier read of base b since: returns the machine that applied the
- * write then, or NULL.
+ * The instant of start st closest to its line that gives ev's value and
+ * fits every earlier read of base b since: returns the machine that
+ * applied the write then, or NULL.  The instant follows the event before
+ * the write (an importer may have put a write QEMU served at the switch
+ * back to its thread, after QEMU applied it) and comes within the
+ * tolerance and before its vcpu's next event (KVM or QEMU applied it
+ * late, but before the vcpu went on; a halt after the write would
+ * otherwise leave milliseconds to alias a count in).
  */
 static struct dm_machine *fit_start(struct dm_tolerance *t,
 				    const struct dm_tol_start *st, int b,
@@ -632,7 +636,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	struct run r;
 
 	s.lo = -(int64_t)(at - st->floor_ns);
-	s.hi = (int64_t)(vcpu_next(t, st->at, last) - at);
+	s.hi = min64(vcpu_next(t, st->at, last) - at, t->ns);
 	s.check = -1;
 	s.fit = b;
 	s.group = latch_group(t, sampler(t, st->at, last), last);
