@@ -40,11 +40,12 @@ static const struct dm_tol_event *event(const struct dm_tolerance *t,
 	return &t->ring[n % DM_TOL_SPAN];
 }
 
-static void keep_event(struct dm_tolerance *t, const struct dm_event *ev)
+static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
+		       int base)
 {
 	t->ring[t->seen++ % DM_TOL_SPAN] = (struct dm_tol_event){
-		ev->time,  ev->addr, ev->value, ev->cpu,
-		ev->actor, ev->op,   ev->size,	ev->flags};
+		ev->time, ev->addr, ev->value, ev->cpu, ev->actor,
+		ev->op,	  ev->size, ev->flags, 0,	(int16_t)base};
 }
 
 /* Event n as the replay applies it. */
@@ -208,7 +209,7 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		return -1;
 	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
 		t->rtc_index = ev->value & 0x7f;
-	keep_event(t, ev);
+	keep_event(t, ev, b);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow. */
 	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW) {
@@ -285,22 +286,6 @@ static bool prior_mismatch(const struct search *s, const struct dm_machine *m,
 	       base_of(m, e) == s->check;
 }
 
-/* Saves the sampling window's checkpoint on the adopted timeline. */
-static int reanchor(struct dm_tolerance *t, const struct dm_machine *m)
-{
-	struct dm_error err;
-	size_t len;
-	uint8_t *buf = checkpoint(m, &len, &err);
-
-	if (!buf)
-		return -1;
-	free(t->anchor);
-	t->anchor = buf;
-	t->anchor_len = len;
-	t->floor_ns = m->ms.now;
-	return 0;
-}
-
 /* A byte of the latched count or status that read upto returns: a read
  * of the same PIT port (a status byte comes first, then the count). */
 static bool latch_byte(const struct dm_tolerance *t, uint64_t upto,
@@ -348,9 +333,83 @@ static int step(struct dm_machine *m, const struct search *s, uint64_t n,
 }
 
 /*
+ * Checkpoints a replay that keeps its machine takes on the way, for the
+ * windows whose checkpoints precede a write it moved: committed only
+ * when it succeeds (base -1: the sampling window's).
+ */
+struct rebased {
+	unsigned n;
+	struct {
+		int base;
+		uint8_t *buf;
+		size_t len;
+		uint64_t floor_ns;
+	} a[DM_TOL_BASES + 1];
+};
+
+static int rebase(struct rebased *rb, int base, const struct dm_machine *m)
+{
+	struct dm_error err;
+
+	rb->a[rb->n].base = base;
+	rb->a[rb->n].floor_ns = m->ms.now;
+	rb->a[rb->n].buf = checkpoint(m, &rb->a[rb->n].len, &err);
+	return rb->a[rb->n++].buf ? 0 : -1;
+}
+
+static void rebase_end(struct dm_tolerance *t, struct rebased *rb, bool commit)
+{
+	for (unsigned i = 0; i < rb->n; i++) {
+		uint8_t **anchor = &t->anchor;
+		size_t *len = &t->anchor_len;
+		uint64_t *floor_ns = &t->floor_ns;
+
+		if (!commit) {
+			free(rb->a[i].buf);
+			continue;
+		}
+		if (rb->a[i].base >= 0) {
+			anchor = &t->starts[rb->a[i].base].anchor;
+			len = &t->starts[rb->a[i].base].anchor_len;
+			floor_ns = &t->starts[rb->a[i].base].floor_ns;
+		}
+		free(*anchor);
+		*anchor = rb->a[i].buf;
+		*len = rb->a[i].len;
+		*floor_ns = rb->a[i].floor_ns;
+	}
+}
+
+/* With a replay kept, the checkpoint before event n that must be retaken
+ * (-1: the sampling window's), or -2 for none. */
+static int retaken(const struct search *s, uint64_t n)
+{
+	const struct dm_tolerance *t = s->t;
+	int base = event(t, n)->base;
+
+	if (n == t->win_at)
+		return -1;
+	if (n > s->from && base >= 0 && t->starts[base].anchor &&
+	    t->starts[base].at == n)
+		return base;
+	return -2;
+}
+
+/* How far event n is moved: the searched delta, the start write being
+ * fitted, or the instant an earlier adoption gave it. */
+static int64_t shift(const struct search *s, int64_t delta, uint64_t n)
+{
+	if (n == s->k)
+		return delta;
+	if (n == s->w)
+		return s->w_delta;
+	return event(s->t, n)->moved;
+}
+
+/*
  * Replays the events with the moves; a write moved later is applied after
  * the events of other actors it then follows.  With keep, the machine is
- * kept and the sampling window re-anchored on the way.
+ * kept and the checkpoints after the moved write retaken on the way.
  */
 static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 {
@@ -358,18 +417,22 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 	struct dm_machine *m;
 	struct dm_error err;
 	struct dm_event held;
+	struct rebased *rb = NULL;
 	uint64_t held_n = NONE;
 	int rc = 0;
 
 	r->bad = NONE;
 	r->value = 0;
 	r->bytes = 0;
-	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err))
+	if (keep && !(rb = calloc(1, sizeof(*rb))))
 		return -1;
+	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err)) {
+		free(rb);
+		return -1;
+	}
 	for (uint64_t n = s->from; n <= s->upto && !rc; n++) {
 		struct dm_event e;
-		int64_t d =
-			(n == s->k ? delta : 0) + (n == s->w ? s->w_delta : 0);
+		int64_t d = shift(s, delta, n);
 
 		expand(t, n, &e);
 		e.time = (uint64_t)((int64_t)e.time + d);
@@ -377,14 +440,19 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 			rc = step(m, s, held_n, &held, r);
 			held_n = NONE;
 		}
-		if (keep && n == t->win_at && !rc)
-			rc = held_n != NONE ? -1 : reanchor(t, m);
+		/* A write held past a checkpoint would be lost to it. */
+		if (keep && !rc && retaken(s, n) > -2)
+			rc = held_n != NONE ? -1 : rebase(rb, retaken(s, n), m);
 		if (d > 0 && n < s->upto) {
 			held = e;
 			held_n = n;
 		} else if (!rc) {
 			rc = step(m, s, n, &e, r);
 		}
+	}
+	if (keep) {
+		rebase_end(t, rb, !rc);
+		free(rb);
 	}
 	if (rc || !keep)
 		dm_machine_destroy(m);
@@ -676,6 +744,7 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	}
 	dm_machine_destroy(*m);
 	*m = moved;
+	t->ring[st->at % DM_TOL_SPAN].moved = found;
 	t->adopted++;
 	mag = (uint64_t)(found < 0 ? -found : found);
 	if (mag > t->max_adopted_ns)

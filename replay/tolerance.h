@@ -47,6 +47,8 @@ struct dm_tol_event {
 	uint64_t time, addr, value;
 	uint32_t cpu;
 	uint8_t actor, op, size, flags;
+	int64_t moved; /* a start write: the instant adopted for it */
+	int16_t base;  /* a start write: its base, else -1 */
 };
 
 /* The last write that started a time base, while its instant is open. */

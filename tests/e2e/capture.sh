@@ -13,7 +13,8 @@
 # (replay/tolerance.h).  An empty capture, lost events, any divergence,
 # too few checked reads or missing interrupts fail.
 # usage: capture.sh DMSIM TRACES_DIR
-# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replay.
+# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replay in
+# DIR/capture (capture_qemu for capture_qemu.sh).
 set -euo pipefail
 dmsim=$1
 here=$(cd "$(dirname "$0")" && pwd)

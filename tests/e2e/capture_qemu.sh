@@ -16,7 +16,8 @@
 # Skips (exit 77) without root, /dev/kvm, tracefs, qemu-system-x86_64, a
 # C compiler or python3.
 # usage: capture_qemu.sh DMSIM TRACES_DIR
-# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replay.
+# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replay in
+# DIR/capture_qemu.
 set -euo pipefail
 dmsim=$1
 here=$(cd "$(dirname "$0")" && pwd)
