@@ -549,6 +549,14 @@ static int64_t min64(uint64_t a, uint64_t b)
 	return (int64_t)(a < b ? a : b);
 }
 
+/* How far an event may move towards a neighbour gap ns away: strictly
+ * short of it (at the same instant their order would be moot), and
+ * within the tolerance when bounded. */
+static int64_t reach(uint64_t gap, uint64_t tol)
+{
+	return min64(gap ? gap - 1 : 0, tol);
+}
+
 /* The event that sampled the time read n shows: its PIT latch or HPET
  * halt if one within the sampling window precedes it, else n. */
 static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
@@ -591,8 +599,8 @@ static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
 	if (s->w < s->k && event(t, s->w)->time + (uint64_t)s->w_delta > prev)
 		prev = event(t, s->w)->time + (uint64_t)s->w_delta;
 
-	s->lo = -min64(at - prev, t->ns);
-	s->hi = min64(next - at, t->ns);
+	s->lo = -reach(at - prev, t->ns);
+	s->hi = reach(next - at, t->ns);
 	return search(s, found);
 }
 
@@ -703,8 +711,8 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 			   NONE,   0,	       ev->value};
 	struct run r;
 
-	s.lo = -(int64_t)(at - st->floor_ns);
-	s.hi = min64(vcpu_next(t, st->at, last) - at, t->ns);
+	s.lo = -reach(at - st->floor_ns, UINT64_MAX);
+	s.hi = reach(vcpu_next(t, st->at, last) - at, t->ns);
 	s.check = -1;
 	s.fit = b;
 	s.group = latch_group(t, sampler(t, st->at, last), last);
