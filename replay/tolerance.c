@@ -13,7 +13,13 @@
 
 #define NONE UINT64_MAX /* no event */
 
-enum { BASE_PIT = 0, BASE_HPET = 3, BASE_RTC = 4, BASE_LAPIC = 5 };
+enum {
+	BASE_PIT = 0,
+	BASE_HPET = 3,
+	BASE_RTC = 4,
+	BASE_LAPIC = 5,
+	BASE_INTACK = BASE_LAPIC + DM_MAX_VCPUS
+};
 
 #define HPET_CONFIG 0x10
 #define LAPIC_TMICT 0x380  /* SDM 11.5.4: the initial count */
@@ -31,6 +37,9 @@ void dm_tolerance_destroy(struct dm_tolerance *t)
 	free(t->anchor);
 	for (unsigned b = 0; b < DM_TOL_BASES; b++)
 		free(t->starts[b].anchor);
+	for (unsigned c = 0; c < DM_MAX_VCPUS; c++)
+		free(t->gaps[c].anchor);
+	free(t->pulls);
 	*t = (struct dm_tolerance){0};
 }
 
@@ -41,11 +50,19 @@ static const struct dm_tol_event *event(const struct dm_tolerance *t,
 }
 
 static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
-		       int base)
+		       int base, int gap)
 {
-	t->ring[t->seen++ % DM_TOL_SPAN] = (struct dm_tol_event){
-		ev->time, ev->addr, ev->value, ev->cpu, ev->actor,
-		ev->op,	  ev->size, ev->flags, 0,	(int16_t)base};
+	t->ring[t->seen++ % DM_TOL_SPAN] =
+		(struct dm_tol_event){.time = ev->time,
+				      .addr = ev->addr,
+				      .value = ev->value,
+				      .cpu = ev->cpu,
+				      .actor = ev->actor,
+				      .op = ev->op,
+				      .size = ev->size,
+				      .flags = ev->flags,
+				      .base = (int16_t)base,
+				      .gap = (int16_t)gap};
 }
 
 /* Event n as the replay applies it. */
@@ -124,6 +141,8 @@ static int base_of(const struct dm_machine *m, const struct dm_event *ev)
 {
 	const struct dm_device *d;
 
+	if (ev->op == DM_OP_INTACK)
+		return ev->cpu < DM_MAX_VCPUS ? BASE_INTACK + (int)ev->cpu : -1;
 	if (!dm_op_is_read(ev->op) && ev->op != DM_OP_PIO_W &&
 	    ev->op != DM_OP_MMIO_W && ev->op != DM_OP_MSR_W)
 		return -1;
@@ -154,7 +173,7 @@ static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
 {
 	int b = base_of(m, ev);
 
-	if (b < 0 || dm_op_is_read(ev->op))
+	if (b < 0 || dm_op_is_read(ev->op) || ev->op == DM_OP_INTACK)
 		return -1;
 	if (b >= BASE_LAPIC)
 		return (ev->op == DM_OP_MSR_W
@@ -189,14 +208,59 @@ static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
 	free(s->anchor);
 	s->anchor = checkpoint(m, &s->anchor_len, err);
 	s->floor_ns = m->ms.now;
-	s->at = t->seen;
+	s->at = s->ev = t->seen;
 	return s->anchor ? 0 : -1;
+}
+
+static void close_start(struct dm_tol_start *s)
+{
+	free(s->anchor);
+	s->anchor = NULL;
+}
+
+/*
+ * KVM injects an interrupt when the vcpu enters, some time after its
+ * previous event; the intack line comes later.  While other actors'
+ * events follow a vcpu's, the machine after its event is kept (the gap);
+ * once the vcpu's next event, an intack with a vector, has been checked,
+ * the gap becomes the intack's window, which a later acceptance that
+ * mismatches may move it back through.
+ */
+static int track_gaps(struct dm_tolerance *t, const struct dm_machine *m,
+		      const struct dm_event *ev, int *opened,
+		      struct dm_error *err)
+{
+	const struct dm_tol_event *prev = t->seen ? event(t, t->seen - 1) : 0;
+	struct dm_tol_start *gap;
+
+	*opened = -1;
+	if (!prev || prev->actor != DM_ACTOR_CPU || prev->cpu >= DM_MAX_VCPUS)
+		return 0;
+	gap = &t->gaps[prev->cpu];
+	if (prev->op == DM_OP_INTACK && (prev->flags & DM_EV_VALUE)) {
+		struct dm_tol_start *st = &t->starts[BASE_INTACK + prev->cpu];
+
+		close_start(st);
+		if (gap->anchor) {
+			*st = *gap;
+			st->ev = t->seen - 1;
+			gap->anchor = NULL;
+		}
+	}
+	close_start(gap);
+	if (ev->actor == DM_ACTOR_CPU && ev->cpu == prev->cpu)
+		return 0;
+	gap->anchor = checkpoint(m, &gap->anchor_len, err);
+	gap->floor_ns = m->ms.now;
+	gap->at = t->seen;
+	*opened = (int)prev->cpu;
+	return gap->anchor ? 0 : -1;
 }
 
 int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 			const struct dm_event *ev, struct dm_error *err)
 {
-	int b;
+	int b, gap;
 
 	if (!t->ring) {
 		t->ring = malloc(DM_TOL_SPAN * sizeof(*t->ring));
@@ -205,11 +269,12 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 					      "tolerance's events");
 	}
 	b = started_by(t, m, ev);
-	if (b >= 0 && open_start(t, m, b, err))
+	if ((b >= 0 && open_start(t, m, b, err)) ||
+	    track_gaps(t, m, ev, &gap, err))
 		return -1;
 	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
 		t->rtc_index = ev->value & 0x7f;
-	keep_event(t, ev, b);
+	keep_event(t, ev, b, gap);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow. */
 	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW) {
@@ -333,25 +398,32 @@ static int step(struct dm_machine *m, const struct search *s, uint64_t n,
 }
 
 /*
- * Checkpoints a replay that keeps its machine takes on the way, for the
- * windows whose checkpoints precede a write it moved: committed only
- * when it succeeds (base -1: the sampling window's).
+ * Checkpoints a replay that keeps its machine retakes on the way, for the
+ * windows that begin after the event it moved: committed only when it
+ * succeeds.
  */
 struct rebased {
 	unsigned n;
 	struct {
-		int base;
+		struct dm_tol_start *to; /* NULL: the sampling window */
 		uint8_t *buf;
 		size_t len;
 		uint64_t floor_ns;
-	} a[DM_TOL_BASES + 1];
+	} a[DM_TOL_BASES + DM_MAX_VCPUS + 1];
 };
 
-static int rebase(struct rebased *rb, int base, const struct dm_machine *m)
+/* Retakes a checkpoint from m, or with m NULL closes that window. */
+static int rebase(struct rebased *rb, struct dm_tol_start *to,
+		  const struct dm_machine *m)
 {
 	struct dm_error err;
 
-	rb->a[rb->n].base = base;
+	rb->a[rb->n].to = to;
+	rb->a[rb->n].buf = NULL;
+	if (!m) {
+		rb->n++;
+		return 0;
+	}
 	rb->a[rb->n].floor_ns = m->ms.now;
 	rb->a[rb->n].buf = checkpoint(m, &rb->a[rb->n].len, &err);
 	return rb->a[rb->n++].buf ? 0 : -1;
@@ -360,39 +432,64 @@ static int rebase(struct rebased *rb, int base, const struct dm_machine *m)
 static void rebase_end(struct dm_tolerance *t, struct rebased *rb, bool commit)
 {
 	for (unsigned i = 0; i < rb->n; i++) {
-		uint8_t **anchor = &t->anchor;
-		size_t *len = &t->anchor_len;
-		uint64_t *floor_ns = &t->floor_ns;
+		struct dm_tol_start *to = rb->a[i].to;
+		uint8_t **anchor = to ? &to->anchor : &t->anchor;
 
 		if (!commit) {
 			free(rb->a[i].buf);
 			continue;
 		}
-		if (rb->a[i].base >= 0) {
-			anchor = &t->starts[rb->a[i].base].anchor;
-			len = &t->starts[rb->a[i].base].anchor_len;
-			floor_ns = &t->starts[rb->a[i].base].floor_ns;
-		}
 		free(*anchor);
-		*anchor = rb->a[i].buf;
-		*len = rb->a[i].len;
-		*floor_ns = rb->a[i].floor_ns;
+		*anchor = rb->a[i].buf; /* NULL: closed */
+		if (to) {
+			to->anchor_len = rb->a[i].len;
+			to->floor_ns = rb->a[i].floor_ns;
+		} else {
+			t->anchor_len = rb->a[i].len;
+			t->floor_ns = rb->a[i].floor_ns;
+		}
 	}
 }
 
-/* With a replay kept, the checkpoint before event n that must be retaken
- * (-1: the sampling window's), or -2 for none. */
-static int retaken(const struct search *s, uint64_t n)
+/* The windows whose checkpoints are taken before event n, after the
+ * first: starts and gaps in to, the sampling window's in *sampling. */
+static unsigned windows_at(const struct search *s, uint64_t n,
+			   struct dm_tol_start *to[3], bool *sampling)
 {
-	const struct dm_tolerance *t = s->t;
-	int base = event(t, n)->base;
+	struct dm_tolerance *t = s->t;
+	const struct dm_tol_event *e = event(t, n);
+	struct dm_tol_start *c[3] = {
+		e->base >= 0 ? &t->starts[e->base] : NULL,
+		e->gap >= 0 ? &t->gaps[e->gap] : NULL,
+		e->gap >= 0 ? &t->starts[BASE_INTACK + e->gap] : NULL};
+	unsigned k = 0;
 
-	if (n == t->win_at)
+	*sampling = n == t->win_at;
+	for (unsigned i = 0; i < 3; i++)
+		if (n > s->from && c[i] && c[i]->anchor && c[i]->at == n)
+			to[k++] = c[i];
+	return k;
+}
+
+/*
+ * Retakes the checkpoints at n; when a write held past n or an intack
+ * pulled before it makes that impossible (the checkpoint would miss the
+ * one or apply the other twice), the sampling window's fails the replay
+ * and the others' windows close.
+ */
+static int retake(const struct search *s, uint64_t n,
+		  const struct dm_machine *m, bool clean, struct rebased *rb)
+{
+	struct dm_tol_start *to[3];
+	bool sampling;
+	unsigned k = windows_at(s, n, to, &sampling);
+
+	if (sampling && (!clean || rebase(rb, NULL, m)))
 		return -1;
-	if (n > s->from && base >= 0 && t->starts[base].anchor &&
-	    t->starts[base].at == n)
-		return base;
-	return -2;
+	for (unsigned i = 0; i < k; i++)
+		if (rebase(rb, to[i], clean ? m : NULL))
+			return -1;
+	return 0;
 }
 
 /* How far event n is moved: the searched delta, the start write being
@@ -406,10 +503,89 @@ static int64_t shift(const struct search *s, int64_t delta, uint64_t n)
 	return event(s->t, n)->moved;
 }
 
+/* Intacks a replay applies before their turn: moved earlier than events
+ * of other actors before them (the vcpu took the interrupt sooner than
+ * its line shows). */
+struct pulls {
+	unsigned n;
+	uint64_t ev[DM_TOL_PULLS + 1];
+	bool done[DM_TOL_PULLS + 1];
+};
+
+static int pull_add(struct pulls *pl, uint64_t ev)
+{
+	unsigned i = pl->n;
+
+	if (pl->n > DM_TOL_PULLS)
+		return -1;
+	for (; i && pl->ev[i - 1] > ev; i--) /* ascending */
+		pl->ev[i] = pl->ev[i - 1];
+	pl->ev[i] = ev;
+	pl->done[pl->n++] = false;
+	return 0;
+}
+
+static int gather_pulls(const struct search *s, int64_t delta, struct pulls *pl)
+{
+	const struct dm_tolerance *t = s->t;
+
+	pl->n = 0;
+	for (unsigned i = 0; i < t->npulls; i++) {
+		uint64_t p = t->pulls[i];
+
+		if (p > s->from && p < s->upto && p != s->k && p != s->w &&
+		    shift(s, delta, p) < 0 && pull_add(pl, p))
+			return -1;
+	}
+	if (s->k != NONE && s->k > s->from && s->k < s->upto &&
+	    shift(s, delta, s->k) < 0 && pull_add(pl, s->k))
+		return -1;
+	return 0;
+}
+
+static bool pulled(const struct pulls *pl, uint64_t n)
+{
+	for (unsigned i = 0; i < pl->n; i++)
+		if (pl->ev[i] == n)
+			return pl->done[i];
+	return false;
+}
+
+/* An intack after n already applied: a checkpoint at n would hold it. */
+static bool pulled_ahead(const struct pulls *pl, uint64_t n)
+{
+	for (unsigned i = 0; i < pl->n; i++)
+		if (pl->done[i] && pl->ev[i] > n)
+			return true;
+	return false;
+}
+
+/* Applies the intacks after n whose moved instant precedes time. */
+static int pull(const struct search *s, int64_t delta, struct pulls *pl,
+		uint64_t n, uint64_t time, struct dm_machine *m, struct run *r)
+{
+	for (unsigned i = 0; i < pl->n; i++) {
+		struct dm_event e;
+
+		if (pl->done[i] || pl->ev[i] <= n)
+			continue;
+		expand(s->t, pl->ev[i], &e);
+		e.time = (uint64_t)((int64_t)e.time +
+				    shift(s, delta, pl->ev[i]));
+		if (e.time >= time)
+			continue;
+		pl->done[i] = true;
+		if (step(m, s, pl->ev[i], &e, r))
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Replays the events with the moves; a write moved later is applied after
- * the events of other actors it then follows.  With keep, the machine is
- * kept and the checkpoints after the moved write retaken on the way.
+ * the events of other actors it then follows, an intack moved earlier
+ * before those it then precedes.  With keep, the machine is kept and the
+ * checkpoints after the moved event retaken on the way.
  */
 static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 {
@@ -418,12 +594,15 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 	struct dm_error err;
 	struct dm_event held;
 	struct rebased *rb = NULL;
+	struct pulls pl;
 	uint64_t held_n = NONE;
 	int rc = 0;
 
 	r->bad = NONE;
 	r->value = 0;
 	r->bytes = 0;
+	if (gather_pulls(s, delta, &pl))
+		return -1;
 	if (keep && !(rb = calloc(1, sizeof(*rb))))
 		return -1;
 	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err)) {
@@ -434,15 +613,20 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 		struct dm_event e;
 		int64_t d = shift(s, delta, n);
 
+		if (pulled(&pl, n))
+			continue;
 		expand(t, n, &e);
 		e.time = (uint64_t)((int64_t)e.time + d);
 		if (held_n != NONE && held.time <= e.time) {
 			rc = step(m, s, held_n, &held, r);
 			held_n = NONE;
 		}
-		/* A write held past a checkpoint would be lost to it. */
-		if (keep && !rc && retaken(s, n) > -2)
-			rc = held_n != NONE ? -1 : rebase(rb, retaken(s, n), m);
+		if (keep && !rc)
+			rc = retake(s, n, m,
+				    held_n == NONE && !pulled_ahead(&pl, n),
+				    rb);
+		if (!rc)
+			rc = pull(s, delta, &pl, n, e.time, m, r);
 		if (d > 0 && n < s->upto) {
 			held = e;
 			held_n = n;
@@ -692,45 +876,75 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 }
 
 /*
- * The instant of start st closest to its line that gives ev's value and
- * fits every earlier read of base b since: returns the machine that
- * applied the write then, or NULL.  The instant follows the event before
- * the write (an importer may have put a write QEMU served at the switch
- * back to its thread, after QEMU applied it) and comes within the
- * tolerance and before its vcpu's next event (KVM or QEMU applied it
+ * The instant of start st's event closest to its line that gives ev's
+ * value and fits every earlier read of base b since: returns the machine
+ * that applied the event then, or NULL.  A start write's instant follows
+ * the event before it (an importer may have put a write QEMU served at
+ * the switch back to its thread, after QEMU applied it) and comes within
+ * the tolerance and before its vcpu's next event (KVM or QEMU applied it
  * late, but before the vcpu went on; a halt after the write would
- * otherwise leave milliseconds to alias a count in).
+ * otherwise leave milliseconds to alias a count in).  An intack's comes
+ * within the tolerance before its line, after its vcpu's previous event.
  */
 static struct dm_machine *fit_start(struct dm_tolerance *t,
 				    const struct dm_tol_start *st, int b,
 				    const struct dm_event *ev, int64_t *found)
 {
-	uint64_t last = t->seen - 1, at = event(t, st->at)->time;
+	uint64_t last = t->seen - 1, at = event(t, st->ev)->time;
 	struct search s = {t,	   st->anchor, st->anchor_len,
-			   st->at, last,       st->at,
+			   st->at, last,       st->ev,
 			   NONE,   0,	       ev->value};
 	struct run r;
 
-	s.lo = -reach(at - st->floor_ns, UINT64_MAX);
-	s.hi = reach(vcpu_next(t, st->at, last) - at, t->ns);
+	if (b >= BASE_INTACK) {
+		s.lo = -reach(at - st->floor_ns, t->ns);
+		s.hi = 0;
+	} else {
+		s.lo = -reach(at - st->floor_ns, UINT64_MAX);
+		s.hi = reach(vcpu_next(t, st->ev, last) - at, t->ns);
+	}
 	s.check = -1;
 	s.fit = b;
-	s.group = latch_group(t, sampler(t, st->at, last), last);
+	s.group = latch_group(t, sampler(t, st->ev, last), last);
 	s.want = group_want(t, s.group, last);
 	if (!search(&s, found) || !*found)
 		return NULL;
 	s.k = NONE;
-	s.w = st->at;
+	s.w = st->ev;
 	s.w_delta = *found;
 	return run(&s, 0, &r, true) ? NULL : r.keep;
 }
 
+/* Keeps an intack's earlier instant for every later replay. */
+static int keep_pull(struct dm_tolerance *t, uint64_t ev)
+{
+	unsigned i = 0;
+
+	while (i < t->npulls && t->seen - t->pulls[i] > DM_TOL_SPAN)
+		i++;
+	memmove(t->pulls, t->pulls + i, (t->npulls - i) * sizeof(*t->pulls));
+	t->npulls -= i;
+	if (t->npulls && t->pulls[t->npulls - 1] == ev)
+		return 0;
+	if (t->npulls == t->pulls_cap) {
+		unsigned cap = t->pulls_cap ? 2 * t->pulls_cap : 16;
+		uint64_t *p = realloc(t->pulls, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		t->pulls = p;
+		t->pulls_cap = cap;
+	}
+	t->pulls[t->npulls++] = ev;
+	return 0;
+}
+
 /*
  * A read of a base that no sampling instant explains moves its start
- * write to the instant that fits it and every read since: *m becomes the
- * machine that applied the write then.  A later read may move it again,
- * with the same rule; once no instant fits, the write stays where it was
- * last put and its window closes.
+ * write (or a vcpu's last intack) to the instant that fits it and every
+ * read since: *m becomes the machine that applied it then.  A later read
+ * may move it again, with the same rule; once no instant fits, it stays
+ * where it was last put and its window closes.
  */
 static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 			const struct dm_event *ev)
@@ -743,16 +957,17 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 
 	if (!st || !st->anchor)
 		return false;
-	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->at)
+	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->ev)
 		moved = fit_start(t, st, b, ev, &found);
-	if (!moved) {
-		free(st->anchor);
-		st->anchor = NULL;
+	if (!moved || (found < 0 && b >= BASE_INTACK && keep_pull(t, st->ev))) {
+		if (moved)
+			dm_machine_destroy(moved);
+		close_start(st);
 		return false;
 	}
 	dm_machine_destroy(*m);
 	*m = moved;
-	t->ring[st->at % DM_TOL_SPAN].moved = found;
+	t->ring[st->ev % DM_TOL_SPAN].moved = found;
 	t->adopted++;
 	mag = (uint64_t)(found < 0 ? -found : found);
 	if (mag > t->max_adopted_ns)

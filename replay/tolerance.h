@@ -39,24 +39,32 @@
 #define DM_TOL_WINDOW 16      /* events a sampling window holds */
 #define DM_TOL_SPAN (1 << 17) /* events kept: a start write's window */
 #define DM_TOL_BUCKETS 8      /* residual histogram: < 1 us, < 2 us, ... */
-/* Time bases: PIT counters 0-2, the HPET, the RTC, one LAPIC per vcpu. */
-#define DM_TOL_BASES (5 + DM_MAX_VCPUS)
+/* Time bases: PIT counters 0-2, the HPET, the RTC, one LAPIC timer per
+ * vcpu, and each vcpu's acceptances of interrupts. */
+#define DM_TOL_BASES (5 + 2 * DM_MAX_VCPUS)
+#define DM_TOL_PULLS 64 /* acceptances moved earlier within one window */
 
 /* An event as the windows keep it: a mark's label is not needed. */
 struct dm_tol_event {
 	uint64_t time, addr, value;
 	uint32_t cpu;
 	uint8_t actor, op, size, flags;
-	int64_t moved; /* a start write: the instant adopted for it */
+	int64_t moved; /* a start write or intack: the instant adopted */
 	int16_t base;  /* a start write: its base, else -1 */
+	int16_t gap;   /* a vcpu's gap begins here: the vcpu, else -1 */
 };
 
-/* The last write that started a time base, while its instant is open. */
+/*
+ * The last write that started a time base, while its instant is open; for
+ * a vcpu's acceptances, its last intack, which the vcpu may have taken
+ * before its line, back to its previous event.
+ */
 struct dm_tol_start {
-	uint8_t *anchor; /* the machine before the write */
+	uint8_t *anchor; /* the machine before event at */
 	size_t anchor_len;
 	uint64_t floor_ns; /* the machine's time then */
-	uint64_t at;	   /* the write's event number */
+	uint64_t at;	   /* where the replays start */
+	uint64_t ev;	   /* the event that moves: the write or the intack */
 };
 
 struct dm_tolerance {
@@ -72,6 +80,12 @@ struct dm_tolerance {
 	bool halt_open;	   /* win_at halted the HPET main counter */
 	uint8_t rtc_index; /* the RTC register port 0x70 selects */
 	struct dm_tol_start starts[DM_TOL_BASES];
+	/* Per vcpu: the machine after its last event, while other actors'
+	 * events follow (an intack next may move back to there). */
+	struct dm_tol_start gaps[DM_MAX_VCPUS];
+	/* Intacks whose adopted instant precedes their line, ascending. */
+	uint64_t *pulls;
+	unsigned npulls, pulls_cap;
 	/* Residuals of the reads accepted within the tolerance. */
 	uint64_t accepted;
 	uint64_t histogram[DM_TOL_BUCKETS]; /* |delta| by power-of-2 us */
