@@ -335,10 +335,20 @@ struct search {
 	uint64_t group; /* a PIT latch: want holds every byte read of it */
 };
 
+#define BADS 16 /* earlier reads that mismatched, gathered per replay */
+
+enum run_mode {
+	RUN_TRIAL, /* only the outcome */
+	RUN_KEEP,  /* and the machine after upto */
+	RUN_ADOPT  /* and the checkpoints after the moved event retaken */
+};
+
 struct run {
-	uint64_t value; /* upto's outcome, or its latch's bytes */
-	unsigned bytes; /* ... read so far */
-	uint64_t bad;	/* the first earlier read compared that mismatched */
+	uint64_t value;	    /* upto's outcome, or its latch's bytes */
+	unsigned bytes;	    /* ... read so far */
+	uint64_t bad[BADS]; /* earlier reads compared that mismatched */
+	unsigned nbad;
+	enum run_mode mode;
 	struct dm_machine *keep; /* when wanted: the machine after upto */
 };
 
@@ -385,9 +395,9 @@ static int step(struct dm_machine *m, const struct search *s, uint64_t n,
 
 	if (dm_replay_step(m, e, &o, &err))
 		return -1;
-	if (r->bad == NONE && prior_mismatch(s, m, n, e, &o))
-		r->bad = n;
-	if (n == s->upto && (o.fault || !o.has_actual))
+	if (r->nbad < BADS && prior_mismatch(s, m, n, e, &o))
+		r->bad[r->nbad++] = n;
+	if (n == s->upto && r->mode != RUN_KEEP && (o.fault || !o.has_actual))
 		return -1;
 	if (n == s->upto && s->group == NONE)
 		r->value = o.actual;
@@ -587,7 +597,8 @@ static int pull(const struct search *s, int64_t delta, struct pulls *pl,
  * before those it then precedes.  With keep, the machine is kept and the
  * checkpoints after the moved event retaken on the way.
  */
-static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
+static int run(const struct search *s, int64_t delta, struct run *r,
+	       enum run_mode mode)
 {
 	struct dm_tolerance *t = s->t;
 	struct dm_machine *m;
@@ -598,12 +609,13 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 	uint64_t held_n = NONE;
 	int rc = 0;
 
-	r->bad = NONE;
+	r->nbad = 0;
+	r->mode = mode;
 	r->value = 0;
 	r->bytes = 0;
 	if (gather_pulls(s, delta, &pl))
 		return -1;
-	if (keep && !(rb = calloc(1, sizeof(*rb))))
+	if (mode == RUN_ADOPT && !(rb = calloc(1, sizeof(*rb))))
 		return -1;
 	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err)) {
 		free(rb);
@@ -621,7 +633,7 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 			rc = step(m, s, held_n, &held, r);
 			held_n = NONE;
 		}
-		if (keep && !rc)
+		if (mode == RUN_ADOPT && !rc)
 			rc = retake(s, n, m,
 				    held_n == NONE && !pulled_ahead(&pl, n),
 				    rb);
@@ -634,11 +646,14 @@ static int run(const struct search *s, int64_t delta, struct run *r, bool keep)
 			rc = step(m, s, n, &e, r);
 		}
 	}
-	if (keep) {
+	/* A kept machine must hold every event up to upto, and no more. */
+	if (mode != RUN_TRIAL && (held_n != NONE || pulled_ahead(&pl, s->upto)))
+		rc = -1;
+	if (rb) {
 		rebase_end(t, rb, !rc);
 		free(rb);
 	}
-	if (rc || !keep)
+	if (rc || mode == RUN_TRIAL)
 		dm_machine_destroy(m);
 	else
 		r->keep = m;
@@ -649,7 +664,7 @@ static int trial(const struct search *s, int64_t delta, uint64_t *value)
 {
 	struct run r;
 
-	if (run(s, delta, &r, false))
+	if (run(s, delta, &r, RUN_TRIAL))
 		return -1;
 	*value = r.value;
 	return 0;
@@ -826,6 +841,44 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 	return true;
 }
 
+/*
+ * Whether earlier read bad, with the moves of v, matches within its own
+ * sampling window.  The search starts from a checkpoint just before the
+ * event that sampled it, or from v's when none can be taken there.
+ */
+static bool prior_fits(const struct search *v, uint64_t bad)
+{
+	struct dm_tolerance *t = v->t;
+	struct search p = *v, q = *v;
+	uint64_t floor_ns = event(t, v->w)->time;
+	uint8_t *buf = NULL;
+	struct run r;
+	int64_t found;
+	bool ok;
+
+	p.upto = bad;
+	p.k = sampler(t, v->from, bad);
+	p.group = latch_group(t, p.k, bad);
+	p.want = group_want(t, p.group, bad);
+	p.check = p.fit = -1;
+	q.upto = p.k - 1;
+	q.check = -1;
+	if (p.k > v->from + 1 && !run(&q, 0, &r, RUN_KEEP)) {
+		struct dm_error err;
+
+		buf = checkpoint(r.keep, &p.anchor_len, &err);
+		if (buf) {
+			p.anchor = buf;
+			p.from = p.k;
+			floor_ns = r.keep->ms.now;
+		}
+		dm_machine_destroy(r.keep);
+	}
+	ok = search_sample(&p, floor_ns, &found);
+	free(buf);
+	return ok;
+}
+
 /* Every earlier read of base s->fit since its start write s->k, with the
  * write moved by delta, matches, or does within its own sampling window. */
 static bool accepts(const struct search *s, int64_t delta)
@@ -841,22 +894,14 @@ static bool accepts(const struct search *s, int64_t delta)
 	v.check = s->fit;
 	v.check_after = s->from;
 	for (;;) {
-		struct search p = v;
-		int64_t found;
-
-		if (run(&v, 0, &r, false))
+		if (run(&v, 0, &r, RUN_TRIAL))
 			return false;
-		if (r.bad == NONE)
+		for (unsigned i = 0; i < r.nbad; i++)
+			if (!prior_fits(&v, r.bad[i]))
+				return false;
+		if (r.nbad < BADS)
 			return true;
-		p.upto = r.bad;
-		p.k = sampler(s->t, s->from, r.bad);
-		p.group = latch_group(s->t, p.k, r.bad);
-		p.want = group_want(s->t, p.group, r.bad);
-		p.check = p.fit = -1;
-		/* The machine's time before the write bounds its first read. */
-		if (!search_sample(&p, event(s->t, s->k)->time, &found))
-			return false;
-		v.check_after = r.bad;
+		v.check_after = r.bad[BADS - 1];
 	}
 }
 
@@ -912,7 +957,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.k = NONE;
 	s.w = st->ev;
 	s.w_delta = *found;
-	return run(&s, 0, &r, true) ? NULL : r.keep;
+	return run(&s, 0, &r, RUN_ADOPT) ? NULL : r.keep;
 }
 
 /* Keeps an intack's earlier instant for every later replay. */
