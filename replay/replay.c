@@ -389,8 +389,8 @@ static void report_tolerance(const struct dm_replay_opts *opts,
 		t->ns, t->accepted, t->max_residual_ns);
 	if (t->adopted)
 		fprintf(f,
-			"  start writes applied late: %" PRIu64 " (max %" PRIu64
-			" ns after their line)\n",
+			"  start writes and intacks moved: %" PRIu64
+			" (max %" PRIu64 " ns off their line)\n",
 			t->adopted, t->max_adopted_ns);
 	if (!t->accepted)
 		return;

@@ -12,20 +12,27 @@
  *
  * - the write that STARTED the time base a read shows (a PIT count load,
  *   a LAPIC TMICT write, an HPET enable, an RTC register A write): KVM and
- *   QEMU log such a write, then apply it when they handle it, at or after
- *   its line and before the vcpu's next event.  The first read of that
- *   base that mismatches searches this one instant; when one reproduces
- *   the read (and every earlier read of the base since the write, each
- *   within its own sampling window), the replay ADOPTS it: the machine
- *   continues from the moved write, so every later read must fit the same
- *   instant.  One delay per write, never one per read.
+ *   QEMU log such a write, then apply it when they handle it, before the
+ *   vcpu's next event (an importer may also have put a write QEMU served
+ *   after its instant, no earlier than the event before it).  A read of
+ *   that base that no sampling instant explains searches this one
+ *   instant; when one reproduces the read and every earlier read of the
+ *   base since the write (each within its own sampling window), the
+ *   replay ADOPTS it: the machine continues from the moved write, so
+ *   every later read must fit the same instant, and every later search
+ *   replays the write there.  One instant per write, never one per read;
+ *   a later read may move it again only to an instant that fits all.
+ *   Likewise a vcpu's intack, which KVM injected before its line and
+ *   after the vcpu's previous event: an acceptance that mismatches moves
+ *   the vcpu's previous intack back.
  * - the instant the read itself was sampled: the read, or the PIT latch
  *   or read-back command whose count it returns, or the write that halted
  *   the HPET's main counter, moved within the tolerance.  This only
  *   accepts the value; the machine goes on unchanged.
  *
- * Event order is kept: a read never passes its neighbours, and a start
- * write passes only events of other actors before its vcpu's next one.
+ * Event order is kept: a read never passes its neighbours, a start write
+ * passes only events of other actors before its vcpu's next one, an
+ * intack only those after its vcpu's previous one.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H

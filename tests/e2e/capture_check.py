@@ -69,8 +69,8 @@ print("replay: %d events, %d reads checked, %d intacks, %d divergences"
 print("  reads by device: %s" % ", ".join(
     "%s %d" % (k, n) for k, n in sorted(reads.items()) if k))
 print("  tolerance %d ns: %d reads matched off their timestamp, max %d ns "
-      "(|residual| < 1, 2, 4 ... 64 us, more: %s); %d start writes applied "
-      "late, max %d ns"
+      "(|residual| < 1, 2, 4 ... 64 us, more: %s); %d start writes and "
+      "intacks moved, max %d ns"
       % (tol["ns"], tol["accepted"], tol["max_residual_ns"],
          " ".join(map(str, tol["histogram"])), tol["adopted"],
          tol["max_adopted_ns"]))
