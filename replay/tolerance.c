@@ -965,12 +965,17 @@ static int keep_pull(struct dm_tolerance *t, uint64_t ev)
 {
 	unsigned i = 0;
 
+	/* Those out of every window go (oldest first, mostly). */
 	while (i < t->npulls && t->seen - t->pulls[i] > DM_TOL_SPAN)
 		i++;
-	memmove(t->pulls, t->pulls + i, (t->npulls - i) * sizeof(*t->pulls));
-	t->npulls -= i;
-	if (t->npulls && t->pulls[t->npulls - 1] == ev)
-		return 0;
+	if (i) {
+		memmove(t->pulls, t->pulls + i,
+			(t->npulls - i) * sizeof(*t->pulls));
+		t->npulls -= i;
+	}
+	for (i = 0; i < t->npulls; i++)
+		if (t->pulls[i] == ev)
+			return 0;
 	if (t->npulls == t->pulls_cap) {
 		unsigned cap = t->pulls_cap ? 2 * t->pulls_cap : 16;
 		uint64_t *p = realloc(t->pulls, cap * sizeof(*p));

@@ -83,21 +83,20 @@ struct dm_tolerance {
 	size_t anchor_len;
 	uint64_t win_at;
 	uint64_t floor_ns; /* the machine's time at the checkpoint */
-	bool latch_open;   /* win_at latched a PIT count */
-	bool halt_open;	   /* win_at halted the HPET main counter */
 	uint8_t rtc_index; /* the RTC register port 0x70 selects */
 	struct dm_tol_start starts[DM_TOL_BASES];
 	/* Per vcpu: the machine after its last event, while other actors'
 	 * events follow (an intack next may move back to there). */
 	struct dm_tol_start gaps[DM_MAX_VCPUS];
-	/* Intacks whose adopted instant precedes their line, ascending. */
+	/* Intacks whose adopted instant precedes their line. */
 	uint64_t *pulls;
 	unsigned npulls, pulls_cap;
 	/* Residuals of the reads accepted within the tolerance. */
 	uint64_t accepted;
 	uint64_t histogram[DM_TOL_BUCKETS]; /* |delta| by power-of-2 us */
 	uint64_t max_residual_ns;
-	/* Start writes whose instant was adopted, and the largest move. */
+	/* Start writes and intacks moved to an adopted instant, and the
+	 * largest move. */
 	uint64_t adopted;
 	uint64_t max_adopted_ns;
 };
