@@ -775,15 +775,15 @@ static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
 }
 
 /* The latch whose bytes read n returns with others, or NONE. */
-static uint64_t latch_group(const struct dm_tolerance *t, uint64_t sampler,
+static uint64_t latch_group(const struct dm_tolerance *t, uint64_t first,
 			    uint64_t n)
 {
 	struct dm_event e;
 
-	if (sampler == n)
+	if (first == n)
 		return NONE;
-	expand(t, sampler, &e);
-	return latches_pit(&e) ? sampler : NONE;
+	expand(t, first, &e);
+	return latches_pit(&e) ? first : NONE;
 }
 
 /* Moves s->k within the tolerance, between its neighbours (floor_ns
