@@ -21,9 +21,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 guests=$here/../../guests
 iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 # Live captures on this host, itself a VM, need more than the 20 us of
-# the committed ones: the host stops the vcpu thread for up to ~60 us
+# the committed ones: the host stops the vcpu thread for up to ~130 us
 # between a line and KVM's handling of it (docs/importers.md).
-tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-100000}
+tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-200000}
 
 . "$here/capture_lib.bash"
 require_live

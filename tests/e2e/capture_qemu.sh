@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 guests=$here/../../guests
 iterations=${DMSIM_PROBE_ITERATIONS:-1000}
 # As in capture.sh: the live tolerance of this host (docs/importers.md).
-tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-100000}
+tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-200000}
 qemu=${DMSIM_QEMU:-qemu-system-x86_64}
 
 . "$here/capture_lib.bash"
