@@ -594,6 +594,8 @@ static bool pf_since_base(const struct dm_rtc *r, uint64_t t)
 {
 	uint32_t p = period_ticks(r);
 
+	if (r->pf_trace)
+		return false;
 	if (is_qemu(r))
 		return r->qp_armed && qtick_ns(r->qp_next) <= t;
 	if (!p || !div_running(r))
@@ -674,6 +676,8 @@ static uint64_t next_pf(const struct dm_rtc *r)
 	uint32_t p = period_ticks(r);
 	uint64_t x;
 
+	if (r->pf_trace)
+		return DM_TIME_NEVER;
 	if (is_qemu(r))
 		return r->qp_armed ? qtick_ns(r->qp_next) : DM_TIME_NEVER;
 	if (!p || !div_running(r))
@@ -717,6 +721,20 @@ static void settle(struct dm_rtc *r, uint64_t now)
 		dm_irq_set(&r->irq, now, level);
 	}
 	dm_timer_arm(&r->timer, next_rise(r));
+}
+
+/*
+ * QEMU sets PF in its periodic timer's callback, which its main loop runs
+ * late and in bursts; the raise of IRQ8 it logs then is the instant.  A
+ * raise while an enabled UF or AF of the model's holds IRQF is taken as
+ * that interrupt, not a tick.
+ */
+void dm_rtc_trace_tick(struct dm_rtc *r, uint64_t now)
+{
+	fold(r, now);
+	if ((r->reg_b & B_PIE) && !(r->flags & r->reg_b & (C_UF | C_AF)))
+		r->flags |= C_PF;
+	settle(r, now);
 }
 
 static void rtc_fired(void *opaque, uint64_t now)
@@ -1046,6 +1064,7 @@ void dm_rtc_init(struct dm_rtc *r, const struct dm_config *cfg,
 		.reg_b = B_24H,
 		.div_phase = cfg->rtc_epoch_ns,
 		.flavor = cfg->rtc_flavor,
+		.pf_trace = cfg->rtc_pf_trace,
 	};
 	if (irq)
 		r->irq = *irq;

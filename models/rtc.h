@@ -79,6 +79,7 @@ struct dm_rtc {
 	/* Wiring and configuration (not state). */
 	struct dm_irq_line irq; /* IRQ8 */
 	uint32_t flavor;	/* enum dm_rtc_flavor */
+	bool pf_trace;		/* rtc_pf_trace: PF from dm_rtc_trace_tick */
 };
 
 extern const struct dm_state_desc dm_rtc_state_desc;
@@ -99,6 +100,13 @@ void dm_rtc_reset(struct dm_rtc *rtc, uint64_t now);
 uint64_t dm_rtc_read(void *rtc, uint64_t now, uint64_t offset, unsigned size);
 void dm_rtc_write(void *rtc, uint64_t now, uint64_t offset, unsigned size,
 		  uint64_t value);
+
+/*
+ * rtc_pf_trace: QEMU's periodic timer ticked at now, as a capture's IRQ8
+ * raise shows it.  Sets PF (and IRQF) if PIE is set and no enabled UF or
+ * AF of the model's explains the raise.
+ */
+void dm_rtc_trace_tick(struct dm_rtc *rtc, uint64_t now);
 
 /* Port 0x70 bit 7 as last written: the machine gates NMIs with it. */
 bool dm_rtc_nmi_masked(const struct dm_rtc *rtc);

@@ -460,8 +460,10 @@ static void report_tolerance(const struct dm_replay_opts *opts,
 		fprintf(f,
 			",\"tolerance\":{\"ns\":%" PRIu64
 			",\"accepted\":%" PRIu64 ",\"max_residual_ns\":%" PRIu64
+			",\"adopted\":%" PRIu64 ",\"max_adopted_ns\":%" PRIu64
 			",\"histogram\":[",
-			t->ns, t->accepted, t->max_residual_ns);
+			t->ns, t->accepted, t->max_residual_ns, t->adopted,
+			t->max_adopted_ns);
 		for (unsigned b = 0; b < DM_TOL_BUCKETS; b++)
 			fprintf(f, "%s%" PRIu64, b ? "," : "", t->histogram[b]);
 		fputs("]}", f);
@@ -472,6 +474,11 @@ static void report_tolerance(const struct dm_replay_opts *opts,
 		" time-derived outputs matched off their timestamp "
 		"(max %" PRIu64 " ns)\n",
 		t->ns, t->accepted, t->max_residual_ns);
+	if (t->adopted)
+		fprintf(f,
+			"  start writes and intacks moved: %" PRIu64
+			" (max %" PRIu64 " ns off their line)\n",
+			t->adopted, t->max_adopted_ns);
 	if (!t->accepted)
 		return;
 	fputs("  residuals:", f);
@@ -691,7 +698,7 @@ int dm_replay_file(const char *path, const struct dm_replay_opts *opts,
 		stats->intacks_none += ev.op == DM_OP_INTACK && o.has_actual &&
 				       (int64_t)o.actual < 0;
 		if (o.mismatch && tol.ns && dm_tolerance_applies(m, &ev) &&
-		    dm_tolerance_rescue(&tol, &ev)) {
+		    dm_tolerance_rescue(&tol, &m, &ev)) {
 			o.mismatch = false;
 			stats->tolerated++;
 		}

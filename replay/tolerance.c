@@ -11,6 +11,21 @@
  * are found by bisection, counters being monotonic over short spans. */
 #define GRID 32
 
+#define NONE UINT64_MAX /* no event */
+
+enum {
+	BASE_PIT = 0,
+	BASE_HPET = 3,
+	BASE_RTC = 4,
+	BASE_LAPIC = 5,
+	BASE_INTACK = BASE_LAPIC + DM_MAX_VCPUS
+};
+
+#define HPET_CONFIG 0x10
+#define LAPIC_TMICT 0x380  /* SDM 11.5.4: the initial count */
+#define X2APIC_TMICT 0x838 /* ... as an x2APIC MSR */
+#define RTC_REG_A 0x0a
+
 void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 {
 	*t = (struct dm_tolerance){.ns = ns};
@@ -18,8 +33,52 @@ void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 
 void dm_tolerance_destroy(struct dm_tolerance *t)
 {
+	free(t->ring);
 	free(t->anchor);
-	t->anchor = NULL;
+	for (unsigned b = 0; b < DM_TOL_BASES; b++)
+		free(t->starts[b].anchor);
+	for (unsigned c = 0; c < DM_MAX_VCPUS; c++)
+		free(t->gaps[c].anchor);
+	free(t->pulls);
+	*t = (struct dm_tolerance){0};
+}
+
+static const struct dm_tol_event *event(const struct dm_tolerance *t,
+					uint64_t n)
+{
+	return &t->ring[n % DM_TOL_SPAN];
+}
+
+static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
+		       int base, int gap)
+{
+	t->ring[t->seen++ % DM_TOL_SPAN] =
+		(struct dm_tol_event){.time = ev->time,
+				      .addr = ev->addr,
+				      .value = ev->value,
+				      .cpu = ev->cpu,
+				      .actor = ev->actor,
+				      .op = ev->op,
+				      .size = ev->size,
+				      .flags = ev->flags,
+				      .base = (int16_t)base,
+				      .gap = (int16_t)gap};
+}
+
+/* Event n as the replay applies it. */
+static void expand(const struct dm_tolerance *t, uint64_t n, struct dm_event *e)
+{
+	const struct dm_tol_event *c = event(t, n);
+
+	e->time = c->time;
+	e->addr = c->addr;
+	e->value = c->value;
+	e->cpu = c->cpu;
+	e->actor = c->actor;
+	e->op = c->op;
+	e->size = c->size;
+	e->flags = c->flags;
+	e->label[0] = '\0';
 }
 
 static bool is_pit_port(const struct dm_event *ev)
@@ -40,8 +99,6 @@ static bool latches_pit(const struct dm_event *ev)
 	return ((v >> 4) & 3) == 0;
 }
 
-#define HPET_CONFIG 0x10
-
 static bool is_hpet(const struct dm_event *ev)
 {
 	return (ev->op == DM_OP_MMIO_R || ev->op == DM_OP_MMIO_W) &&
@@ -56,34 +113,183 @@ static bool halts_hpet(const struct dm_event *ev)
 	       ev->addr == DM_HPET_BASE + HPET_CONFIG && !(ev->value & 1);
 }
 
-/* events[0] sampled the time that the outputs following it show. */
-static bool sampled_by_first(const struct dm_tolerance *t,
-			     const struct dm_event *ev)
+/* first sampled the time that the read ev shows: a PIT latch for the
+ * reads of counts, an HPET halt for the counter's. */
+static bool sampled_by(const struct dm_event *first, const struct dm_event *ev)
 {
-	return (t->latch_open && is_pit_port(ev) && !latches_pit(ev)) ||
-	       (t->halt_open && is_hpet(ev) &&
+	return (latches_pit(first) && ev->op == DM_OP_PIO_R &&
+		is_pit_port(ev)) ||
+	       (halts_hpet(first) && ev->op == DM_OP_MMIO_R && is_hpet(ev) &&
 		ev->addr != DM_HPET_BASE + HPET_CONFIG);
+}
+
+/* What first sampled is still there to read after ev: no write to the
+ * device in between (the vcpu may take interrupts or halt before it
+ * reads a latched count). */
+static bool keeps_sample(const struct dm_event *first,
+			 const struct dm_event *ev)
+{
+	if (latches_pit(ev) || halts_hpet(ev)) /* a sample of its own */
+		return false;
+	if (latches_pit(first))
+		return !(ev->op == DM_OP_PIO_W && is_pit_port(ev));
+	return halts_hpet(first) && !(ev->op == DM_OP_MMIO_W && is_hpet(ev));
+}
+
+/* The time base whose value an access reads or starts, or -1. */
+static int base_of(const struct dm_machine *m, const struct dm_event *ev)
+{
+	const struct dm_device *d;
+
+	if (ev->op == DM_OP_INTACK)
+		return ev->cpu < DM_MAX_VCPUS ? BASE_INTACK + (int)ev->cpu : -1;
+	if (!dm_op_is_read(ev->op) && ev->op != DM_OP_PIO_W &&
+	    ev->op != DM_OP_MMIO_W && ev->op != DM_OP_MSR_W)
+		return -1;
+	d = dm_replay_device_for(m, ev);
+	if (!d)
+		return -1;
+	if (!strcmp(d->name, "pit")) {
+		if (ev->addr == 0x61) /* OUT2 */
+			return BASE_PIT + 2;
+		return ev->addr <= 0x42 ? BASE_PIT + (int)(ev->addr - 0x40)
+					: -1;
+	}
+	if (!strcmp(d->name, "hpet"))
+		return BASE_HPET;
+	if (!strcmp(d->name, "rtc"))
+		return BASE_RTC;
+	if (!strncmp(d->name, "lapic", 5) && ev->cpu < DM_MAX_VCPUS)
+		return BASE_LAPIC + (int)ev->cpu;
+	return -1;
+}
+
+/* The base a write starts counting, or -1: the write completing a PIT
+ * count (the last data byte written before the count runs), a LAPIC
+ * TMICT write, an HPET enable, an RTC register A write (releasing the
+ * divider). */
+static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
+		      const struct dm_event *ev)
+{
+	int b = base_of(m, ev);
+
+	if (b < 0 || dm_op_is_read(ev->op) || ev->op == DM_OP_INTACK)
+		return -1;
+	if (b >= BASE_LAPIC)
+		return (ev->op == DM_OP_MSR_W
+				? ev->addr == X2APIC_TMICT
+				: (ev->addr & 0xfff) == LAPIC_TMICT)
+			       ? b
+			       : -1;
+	if (b == BASE_HPET)
+		return ev->addr == DM_HPET_BASE + HPET_CONFIG && (ev->value & 1)
+			       ? b
+			       : -1;
+	if (b == BASE_RTC)
+		return ev->addr == 0x71 && t->rtc_index == RTC_REG_A ? b : -1;
+	return ev->addr == 0x61 ? -1 : b;
+}
+
+static void *checkpoint(const struct dm_machine *m, size_t *len,
+			struct dm_error *err)
+{
+	uint8_t *buf = dm_machine_save(m, len);
+
+	if (!buf)
+		dm_errorf(err, "out of memory for a tolerance checkpoint");
+	return buf;
+}
+
+static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
+		      struct dm_error *err)
+{
+	struct dm_tol_start *s = &t->starts[b];
+
+	free(s->anchor);
+	s->anchor = checkpoint(m, &s->anchor_len, err);
+	s->floor_ns = m->clock.now;
+	s->at = s->ev = t->seen;
+	return s->anchor ? 0 : -1;
+}
+
+static void close_start(struct dm_tol_start *s)
+{
+	free(s->anchor);
+	s->anchor = NULL;
+}
+
+/*
+ * KVM injects an interrupt when the vcpu enters, some time after its
+ * previous event; the intack line comes later.  While other actors'
+ * events follow a vcpu's, the machine after its event is kept (the gap);
+ * once the vcpu's next event, an intack with a vector, has been checked,
+ * the gap becomes the intack's window, which a later acceptance that
+ * mismatches may move it back through.
+ */
+static int track_gaps(struct dm_tolerance *t, const struct dm_machine *m,
+		      const struct dm_event *ev, int *opened,
+		      struct dm_error *err)
+{
+	const struct dm_tol_event *prev = t->seen ? event(t, t->seen - 1) : 0;
+	struct dm_tol_start *gap;
+
+	*opened = -1;
+	if (!prev || prev->actor != DM_ACTOR_CPU || prev->cpu >= DM_MAX_VCPUS)
+		return 0;
+	gap = &t->gaps[prev->cpu];
+	if (prev->op == DM_OP_INTACK && (prev->flags & DM_EV_VALUE)) {
+		struct dm_tol_start *st = &t->starts[BASE_INTACK + prev->cpu];
+
+		close_start(st);
+		if (gap->anchor) {
+			*st = *gap;
+			st->ev = t->seen - 1;
+			gap->anchor = NULL;
+		}
+	}
+	close_start(gap);
+	if (ev->actor == DM_ACTOR_CPU && ev->cpu == prev->cpu)
+		return 0;
+	gap->anchor = checkpoint(m, &gap->anchor_len, err);
+	gap->floor_ns = m->clock.now;
+	gap->at = t->seen;
+	*opened = (int)prev->cpu;
+	return gap->anchor ? 0 : -1;
 }
 
 int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 			const struct dm_event *ev, struct dm_error *err)
 {
+	int b, gap;
+
+	if (!t->ring) {
+		t->ring = malloc(DM_TOL_SPAN * sizeof(*t->ring));
+		if (!t->ring)
+			return dm_errorf(err, "out of memory for the "
+					      "tolerance's events");
+	}
+	b = started_by(t, m, ev);
+	if ((b >= 0 && open_start(t, m, b, err)) ||
+	    track_gaps(t, m, ev, &gap, err))
+		return -1;
+	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
+		t->rtc_index = ev->value & 0x7f;
+	keep_event(t, ev, b, gap);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow. */
-	if (t->nevents < DM_TOL_WINDOW && sampled_by_first(t, ev)) {
-		t->events[t->nevents++] = *ev;
-		return 0;
+	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW) {
+		struct dm_event first;
+
+		expand(t, t->win_at, &first);
+		if (keeps_sample(&first, ev))
+			return 0;
 	}
 	free(t->anchor);
-	t->anchor = dm_machine_save(m, &t->anchor_len);
+	t->anchor = checkpoint(m, &t->anchor_len, err);
 	if (!t->anchor)
-		return dm_errorf(err, "out of memory for a tolerance "
-				      "checkpoint");
+		return -1;
 	t->floor_ns = m->clock.now;
-	t->latch_open = latches_pit(ev);
-	t->halt_open = halts_hpet(ev);
-	t->events[0] = *ev;
-	t->nevents = 1;
+	t->win_at = t->seen - 1;
 	return 0;
 }
 
@@ -107,36 +313,360 @@ bool dm_tolerance_applies(const struct dm_machine *m, const struct dm_event *ev)
 	return false;
 }
 
+/*
+ * A replay of events from..upto from a checkpoint before from, with event
+ * k moved by the delta searched and event w by w_delta: the outcome of
+ * upto must be want.  While a start write's instant is checked (check >=
+ * 0), the earlier reads of that base after check_after are compared too.
+ */
 struct search {
 	struct dm_tolerance *t;
-	unsigned k;	/* the event moved */
-	uint64_t want;	/* the trace's value */
+	const uint8_t *anchor;
+	size_t anchor_len;
+	uint64_t from, upto;
+	uint64_t k;
+	uint64_t w;
+	int64_t w_delta;
+	uint64_t want;
 	int64_t lo, hi; /* allowed deltas */
+	int check;	/* the base whose earlier reads are compared */
+	uint64_t check_after;
+	int fit;	/* a match must fit this base's earlier reads too */
+	uint64_t group; /* a PIT latch: want holds every byte read of it */
 };
 
-/* Replays the window with events[k] moved by delta; returns the last
- * event's outcome value, or -1 if it cannot be computed. */
-static int trial(const struct search *s, int64_t delta, uint64_t *value)
+#define BADS 16 /* earlier reads that mismatched, gathered per replay */
+
+enum run_mode {
+	RUN_TRIAL, /* only the outcome */
+	RUN_KEEP,  /* and the machine after upto */
+	RUN_ADOPT  /* and the checkpoints after the moved event retaken */
+};
+
+struct run {
+	uint64_t value;	    /* upto's outcome, or its latch's bytes */
+	unsigned bytes;	    /* ... read so far */
+	uint64_t bad[BADS]; /* earlier reads compared that mismatched */
+	unsigned nbad;
+	enum run_mode mode;
+	struct dm_machine *keep; /* when wanted: the machine after upto */
+};
+
+static bool prior_mismatch(const struct search *s, const struct dm_machine *m,
+			   uint64_t n, const struct dm_event *e,
+			   const struct dm_outcome *o)
+{
+	return s->check >= 0 && n > s->check_after && n < s->upto &&
+	       o->mismatch && dm_tolerance_applies(m, e) &&
+	       base_of(m, e) == s->check;
+}
+
+/* A byte of the latched count or status that read upto returns: a read
+ * of the same PIT port (a status byte comes first, then the count). */
+static bool latch_byte(const struct dm_tolerance *t, uint64_t upto,
+		       const struct dm_event *e)
+{
+	return e->op == DM_OP_PIO_R && e->addr == event(t, upto)->addr;
+}
+
+/* What reads up to upto of the latch group saw, as run() combines them. */
+static uint64_t group_want(const struct dm_tolerance *t, uint64_t group,
+			   uint64_t upto)
+{
+	uint64_t v = 0;
+	unsigned bytes = 0;
+	struct dm_event e;
+
+	if (group == NONE)
+		return event(t, upto)->value;
+	for (uint64_t n = group + 1; n <= upto; n++) {
+		expand(t, n, &e);
+		if (latch_byte(t, upto, &e))
+			v |= (e.value & 0xff) << (8 * bytes++);
+	}
+	return v;
+}
+
+static int step(struct dm_machine *m, const struct search *s, uint64_t n,
+		const struct dm_event *e, struct run *r)
+{
+	struct dm_outcome o = {0};
+	struct dm_error err;
+
+	if (dm_replay_step(m, e, &o, &err))
+		return -1;
+	if (r->nbad < BADS && prior_mismatch(s, m, n, e, &o))
+		r->bad[r->nbad++] = n;
+	if (n == s->upto && r->mode != RUN_KEEP && (o.fault || !o.has_actual))
+		return -1;
+	if (n == s->upto && s->group == NONE)
+		r->value = o.actual;
+	else if (s->group != NONE && n > s->group &&
+		 latch_byte(s->t, s->upto, e))
+		r->value |= (o.actual & 0xff) << (8 * r->bytes++);
+	return 0;
+}
+
+/*
+ * Checkpoints a replay that keeps its machine retakes on the way, for the
+ * windows that begin after the event it moved: committed only when it
+ * succeeds.
+ */
+struct rebased {
+	unsigned n;
+	struct {
+		struct dm_tol_start *to; /* NULL: the sampling window */
+		uint8_t *buf;
+		size_t len;
+		uint64_t floor_ns;
+	} a[DM_TOL_BASES + DM_MAX_VCPUS + 1];
+};
+
+/* Retakes a checkpoint from m, or with m NULL closes that window. */
+static int rebase(struct rebased *rb, struct dm_tol_start *to,
+		  const struct dm_machine *m)
+{
+	struct dm_error err;
+
+	rb->a[rb->n].to = to;
+	rb->a[rb->n].buf = NULL;
+	if (!m) {
+		rb->n++;
+		return 0;
+	}
+	rb->a[rb->n].floor_ns = m->clock.now;
+	rb->a[rb->n].buf = checkpoint(m, &rb->a[rb->n].len, &err);
+	return rb->a[rb->n++].buf ? 0 : -1;
+}
+
+static void rebase_end(struct dm_tolerance *t, struct rebased *rb, bool commit)
+{
+	for (unsigned i = 0; i < rb->n; i++) {
+		struct dm_tol_start *to = rb->a[i].to;
+		uint8_t **anchor = to ? &to->anchor : &t->anchor;
+
+		if (!commit) {
+			free(rb->a[i].buf);
+			continue;
+		}
+		free(*anchor);
+		*anchor = rb->a[i].buf; /* NULL: closed */
+		if (to) {
+			to->anchor_len = rb->a[i].len;
+			to->floor_ns = rb->a[i].floor_ns;
+		} else {
+			t->anchor_len = rb->a[i].len;
+			t->floor_ns = rb->a[i].floor_ns;
+		}
+	}
+}
+
+/* The windows whose checkpoints are taken before event n, after the
+ * first: starts and gaps in to, the sampling window's in *sampling. */
+static unsigned windows_at(const struct search *s, uint64_t n,
+			   struct dm_tol_start *to[3], bool *sampling)
+{
+	struct dm_tolerance *t = s->t;
+	const struct dm_tol_event *e = event(t, n);
+	struct dm_tol_start *c[3] = {
+		e->base >= 0 ? &t->starts[e->base] : NULL,
+		e->gap >= 0 ? &t->gaps[e->gap] : NULL,
+		e->gap >= 0 ? &t->starts[BASE_INTACK + e->gap] : NULL};
+	unsigned k = 0;
+
+	*sampling = n == t->win_at;
+	for (unsigned i = 0; i < 3; i++)
+		if (n > s->from && c[i] && c[i]->anchor && c[i]->at == n)
+			to[k++] = c[i];
+	return k;
+}
+
+/*
+ * Retakes the checkpoints at n; when a write held past n or an intack
+ * pulled before it makes that impossible (the checkpoint would miss the
+ * one or apply the other twice), the sampling window's fails the replay
+ * and the others' windows close.
+ */
+static int retake(const struct search *s, uint64_t n,
+		  const struct dm_machine *m, bool clean, struct rebased *rb)
+{
+	struct dm_tol_start *to[3];
+	bool sampling;
+	unsigned k = windows_at(s, n, to, &sampling);
+
+	if (sampling && (!clean || rebase(rb, NULL, m)))
+		return -1;
+	for (unsigned i = 0; i < k; i++)
+		if (rebase(rb, to[i], clean ? m : NULL))
+			return -1;
+	return 0;
+}
+
+/* How far event n is moved: the searched delta, the start write being
+ * fitted, or the instant an earlier adoption gave it. */
+static int64_t shift(const struct search *s, int64_t delta, uint64_t n)
+{
+	if (n == s->k)
+		return delta;
+	if (n == s->w)
+		return s->w_delta;
+	return event(s->t, n)->moved;
+}
+
+/* Intacks a replay applies before their turn: moved earlier than events
+ * of other actors before them (the vcpu took the interrupt sooner than
+ * its line shows). */
+struct pulls {
+	unsigned n;
+	uint64_t ev[DM_TOL_PULLS + 1];
+	bool done[DM_TOL_PULLS + 1];
+};
+
+static int pull_add(struct pulls *pl, uint64_t ev)
+{
+	unsigned i = pl->n;
+
+	if (pl->n > DM_TOL_PULLS)
+		return -1;
+	for (; i && pl->ev[i - 1] > ev; i--) /* ascending */
+		pl->ev[i] = pl->ev[i - 1];
+	pl->ev[i] = ev;
+	pl->done[pl->n++] = false;
+	return 0;
+}
+
+static int gather_pulls(const struct search *s, int64_t delta, struct pulls *pl)
+{
+	const struct dm_tolerance *t = s->t;
+
+	pl->n = 0;
+	for (unsigned i = 0; i < t->npulls; i++) {
+		uint64_t p = t->pulls[i];
+
+		if (p > s->from && p < s->upto && p != s->k && p != s->w &&
+		    shift(s, delta, p) < 0 && pull_add(pl, p))
+			return -1;
+	}
+	if (s->k != NONE && s->k > s->from && s->k < s->upto &&
+	    shift(s, delta, s->k) < 0 && pull_add(pl, s->k))
+		return -1;
+	return 0;
+}
+
+static bool pulled(const struct pulls *pl, uint64_t n)
+{
+	for (unsigned i = 0; i < pl->n; i++)
+		if (pl->ev[i] == n)
+			return pl->done[i];
+	return false;
+}
+
+/* An intack after n already applied: a checkpoint at n would hold it. */
+static bool pulled_ahead(const struct pulls *pl, uint64_t n)
+{
+	for (unsigned i = 0; i < pl->n; i++)
+		if (pl->done[i] && pl->ev[i] > n)
+			return true;
+	return false;
+}
+
+/* Applies the intacks after n whose moved instant precedes time. */
+static int pull(const struct search *s, int64_t delta, struct pulls *pl,
+		uint64_t n, uint64_t time, struct dm_machine *m, struct run *r)
+{
+	for (unsigned i = 0; i < pl->n; i++) {
+		struct dm_event e;
+
+		if (pl->done[i] || pl->ev[i] <= n)
+			continue;
+		expand(s->t, pl->ev[i], &e);
+		e.time = (uint64_t)((int64_t)e.time +
+				    shift(s, delta, pl->ev[i]));
+		if (e.time >= time)
+			continue;
+		pl->done[i] = true;
+		if (step(m, s, pl->ev[i], &e, r))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Replays the events with the moves; a write moved later is applied after
+ * the events of other actors it then follows, an intack moved earlier
+ * before those it then precedes.  With keep, the machine is kept and the
+ * checkpoints after the moved event retaken on the way.
+ */
+static int run(const struct search *s, int64_t delta, struct run *r,
+	       enum run_mode mode)
 {
 	struct dm_tolerance *t = s->t;
 	struct dm_machine *m;
 	struct dm_error err;
-	struct dm_outcome o = {0};
+	struct dm_event held;
+	struct rebased *rb = NULL;
+	struct pulls pl;
+	uint64_t held_n = NONE;
 	int rc = 0;
 
-	if (dm_machine_restore(&m, NULL, t->anchor, t->anchor_len, &err))
+	r->nbad = 0;
+	r->mode = mode;
+	r->value = 0;
+	r->bytes = 0;
+	if (gather_pulls(s, delta, &pl))
 		return -1;
-	for (unsigned j = 0; j < t->nevents && !rc; j++) {
-		struct dm_event e = t->events[j];
-
-		if (j == s->k)
-			e.time = (uint64_t)((int64_t)e.time + delta);
-		rc = dm_replay_step(m, &e, &o, &err);
+	if (mode == RUN_ADOPT && !(rb = calloc(1, sizeof(*rb))))
+		return -1;
+	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err)) {
+		free(rb);
+		return -1;
 	}
-	dm_machine_destroy(m);
-	if (rc || o.fault || !o.has_actual)
+	for (uint64_t n = s->from; n <= s->upto && !rc; n++) {
+		struct dm_event e;
+		int64_t d = shift(s, delta, n);
+
+		if (pulled(&pl, n))
+			continue;
+		expand(t, n, &e);
+		e.time = (uint64_t)((int64_t)e.time + d);
+		if (held_n != NONE && held.time <= e.time) {
+			rc = step(m, s, held_n, &held, r);
+			held_n = NONE;
+		}
+		if (mode == RUN_ADOPT && !rc)
+			rc = retake(s, n, m,
+				    held_n == NONE && !pulled_ahead(&pl, n),
+				    rb);
+		if (!rc)
+			rc = pull(s, delta, &pl, n, e.time, m, r);
+		if (d > 0 && n < s->upto) {
+			held = e;
+			held_n = n;
+		} else if (!rc) {
+			rc = step(m, s, n, &e, r);
+		}
+	}
+	/* A kept machine must hold every event up to upto, and no more. */
+	if (mode != RUN_TRIAL && (held_n != NONE || pulled_ahead(&pl, s->upto)))
+		rc = -1;
+	if (rb) {
+		rebase_end(t, rb, !rc);
+		free(rb);
+	}
+	if (rc || mode == RUN_TRIAL)
+		dm_machine_destroy(m);
+	else
+		r->keep = m;
+	return rc;
+}
+
+static int trial(const struct search *s, int64_t delta, uint64_t *value)
+{
+	struct run r;
+
+	if (run(s, delta, &r, RUN_TRIAL))
 		return -1;
-	*value = o.actual;
+	*value = r.value;
 	return 0;
 }
 
@@ -144,6 +674,8 @@ static bool between(uint64_t want, uint64_t a, uint64_t b)
 {
 	return (a <= want && want <= b) || (b <= want && want <= a);
 }
+
+static bool accepts(const struct search *s, int64_t delta);
 
 /* Bisects (a, b), the outcome crossing want, for an exact match. */
 static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
@@ -157,7 +689,7 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 			return false;
 		if (v == s->want) {
 			*found = mid;
-			return true;
+			return accepts(s, mid);
 		}
 		if (between(s->want, va, v)) {
 			b = mid;
@@ -169,39 +701,106 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 	return false;
 }
 
-/* Grid points outward from 0; the first exact hit is the closest. */
+/* GRID points outward from 0 on each side, spanning that side; the
+ * first exact hit is the closest. */
 static bool search(const struct search *s, int64_t *found)
 {
-	int64_t step = (s->hi - s->lo) / (2 * GRID) + 1;
+	int64_t step[2] = {s->hi / GRID + 1, -s->lo / GRID + 1};
 	uint64_t v0, prev[2];
 	bool have[2] = {false, false};
 
 	if (!trial(s, 0, &v0)) {
+		if (v0 == s->want) {
+			*found = 0;
+			return true;
+		}
 		prev[0] = prev[1] = v0;
 		have[0] = have[1] = true;
 	}
 	for (int64_t n = 1; n <= GRID + 1; n++) {
 		for (int side = 0; side < 2; side++) {
-			int64_t d = side ? -n * step : n * step;
+			/* The last point of a side is its bound. */
+			int64_t d = side ? -n * step[1] : n * step[0];
+			int64_t was = side ? d + step[1] : d - step[0];
 			uint64_t v;
 
-			if (d < s->lo || d > s->hi || trial(s, d, &v)) {
+			d = d < s->lo ? s->lo : d > s->hi ? s->hi : d;
+			if (d == was || trial(s, d, &v)) {
 				have[side] = false;
 				continue;
 			}
-			if (v == s->want) {
+			if (v == s->want && accepts(s, d)) {
 				*found = d;
 				return true;
 			}
 			if (have[side] && between(s->want, prev[side], v) &&
-			    bisect(s, d - (side ? -step : step), prev[side], d,
-				   found))
+			    bisect(s, was, prev[side], d, found))
 				return true;
 			prev[side] = v;
 			have[side] = true;
 		}
 	}
 	return false;
+}
+
+static int64_t min64(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a < b ? a : b);
+}
+
+/* How far an event may move towards a neighbour gap ns away: strictly
+ * short of it (at the same instant their order would be moot), and
+ * within the tolerance when bounded. */
+static int64_t reach(uint64_t gap, uint64_t tol)
+{
+	return min64(gap ? gap - 1 : 0, tol);
+}
+
+/* The event that sampled the time read n shows: its PIT latch or HPET
+ * halt if one within the sampling window precedes it, else n. */
+static uint64_t sampler(const struct dm_tolerance *t, uint64_t from, uint64_t n)
+{
+	struct dm_event read, first;
+
+	expand(t, n, &read);
+	for (uint64_t j = n; j > from && n - j < DM_TOL_WINDOW; j--) {
+		expand(t, j - 1, &first);
+		if (sampled_by(&first, &read))
+			return j - 1;
+		if ((first.op == DM_OP_PIO_W && is_pit_port(&first)) ||
+		    (first.op == DM_OP_MMIO_W && is_hpet(&first)))
+			break;
+	}
+	return n;
+}
+
+/* The latch whose bytes read n returns with others, or NONE. */
+static uint64_t latch_group(const struct dm_tolerance *t, uint64_t first,
+			    uint64_t n)
+{
+	struct dm_event e;
+
+	if (first == n)
+		return NONE;
+	expand(t, first, &e);
+	return latches_pit(&e) ? first : NONE;
+}
+
+/* Moves s->k within the tolerance, between its neighbours (floor_ns
+ * bounds the first event; a start write moved before it, its instant). */
+static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
+{
+	const struct dm_tolerance *t = s->t;
+	uint64_t at = event(t, s->k)->time;
+	uint64_t prev = s->k > s->from ? event(t, s->k - 1)->time : floor_ns;
+	uint64_t next = s->k + 1 < t->seen ? event(t, s->k + 1)->time : NONE;
+
+	if (s->w < s->k && event(t, s->w)->time + (uint64_t)s->w_delta > prev)
+		prev = event(t, s->w)->time + (uint64_t)s->w_delta;
+
+	s->lo = -reach(at - prev, t->ns);
+	s->hi = reach(next - at, t->ns);
+	return search(s, found);
 }
 
 static void record(struct dm_tolerance *t, int64_t delta)
@@ -217,26 +816,219 @@ static void record(struct dm_tolerance *t, int64_t delta)
 		t->max_residual_ns = mag;
 }
 
-bool dm_tolerance_rescue(struct dm_tolerance *t, const struct dm_event *ev)
+/* The read moved within its own window: the machine is unchanged. */
+static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 {
-	struct search s = {t, t->nevents - 1, ev->value, 0, 0};
-	uint64_t prev, next = UINT64_MAX, at;
+	uint64_t last = t->seen - 1;
+	struct search s = {t,	      t->anchor, t->anchor_len,
+			   t->win_at, last,	 last,
+			   NONE,      0,	 ev->value};
+	struct dm_event first;
 	int64_t found;
 
-	if (!t->anchor || !t->nevents || !(ev->flags & DM_EV_VALUE))
-		return false;
-	/* A latched PIT count was sampled by the latch command, a halted
-	 * HPET main counter by the write that halted it. */
-	if (t->nevents > 1 && sampled_by_first(t, ev))
-		s.k = 0;
-	at = t->events[s.k].time;
-	prev = s.k ? t->events[s.k - 1].time : t->floor_ns;
-	if (s.k + 1 < t->nevents)
-		next = t->events[s.k + 1].time;
-	s.lo = -(int64_t)(at - prev < t->ns ? at - prev : t->ns);
-	s.hi = (int64_t)(next - at < t->ns ? next - at : t->ns);
-	if (!search(&s, &found))
+	s.check = s.fit = -1;
+	s.group = NONE;
+	expand(t, t->win_at, &first);
+	if (last > t->win_at && sampled_by(&first, ev)) {
+		s.k = t->win_at;
+		if (latches_pit(&first))
+			s.group = s.k;
+	}
+	s.want = group_want(t, s.group, last);
+	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
 	record(t, found);
 	return true;
+}
+
+/*
+ * Whether earlier read bad, with the moves of v, matches within its own
+ * sampling window.  The search starts from a checkpoint just before the
+ * event that sampled it, or from v's when none can be taken there.
+ */
+static bool prior_fits(const struct search *v, uint64_t bad)
+{
+	struct dm_tolerance *t = v->t;
+	struct search p = *v, q = *v;
+	uint64_t floor_ns = event(t, v->w)->time;
+	uint8_t *buf = NULL;
+	struct run r;
+	int64_t found;
+	bool ok;
+
+	p.upto = bad;
+	p.k = sampler(t, v->from, bad);
+	p.group = latch_group(t, p.k, bad);
+	p.want = group_want(t, p.group, bad);
+	p.check = p.fit = -1;
+	q.upto = p.k - 1;
+	q.check = -1;
+	if (p.k > v->from + 1 && !run(&q, 0, &r, RUN_KEEP)) {
+		struct dm_error err;
+
+		buf = checkpoint(r.keep, &p.anchor_len, &err);
+		if (buf) {
+			p.anchor = buf;
+			p.from = p.k;
+			floor_ns = r.keep->clock.now;
+		}
+		dm_machine_destroy(r.keep);
+	}
+	ok = search_sample(&p, floor_ns, &found);
+	free(buf);
+	return ok;
+}
+
+/* Every earlier read of base s->fit since its start write s->k, with the
+ * write moved by delta, matches, or does within its own sampling window. */
+static bool accepts(const struct search *s, int64_t delta)
+{
+	struct search v = *s;
+	struct run r;
+
+	if (s->fit < 0)
+		return true;
+	v.k = NONE;
+	v.w = s->k;
+	v.w_delta = delta;
+	v.check = s->fit;
+	v.check_after = s->from;
+	for (;;) {
+		if (run(&v, 0, &r, RUN_TRIAL))
+			return false;
+		for (unsigned i = 0; i < r.nbad; i++)
+			if (!prior_fits(&v, r.bad[i]))
+				return false;
+		if (r.nbad < BADS)
+			return true;
+		v.check_after = r.bad[BADS - 1];
+	}
+}
+
+/* The time of the first event of w's vcpu after it, up to upto. */
+static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
+			  uint64_t upto)
+{
+	const struct dm_tol_event *write = event(t, w);
+
+	for (uint64_t n = w + 1; n < upto; n++) {
+		const struct dm_tol_event *e = event(t, n);
+
+		if (e->actor == DM_ACTOR_CPU && e->cpu == write->cpu)
+			return e->time;
+	}
+	return event(t, upto)->time;
+}
+
+/*
+ * The instant of start st's event closest to its line that gives ev's
+ * value and fits every earlier read of base b since: returns the machine
+ * that applied the event then, or NULL.  A start write's instant follows
+ * the event before it (an importer may have put a write QEMU served at
+ * the switch back to its thread, after QEMU applied it) and comes within
+ * the tolerance and before its vcpu's next event (KVM or QEMU applied it
+ * late, but before the vcpu went on; a halt after the write would
+ * otherwise leave milliseconds to alias a count in).  An intack's comes
+ * within the tolerance before its line, after its vcpu's previous event.
+ */
+static struct dm_machine *fit_start(struct dm_tolerance *t,
+				    const struct dm_tol_start *st, int b,
+				    const struct dm_event *ev, int64_t *found)
+{
+	uint64_t last = t->seen - 1, at = event(t, st->ev)->time;
+	struct search s = {t,	   st->anchor, st->anchor_len,
+			   st->at, last,       st->ev,
+			   NONE,   0,	       ev->value};
+	struct run r;
+
+	if (b >= BASE_INTACK) {
+		s.lo = -reach(at - st->floor_ns, t->ns);
+		s.hi = 0;
+	} else {
+		s.lo = -reach(at - st->floor_ns, UINT64_MAX);
+		s.hi = reach(vcpu_next(t, st->ev, last) - at, t->ns);
+	}
+	s.check = -1;
+	s.fit = b;
+	s.group = latch_group(t, sampler(t, st->ev, last), last);
+	s.want = group_want(t, s.group, last);
+	if (!search(&s, found) || !*found)
+		return NULL;
+	s.k = NONE;
+	s.w = st->ev;
+	s.w_delta = *found;
+	return run(&s, 0, &r, RUN_ADOPT) ? NULL : r.keep;
+}
+
+/* Keeps an intack's earlier instant for every later replay. */
+static int keep_pull(struct dm_tolerance *t, uint64_t ev)
+{
+	unsigned i = 0;
+
+	/* Those out of every window go (oldest first, mostly). */
+	while (i < t->npulls && t->seen - t->pulls[i] > DM_TOL_SPAN)
+		i++;
+	if (i) {
+		memmove(t->pulls, t->pulls + i,
+			(t->npulls - i) * sizeof(*t->pulls));
+		t->npulls -= i;
+	}
+	for (i = 0; i < t->npulls; i++)
+		if (t->pulls[i] == ev)
+			return 0;
+	if (t->npulls == t->pulls_cap) {
+		unsigned cap = t->pulls_cap ? 2 * t->pulls_cap : 16;
+		uint64_t *p = realloc(t->pulls, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		t->pulls = p;
+		t->pulls_cap = cap;
+	}
+	t->pulls[t->npulls++] = ev;
+	return 0;
+}
+
+/*
+ * A read of a base that no sampling instant explains moves its start
+ * write (or a vcpu's last intack) to the instant that fits it and every
+ * read since: *m becomes the machine that applied it then.  A later read
+ * may move it again, with the same rule; once no instant fits, it stays
+ * where it was last put and its window closes.
+ */
+static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
+			const struct dm_event *ev)
+{
+	int b = base_of(*m, ev);
+	struct dm_tol_start *st = b >= 0 ? &t->starts[b] : NULL;
+	struct dm_machine *moved = NULL;
+	int64_t found;
+	uint64_t mag;
+
+	if (!st || !st->anchor)
+		return false;
+	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->ev)
+		moved = fit_start(t, st, b, ev, &found);
+	if (!moved || (found < 0 && b >= BASE_INTACK && keep_pull(t, st->ev))) {
+		if (moved)
+			dm_machine_destroy(moved);
+		close_start(st);
+		return false;
+	}
+	dm_machine_destroy(*m);
+	*m = moved;
+	t->ring[st->ev % DM_TOL_SPAN].moved = found;
+	t->adopted++;
+	mag = (uint64_t)(found < 0 ? -found : found);
+	if (mag > t->max_adopted_ns)
+		t->max_adopted_ns = mag;
+	return true;
+}
+
+bool dm_tolerance_rescue(struct dm_tolerance *t, struct dm_machine **m,
+			 const struct dm_event *ev)
+{
+	if (!t->anchor || !t->seen || !(ev->flags & DM_EV_VALUE))
+		return false;
+	return rescue_sample(t, ev) || adopt_start(t, m, ev);
 }

@@ -7,15 +7,32 @@
  * which interrupt a vcpu takes) is accepted when some instant within the
  * tolerance of the event would have produced the recorded value.
  *
- * How: the replay keeps a checkpoint taken before the current event (or,
- * after a PIT counter-latch or read-back command, before that command,
- * since the latch is where the time was sampled; likewise after a write
- * that halts the HPET's main counter, which keeps that instant's value)
- * and the events applied since.  On a mismatch it rebuilds scratch machines
- * from that checkpoint with the sampling event moved by delta ns, re-applies
- * the events and looks for the delta closest to 0 that yields the recorded
- * value.  Event
- * order is kept: a moved event never passes its neighbours.
+ * Two instants may be off, and each is searched from a checkpoint taken
+ * before it, on scratch machines that re-apply the events since:
+ *
+ * - the write that STARTED the time base a read shows (a PIT count load,
+ *   a LAPIC TMICT write, an HPET enable, an RTC register A write): KVM and
+ *   QEMU log such a write, then apply it when they handle it, before the
+ *   vcpu's next event (an importer may also have put a write QEMU served
+ *   after its instant, no earlier than the event before it).  A read of
+ *   that base that no sampling instant explains searches this one
+ *   instant; when one reproduces the read and every earlier read of the
+ *   base since the write (each within its own sampling window), the
+ *   replay ADOPTS it: the machine continues from the moved write, so
+ *   every later read must fit the same instant, and every later search
+ *   replays the write there.  One instant per write, never one per read;
+ *   a later read may move it again only to an instant that fits all.
+ *   Likewise a vcpu's intack, which KVM injected before its line and
+ *   after the vcpu's previous event: an acceptance that mismatches moves
+ *   the vcpu's previous intack back.
+ * - the instant the read itself was sampled: the read, or the PIT latch
+ *   or read-back command whose count it returns, or the write that halted
+ *   the HPET's main counter, moved within the tolerance.  This only
+ *   accepts the value; the machine goes on unchanged.
+ *
+ * Event order is kept: a read never passes its neighbours, a start write
+ * passes only events of other actors before its vcpu's next one, an
+ * intack only those after its vcpu's previous one.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H
@@ -26,28 +43,68 @@
 #include "sim/machine.h"
 #include "traces/trace.h"
 
-#define DM_TOL_WINDOW 16 /* events kept behind the checkpoint */
-#define DM_TOL_BUCKETS 8 /* residual histogram: < 1 us, < 2 us, ... */
+#define DM_TOL_WINDOW 16      /* events a sampling window holds */
+#define DM_TOL_SPAN (1 << 17) /* events kept: a start write's window */
+#define DM_TOL_BUCKETS 8      /* residual histogram: < 1 us, < 2 us, ... */
+/* Time bases: PIT counters 0-2, the HPET, the RTC, one LAPIC timer per
+ * vcpu, and each vcpu's acceptances of interrupts. */
+#define DM_TOL_BASES (5 + 2 * DM_MAX_VCPUS)
+#define DM_TOL_PULLS 64 /* acceptances moved earlier within one window */
+
+/* An event as the windows keep it: a mark's label is not needed. */
+struct dm_tol_event {
+	uint64_t time, addr, value;
+	uint32_t cpu;
+	uint8_t actor, op, size, flags;
+	int64_t moved; /* a start write or intack: the instant adopted */
+	int16_t base;  /* a start write: its base, else -1 */
+	int16_t gap;   /* a vcpu's gap begins here: the vcpu, else -1 */
+};
+
+/*
+ * The last write that started a time base, while its instant is open; for
+ * a vcpu's acceptances, its last intack, which the vcpu may have taken
+ * before its line, back to its previous event.
+ */
+struct dm_tol_start {
+	uint8_t *anchor; /* the machine before event at */
+	size_t anchor_len;
+	uint64_t floor_ns; /* the machine's time then */
+	uint64_t at;	   /* where the replays start */
+	uint64_t ev;	   /* the event that moves: the write or the intack */
+};
 
 struct dm_tolerance {
 	uint64_t ns;
-	uint8_t *anchor; /* checkpoint before events[0] */
+	struct dm_tol_event *ring; /* the last DM_TOL_SPAN events, by number */
+	uint64_t seen;		   /* events given to dm_tolerance_before */
+	/* The sampling window: a checkpoint before event win_at. */
+	uint8_t *anchor;
 	size_t anchor_len;
-	struct dm_event events[DM_TOL_WINDOW];
-	unsigned nevents;
+	uint64_t win_at;
 	uint64_t floor_ns; /* the machine's time at the checkpoint */
-	bool latch_open;   /* events[0] latched a PIT count */
-	bool halt_open;	   /* events[0] halted the HPET main counter */
+	uint8_t rtc_index; /* the RTC register port 0x70 selects */
+	struct dm_tol_start starts[DM_TOL_BASES];
+	/* Per vcpu: the machine after its last event, while other actors'
+	 * events follow (an intack next may move back to there). */
+	struct dm_tol_start gaps[DM_MAX_VCPUS];
+	/* Intacks whose adopted instant precedes their line. */
+	uint64_t *pulls;
+	unsigned npulls, pulls_cap;
 	/* Residuals of the reads accepted within the tolerance. */
 	uint64_t accepted;
 	uint64_t histogram[DM_TOL_BUCKETS]; /* |delta| by power-of-2 us */
 	uint64_t max_residual_ns;
+	/* Start writes and intacks moved to an adopted instant, and the
+	 * largest move. */
+	uint64_t adopted;
+	uint64_t max_adopted_ns;
 };
 
 void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns);
 void dm_tolerance_destroy(struct dm_tolerance *t);
 
-/* Call before applying ev to m: records the window the search works in. */
+/* Call before applying ev to m: records the windows the search works in. */
 int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 			const struct dm_event *ev, struct dm_error *err);
 
@@ -56,10 +113,13 @@ bool dm_tolerance_applies(const struct dm_machine *m,
 			  const struct dm_event *ev);
 
 /*
- * After ev (the last event given to dm_tolerance_before) mismatched:
- * returns true, recording the residual, if moving its sampling event by
- * at most the tolerance reproduces the trace's value.
+ * After ev (the last event given to dm_tolerance_before, applied to *m)
+ * mismatched: returns true, recording the residual, if moving its start
+ * write or its sampling event by at most the tolerance reproduces the
+ * trace's value.  When the start write moved, *m is replaced by the
+ * machine that applied it at its adopted instant.
  */
-bool dm_tolerance_rescue(struct dm_tolerance *t, const struct dm_event *ev);
+bool dm_tolerance_rescue(struct dm_tolerance *t, struct dm_machine **m,
+			 const struct dm_event *ev);
 
 #endif

@@ -123,6 +123,10 @@ static const struct opt options[] = {
 	  "the RTC drives IRQ8; off: IRQ8 comes only from the trace's dev irq "
 	  "events (KVM captures, where QEMU's main loop fired the RTC's "
 	  "timers late)" },
+	{ "rtc_pf_trace", OPT_BOOL, OFF(rtc_pf_trace), 0, 1, NULL, { 0, 0, 0 },
+	  "Register C's PF sets when the trace's dev irq 8 rises while PIE is "
+	  "set, not at the model's periodic ticks (KVM captures: QEMU sets PF "
+	  "in its periodic timer's callback, late, and raises IRQ8 then)" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },

@@ -801,6 +801,9 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 	else
 		set_source(&m->ms.pin_src[gsi], DM_SRC_DEV, level);
 	drive_inputs(m, m->clock.now);
+	/* Under rtc_pf_trace, IRQ8's raises are QEMU's RTC ticks. */
+	if (gsi == 8 && level && m->cfg.rtc_pf_trace)
+		dm_rtc_trace_tick(&m->rtc, m->clock.now);
 	return 0;
 }
 

@@ -6,21 +6,24 @@
 # replayed with the kvm profile and the time tolerance for captures
 # (docs/importers.md, "The probe guest and its replay").
 #
-# Every read and accepted vector must match, within the tolerance for the
-# time-derived ones; a PIT or LAPIC count still off must be what KVM gives
-# at instants the vcpu's own event order allows (a write taking effect
-# after its line and before the vcpu's next one; a read computed after the
-# vcpu's previous line).  An empty capture, lost events, too few checked
-# reads or missing interrupts fail.
+# Every read and accepted vector must match, the time-derived ones within
+# the tolerance: a read at an instant between its neighbours, and a write
+# that starts a count (PIT load, TMICT) at one instant between its line
+# and the vcpu's next event, which every later read then fits
+# (replay/tolerance.h).  An empty capture, lost events, any divergence,
+# too few checked reads or missing interrupts fail.
 # usage: capture.sh DMSIM TRACES_DIR
-# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replays.
+# DMSIM_CAPTURE_KEEP=DIR keeps the capture, its trace and the replay in
+# DIR/capture (capture_qemu for capture_qemu.sh).
 set -euo pipefail
 dmsim=$1
 here=$(cd "$(dirname "$0")" && pwd)
 guests=$here/../../guests
 iterations=${DMSIM_PROBE_ITERATIONS:-1000}
-# The default tolerance for ftrace captures (docs/importers.md).
-tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-20000}
+# Live captures on this host, itself a VM, need more than the 20 us of
+# the committed ones: the host stops the vcpu thread for up to ~130 us
+# between a line and KVM's handling of it (docs/importers.md).
+tolerance=${DMSIM_CAPTURE_TOLERANCE_NS:-200000}
 
 . "$here/capture_lib.bash"
 require_live
@@ -62,16 +65,11 @@ mmio=$(grep -c 'kvm_mmio:' "$tmp/probe.txt.raw" || true)
 echo "raw capture: $pio kvm_pio, $mmio kvm_mmio lines"
 [ "$pio" -gt 1000 ] && [ "$mmio" -gt 1000 ] || fail "capture nearly empty"
 
-# The replay that is judged, and one without tolerance for the values the
-# models computed at the trace's own instants.
-for t in "$tolerance" 0; do
-	rc=0
-	"$dmsim" replay --tolerance-ns "$t" --json --show 0 "$tmp/probe.txt" >"$tmp/replay-$t.json" || rc=$?
-	[ "$rc" -le 1 ] || fail "replay exited $rc"
-done
-python3 "$here/capture_check.py" "$tmp/replay-$tolerance.json" \
-	"$tmp/replay-0.json" "$tmp/probe.txt" --raw "$tmp/probe.txt.raw" \
+rc=0
+"$dmsim" replay --tolerance-ns "$tolerance" --json --show 0 "$tmp/probe.txt" >"$tmp/replay.json" || rc=$?
+[ "$rc" -le 1 ] || fail "replay exited $rc"
+python3 "$here/capture_check.py" "$tmp/replay.json" "$tmp/probe.txt" \
 	--intacks '?,0x30,0x40,0x50' \
 	--min-checked $((20 * iterations)) ||
-	fail "the replay shows divergences outside the documented classes, or too little"
+	fail "the replay shows divergences, or too little"
 echo "PASS: capture -> import -> replay"

@@ -24,8 +24,11 @@ cleanup() {
 	[ -n "$guest_pid" ] && kill -KILL "$guest_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 	if [ -n "${DMSIM_CAPTURE_KEEP:-}" ]; then
-		mkdir -p "$DMSIM_CAPTURE_KEEP"
-		cp "$tmp"/probe.txt* "$tmp"/replay-*.json "$DMSIM_CAPTURE_KEEP"/ 2>/dev/null || true
+		# One folder per test: ctest may run both with one setting.
+		local keep
+		keep=$DMSIM_CAPTURE_KEEP/$(basename "$0" .sh)
+		mkdir -p "$keep"
+		cp "$tmp"/probe.txt* "$tmp"/replay.json "$keep"/ 2>/dev/null || true
 	fi
 	rm -rf "$tmp"
 }

@@ -845,6 +845,50 @@ START_TEST(qemu_periodic_needs_pie_and_phase)
 }
 END_TEST
 
+/*
+ * rtc_pf_trace: QEMU's periodic ticks as a capture's IRQ8 raises show
+ * them.  The model's own ticks set nothing; each raise while PIE is set
+ * sets PF and IRQF (Register C reads 0xc0 and clears), a raise without
+ * PIE does not, and one that a new UF explains under UIE is that update.
+ */
+START_TEST(qemu_pf_from_trace_ticks)
+{
+	struct fx *f = fx_new("rtc=qemu rtc_pf_trace=on");
+
+	wr(f, MS, 0x0b, 0x42); /* PIE, 1024 Hz */
+	at(f, 5 * MS);
+	ck_assert_int_eq(f->irq.level, 0);
+	ck_assert_uint_eq(rd(f, 5 * MS, 0x0c), 0x00);
+	dm_rtc_trace_tick(&f->rtc, 5 * MS + 300 * US);
+	ck_assert_int_eq(f->irq.level, 1);
+	f = migrate(f); /* PF pending across a checkpoint */
+	ck_assert_uint_eq(rd(f, 6 * MS, 0x0c), 0xc0);
+	ck_assert_int_eq(f->irq.level, 0);
+	ck_assert_uint_eq(rd(f, 6 * MS, 0x0c), 0x00);
+	/* Two ticks in a burst set PF once. */
+	dm_rtc_trace_tick(&f->rtc, 7 * MS);
+	dm_rtc_trace_tick(&f->rtc, 7 * MS + 1);
+	ck_assert_uint_eq(rd(f, 8 * MS, 0x0c), 0xc0);
+	ck_assert_uint_eq(rd(f, 8 * MS, 0x0c), 0x00);
+	/* Without PIE a raise is no tick. */
+	wr(f, 9 * MS, 0x0b, 0x02);
+	dm_rtc_trace_tick(&f->rtc, 10 * MS);
+	ck_assert_uint_eq(rd(f, 11 * MS, 0x0c), 0x00);
+	/* PIE and UIE: the raise at the first update (500 ms after the
+	 * divider's release) is UF's, not a tick. */
+	wr(f, 12 * MS, 0x0a, 0x70);
+	wr(f, 13 * MS, 0x0a, 0x26);
+	wr(f, 13 * MS, 0x0b, 0x52);
+	at(f, 513 * MS);
+	ck_assert_int_eq(f->irq.level, 1);
+	dm_rtc_trace_tick(&f->rtc, 513 * MS);
+	ck_assert_uint_eq(rd(f, 514 * MS, 0x0c), 0x90);
+	dm_rtc_trace_tick(&f->rtc, 515 * MS);
+	ck_assert_uint_eq(rd(f, 516 * MS, 0x0c), 0xc0);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(qemu_instant_update_and_uip)
 {
 	struct fx *f = fx_new("rtc=qemu");
@@ -1098,6 +1142,7 @@ static Suite *suite(void)
 	tcase_add_test(ds, hostile_checkpoints_rejected);
 	tcase_add_test(q, qemu_ports);
 	tcase_add_test(q, qemu_periodic_needs_pie_and_phase);
+	tcase_add_test(q, qemu_pf_from_trace_ticks);
 	tcase_add_test(q, qemu_instant_update_and_uip);
 	tcase_add_test(q, qemu_time_write_restarts_second);
 	tcase_add_test(q, qemu_century_dow_and_uf_under_set);
