@@ -4,12 +4,13 @@ tests/e2e/capture_qemu.sh; docs/importers.md, "The probe guest and its
 replay").
 
 usage: capture_check.py REPLAY.json TRACE.txt --intacks LIST
-           --min-checked N [--min-reads DEV=N,...]
+           --min-checked N [--min-reads DEV=N,...] [--min-pit-raises N]
 
 REPLAY is `dmsim replay --json` of TRACE.  It must show no divergence,
 have checked every intack of the trace and at least N reads (per device
-with --min-reads), and the interrupts named by --intacks must have been
-taken.  Exits 1 naming what failed.
+with --min-reads) and, with --min-pit-raises, at least N IRQ0 raises
+against the PIT's ticks (pit_irq0_late_ns), and the interrupts named by
+--intacks must have been taken.  Exits 1 naming what failed.
 """
 import argparse
 import collections
@@ -24,6 +25,8 @@ ap.add_argument("--intacks", required=True,
 ap.add_argument("--min-checked", type=int, required=True)
 ap.add_argument("--min-reads", default="",
                 help="DEVICE=N,...: checked reads each device must have")
+ap.add_argument("--min-pit-raises", type=int, default=0,
+                help="IRQ0 raises the PIT raise check must have checked")
 args = ap.parse_args()
 
 d = json.load(open(args.replay))
@@ -68,6 +71,9 @@ print("replay: %d events, %d reads checked, %d intacks, %d divergences"
          d["divergence_count"]))
 print("  reads by device: %s" % ", ".join(
     "%s %d" % (k, n) for k, n in sorted(reads.items()) if k))
+if d["pit_raises"]:
+    print("  IRQ0: %d raises checked against the PIT's ticks, the latest "
+          "%d ns after its tick" % (d["pit_raises"], d["pit_raise_late_ns"]))
 print("  tolerance %d ns: %d reads matched off their timestamp, max %d ns "
       "(|residual| < 1, 2, 4 ... 64 us, more: %s); %d start writes and "
       "intacks moved, max %d ns"
@@ -87,6 +93,10 @@ if d["intacks"] != sum(e[2] == "intack" for e in events):
 if d["reads_checked"] < args.min_checked:
     print("FAIL: %d reads checked, want %d"
           % (d["reads_checked"], args.min_checked))
+    ok = False
+if d["pit_raises"] < args.min_pit_raises:
+    print("FAIL: %d IRQ0 raises checked against the PIT's ticks, want %d"
+          % (d["pit_raises"], args.min_pit_raises))
     ok = False
 for item in filter(None, args.min_reads.split(",")):
     dev, n = item.split("=")
