@@ -328,6 +328,7 @@ struct search {
 	uint64_t w;
 	int64_t w_delta;
 	uint64_t want;
+	unsigned bits;	/* of want: narrower values wrap (want_bits) */
 	int64_t lo, hi; /* allowed deltas */
 	int check;	/* the base whose earlier reads are compared */
 	uint64_t check_after;
@@ -385,6 +386,30 @@ static uint64_t group_want(const struct dm_tolerance *t, uint64_t group,
 			v |= (e.value & 0xff) << (8 * bytes++);
 	}
 	return v;
+}
+
+/*
+ * The width of the value a search matches: the bytes of the latch read so
+ * far, or the access's size.  A counter read a byte at a time wraps (a
+ * count's low byte goes from 0x00 to 0xff as the count goes on), so the
+ * search must see a crossing the long way round; interrupt vectors,
+ * signals and hashes are 64 bits and never wrap.
+ */
+static unsigned want_bits(const struct dm_tolerance *t, uint64_t group,
+			  uint64_t upto)
+{
+	unsigned bytes = 0;
+	struct dm_event e;
+
+	if (group == NONE) {
+		expand(t, upto, &e);
+		return dm_op_is_read(e.op) && e.size < 8 ? 8u * e.size : 64;
+	}
+	for (uint64_t n = group + 1; n <= upto; n++) {
+		expand(t, n, &e);
+		bytes += latch_byte(t, upto, &e);
+	}
+	return bytes && bytes < 8 ? 8 * bytes : 64;
 }
 
 static int step(struct dm_machine *m, const struct search *s, uint64_t n,
@@ -670,9 +695,24 @@ static int trial(const struct search *s, int64_t delta, uint64_t *value)
 	return 0;
 }
 
-static bool between(uint64_t want, uint64_t a, uint64_t b)
+/*
+ * Whether the search's value lies between outcomes a and b of two nearby
+ * trials.  A value narrower than 64 bits goes the shorter way round from
+ * a to b: two trials a grid step apart move a count by far less than
+ * half its range, while the low byte of a count that passed 0x100 jumps
+ * from 0x00 to 0xff.
+ */
+static bool between(const struct search *s, uint64_t a, uint64_t b)
 {
-	return (a <= want && want <= b) || (b <= want && want <= a);
+	uint64_t mask = s->bits < 64 ? (1ULL << s->bits) - 1 : UINT64_MAX;
+	uint64_t up = (b - a) & mask;
+
+	if (s->bits >= 64)
+		return (a <= s->want && s->want <= b) ||
+		       (b <= s->want && s->want <= a);
+	if (up <= mask / 2)
+		return ((s->want - a) & mask) <= up;
+	return ((a - s->want) & mask) <= ((a - b) & mask);
 }
 
 static bool accepts(const struct search *s, int64_t delta);
@@ -691,7 +731,7 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 			*found = mid;
 			return accepts(s, mid);
 		}
-		if (between(s->want, va, v)) {
+		if (between(s, va, v)) {
 			b = mid;
 		} else {
 			a = mid;
@@ -733,7 +773,7 @@ static bool search(const struct search *s, int64_t *found)
 				*found = d;
 				return true;
 			}
-			if (have[side] && between(s->want, prev[side], v) &&
+			if (have[side] && between(s, prev[side], v) &&
 			    bisect(s, was, prev[side], d, found))
 				return true;
 			prev[side] = v;
@@ -835,6 +875,7 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 			s.group = s.k;
 	}
 	s.want = group_want(t, s.group, last);
+	s.bits = want_bits(t, s.group, last);
 	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
 	record(t, found);
@@ -860,6 +901,7 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 	p.k = sampler(t, v->from, bad);
 	p.group = latch_group(t, p.k, bad);
 	p.want = group_want(t, p.group, bad);
+	p.bits = want_bits(t, p.group, bad);
 	p.check = p.fit = -1;
 	q.upto = p.k - 1;
 	q.check = -1;
@@ -952,6 +994,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.fit = b;
 	s.group = latch_group(t, sampler(t, st->ev, last), last);
 	s.want = group_want(t, s.group, last);
+	s.bits = want_bits(t, s.group, last);
 	if (!search(&s, found) || !*found)
 		return NULL;
 	s.k = NONE;

@@ -16,6 +16,26 @@ require_live() {
 	command -v python3 >/dev/null || skip "no python3 to check the replay"
 }
 
+# A live capture samples this host's timing, and the host (itself a VM)
+# sometimes stops a thread where the trace's event order cannot place it
+# (docs/importers.md, "The probe guest under QEMU"): such a capture shows
+# a divergence the tolerance cannot explain.  The test captures anew, up
+# to DMSIM_CAPTURE_ATTEMPTS times (6), printing each failed attempt, and
+# passes on the first capture that replays with 0 divergences; a skip
+# ends it at once.
+if [ -z "${DMSIM_CAPTURE_ATTEMPT:-}" ]; then
+	attempts=${DMSIM_CAPTURE_ATTEMPTS:-6}
+	for attempt in $(seq "$attempts"); do
+		rc=0
+		DMSIM_CAPTURE_ATTEMPT=$attempt "$BASH" "$0" "$@" || rc=$?
+		if [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; then
+			exit "$rc"
+		fi
+		echo "capture attempt $attempt of $attempts failed (exit $rc)"
+	done
+	exit 1
+fi
+
 tmp=$(mktemp -d)
 guest_pid=
 capture_pid=
