@@ -313,6 +313,57 @@ START_TEST(a_read_needing_another_instant_diverges)
 }
 END_TEST
 
+/*
+ * KVM applies a PIT count load (counter 2, mode 3, count 265) 47.4 us
+ * after its line; a latch 51 us after the line reads 0x101 a byte at a
+ * time.  Moving the load, the latched count runs from 143 (at its line)
+ * to 265 (just before the latch), so its low byte wraps from 0xff to
+ * 0x00 between two points of the search's grid (1.6 us apart here, the
+ * count matching for 0.8 us): the search must see that crossing.  (Here
+ * moving the latch back as far gives the same count, and its search
+ * crosses the wrap the same way.)
+ */
+START_TEST(a_latched_low_byte_that_wraps_is_found)
+{
+	struct rec r = {.t = 1000000};
+	struct dm_replay_stats s;
+	struct dm_config cfg;
+	struct dm_error err;
+	uint64_t msb;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/dm-tol-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	dm_config_defaults(&cfg, DM_PROFILE_KVM);
+	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
+	ck_assert_int_eq(
+		dm_trace_create(&r.w, path, DM_TRACE_TEXT, "profile=kvm", &err),
+		0);
+	emit_exact(&r, pio(true, 0x43, 0xb6), 0);
+	emit_exact(&r, pio(true, 0x42, 0x09), 0);
+	msb = r.t;
+	emit_exact(&r, pio(true, 0x42, 0x01), 47400);
+	r.t = msb + 51000;
+	emit_exact(&r, pio(true, 0x43, 0x80), 0);
+	r.t = msb + 52800;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	r.t = msb + 54200;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
+	dm_machine_destroy(r.m);
+
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	/* Moving the latch back as far gives the same count. */
+	ck_assert_int_eq(replay(path, 200000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	ck_assert_uint_ge(s.tolerated, 1);
+	unlink(path);
+}
+END_TEST
+
 /* ---- an intack taken before its line -------------------------------- */
 
 #define US 1000
@@ -443,6 +494,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_value_no_instant_gives_still_diverges);
 	tcase_add_test(tc, a_late_start_write_is_adopted_once);
 	tcase_add_test(tc, a_read_needing_another_instant_diverges);
+	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	suite_add_tcase(s, tc);
 	return s;
