@@ -43,12 +43,9 @@ static void one_field(const char *device, const struct dm_leaf *a,
 		      uint64_t b_value, void *opaque)
 {
 	struct diff_out *o = opaque;
-	struct dm_leaf b = *a;
 	char va[32], vb[32];
 
-	b.value = b_value;
-	dm_leaf_format(a, va, sizeof(va));
-	dm_leaf_format(&b, vb, sizeof(vb));
+	dm_leaf_format_pair(a, b_value, va, vb, sizeof(va));
 	if (o->json) {
 		fprintf(o->f, "%s\n  {\"device\":", o->count ? "," : "");
 		json_str(o->f, device);

@@ -136,12 +136,9 @@ struct diff_ctx {
 static void print_diff(const struct dm_leaf *a, uint64_t b_value, void *opaque)
 {
 	struct diff_ctx *ctx = opaque;
-	struct dm_leaf b = *a;
 	char va[32], vb[32];
 
-	b.value = b_value;
-	dm_leaf_format(a, va, sizeof(va));
-	dm_leaf_format(&b, vb, sizeof(vb));
+	dm_leaf_format_pair(a, b_value, va, vb, sizeof(va));
 	fprintf(ctx->f, "    %s.%s: reference %s, migrated %s\n", ctx->device,
 		a->path, va, vb);
 }

@@ -682,6 +682,16 @@ void dm_leaf_format(const struct dm_leaf *leaf, char *buf, size_t cap)
 		snprintf(buf, cap, "%" PRIu64, leaf->value);
 }
 
+void dm_leaf_format_pair(const struct dm_leaf *a, uint64_t b_value, char *va,
+			 char *vb, size_t cap)
+{
+	struct dm_leaf b = *a;
+
+	b.value = b_value;
+	dm_leaf_format(a, va, cap);
+	dm_leaf_format(&b, vb, cap);
+}
+
 /* Offsets advance exactly as encode_fields writes. */
 struct layout {
 	dm_layout_fn fn;

@@ -160,6 +160,10 @@ size_t dm_state_diff(const struct dm_state_desc *desc, const void *a,
 
 /* Formats a leaf value ("0x1a", "17", "never" for an idle timer). */
 void dm_leaf_format(const struct dm_leaf *leaf, char *buf, size_t cap);
+/* Both sides of a dm_state_diff callback: leaf a's value in va, b_value
+ * formatted as the same leaf in vb (each cap bytes). */
+void dm_leaf_format_pair(const struct dm_leaf *a, uint64_t b_value, char *va,
+			 char *vb, size_t cap);
 
 /* Where one leaf element's value sits in the canonical encoding, and
  * where the element is in the described struct. */

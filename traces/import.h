@@ -136,7 +136,4 @@ int dm_import_qemu(const char *in, const char *out,
 		   const struct dm_qemu_opts *opts, struct dm_qemu_stats *st,
 		   struct dm_error *err);
 
-/* `dmsim import qemu ...` (argv[1] is "qemu"); returns the exit status. */
-int dm_import_qemu_main(int argc, char **argv);
-
 #endif

@@ -4,10 +4,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "models/pic.h"
+#include "models/pmtimer.h"
 #include "models/rtc.h"
 #include "sim/config.h"
 
@@ -124,119 +126,37 @@ int dm_import_write(struct dm_import_input *in, const char *out,
 	return -1;
 }
 
-int dm_import_usage_error(const char *usage, const char *what, const char *arg)
+void dm_import_report_chipset(FILE *log, const struct dm_import_pci *p)
 {
-	fprintf(stderr, "dmsim import: %s%s%s\n%s", what, arg ? " " : "",
-		arg ? arg : "", usage);
-	return DM_EXIT_USAGE;
+	if (p->chipset >= 0)
+		fprintf(log, "import: chipset %s (from %s)\n",
+			p->chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
+			p->chipset_why);
+	else
+		fprintf(log, "import: chipset not inferred (no PCI host or "
+			     "ISA bridge ID read): pc assumed\n");
 }
 
-/* "none" or a comma-separated list of GSIs 0..max. */
-static int parse_gsis(const char *s, unsigned max, uint32_t *mask)
+bool dm_import_modelled_port(uint64_t port, uint64_t pmbase)
 {
-	char *end;
-
-	*mask = 0;
-	if (!strcmp(s, "none"))
-		return 0;
-	for (;;) {
-		unsigned long g;
-
-		errno = 0;
-		g = strtoul(s, &end, 0);
-		if (errno || end == s || g > max || *s == '-')
-			return -1;
-		*mask |= 1u << g;
-		if (!*end)
-			return 0;
-		if (*end != ',')
-			return -1;
-		s = end + 1;
-	}
+	return port - 0x40 < 4 || port == 0x61 ||
+	       port - DM_PIC_MASTER_BASE < DM_PIC_REGION_LEN ||
+	       port - DM_PIC_SLAVE_BASE < DM_PIC_REGION_LEN ||
+	       port - DM_PIC_ELCR_BASE < DM_PIC_REGION_LEN ||
+	       port - DM_RTC_BASE < DM_RTC_LEN ||
+	       port - pmbase < DM_PMTIMER_LEN;
 }
 
-/* Who raises a line: "model" or "trace" (*edges); -1, or the exit code. */
-static int parse_source(const char *arg, const char *val, const char *usage,
-			bool *edges)
+bool dm_import_skip_truncated(const struct dm_import_input *in, FILE *log)
 {
-	char what[48];
-
-	*edges = !strcmp(val, "trace");
-	if (*edges || !strcmp(val, "model"))
-		return -1;
-	snprintf(what, sizeof(what), "%s takes model or trace, not", arg);
-	return dm_import_usage_error(usage, what, val);
-}
-
-/* An option with its value; returns -1 if taken, else the exit code. */
-static int parse_opt(const char *arg, const char *val, const char *usage,
-		     unsigned max_gsi, bool ftrace, struct dm_import_args *a)
-{
-	char *end;
-
-	if (!strcmp(arg, "-o")) {
-		a->out = val;
-	} else if (ftrace && !strcmp(arg, "--tsc-hz")) {
-		errno = 0;
-		a->tsc_hz = strtoull(val, &end, 0);
-		if (errno || *end || !a->tsc_hz)
-			return dm_import_usage_error(usage, "bad --tsc-hz",
-						     val);
-	} else if (!strcmp(arg, "--model-gsi")) {
-		if (parse_gsis(val, max_gsi, &a->model_gsis))
-			return dm_import_usage_error(usage, "bad --model-gsi",
-						     val);
-		a->model_gsis_given = true;
-	} else if (!strcmp(arg, "--pit-irq0")) {
-		return parse_source(arg, val, usage, &a->pit_irq0_edges);
-	} else if (ftrace && !strcmp(arg, "--hpet-irq")) {
-		return parse_source(arg, val, usage, &a->hpet_irq_edges);
-	} else if (!strcmp(arg, "--to")) {
-		if (!strcmp(val, "binary"))
-			a->encoding = DM_TRACE_BINARY;
-		else if (strcmp(val, "text"))
-			return dm_import_usage_error(
-				usage, "--to takes text or binary, not", val);
-	} else {
-		return dm_import_usage_error(usage, "unknown option", arg);
-	}
-	return -1;
-}
-
-int dm_import_parse_args(int argc, char **argv, const char *usage,
-			 unsigned max_gsi, bool ftrace,
-			 struct dm_import_args *a)
-{
-	for (int i = 2; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			fputs(usage, stdout);
-			return DM_EXIT_OK;
-		} else if (!strcmp(arg, "--quiet")) {
-			a->quiet = true;
-			continue;
-		} else if (arg[0] != '-' || !arg[1]) {
-			if (a->in)
-				return dm_import_usage_error(
-					usage, "unexpected argument", arg);
-			a->in = arg;
-			continue;
-		}
-		if (!val)
-			return dm_import_usage_error(usage,
-						     "needs an argument:", arg);
-		i++;
-		rc = parse_opt(arg, val, usage, max_gsi, ftrace, a);
-		if (rc >= 0)
-			return rc;
-	}
-	if (!a->in || !a->out)
-		return dm_import_usage_error(usage, "needs IN and -o OUT",
-					     NULL);
-	return -1;
+	if (!in->unterminated)
+		return false;
+	if (log)
+		fprintf(log,
+			"import: warning: %s:%" PRIu64
+			": truncated last line skipped\n",
+			in->name, in->lineno);
+	return true;
 }
 
 bool dm_import_cmos_access(struct dm_import_cmos *c, uint64_t port, bool write,

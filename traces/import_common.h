@@ -47,6 +47,19 @@ struct dm_import_pci {
 bool dm_import_pci_access(struct dm_import_pci *p, uint64_t port, unsigned size,
 			  bool write, uint64_t val, uint32_t *cf8);
 
+/* The report's chipset line: what was inferred, and from what. */
+void dm_import_report_chipset(FILE *log, const struct dm_import_pci *p);
+
+/* Whether a port is one of the modelled devices' (PIT and port 0x61,
+ * 8259s and ELCR, RTC, the PM block at pmbase). */
+bool dm_import_modelled_port(uint64_t port, uint64_t pmbase);
+
+/*
+ * The current line is the unterminated last one of a capture cut short:
+ * true, with a warning on log (may be NULL), when it is to be skipped.
+ */
+bool dm_import_skip_truncated(const struct dm_import_input *in, FILE *log);
+
 /*
  * Pass 2: rewinds in, creates out with config, and runs convert(ctx),
  * which writes to *w.  A trace left half written is removed (unless out
@@ -131,30 +144,6 @@ struct dm_import_rtc_at0
 dm_import_rtc_epoch(const struct dm_import_rtc *r,
 		    uint64_t (*ns)(const void *ctx, uint64_t ts),
 		    const void *ctx, uint64_t realtime_ns);
-
-/* What `dmsim import FORMAT` takes; tsc_hz and hpet_irq_edges only for
- * ftrace. */
-struct dm_import_args {
-	const char *in, *out;
-	uint32_t model_gsis;
-	bool model_gsis_given;
-	bool pit_irq0_edges;
-	bool hpet_irq_edges;
-	enum dm_trace_encoding encoding;
-	uint64_t tsc_hz;
-	bool quiet;
-};
-
-/* Prints what and arg, then usage, on stderr; returns DM_EXIT_USAGE. */
-int dm_import_usage_error(const char *usage, const char *what, const char *arg);
-
-/*
- * Parses argv[2...] into a (GSIs up to max_gsi).  Returns -1 when the
- * arguments are complete, else the exit code (usage printed).
- */
-int dm_import_parse_args(int argc, char **argv, const char *usage,
-			 unsigned max_gsi, bool ftrace,
-			 struct dm_import_args *a);
 
 /*
  * A cursor over an event's text, for the importers' parsers: each step

@@ -1364,16 +1364,6 @@ static bool modelled_mmio(const struct conv *c, int vcpu, uint64_t gpa)
 	       gpa - DM_HPET_BASE < HPET_LEN;
 }
 
-static bool modelled_port(const struct conv *c, uint32_t port)
-{
-	return port - 0x40 < 4 || port == 0x61 ||
-	       port - DM_PIC_MASTER_BASE < DM_PIC_REGION_LEN ||
-	       port - DM_PIC_SLAVE_BASE < DM_PIC_REGION_LEN ||
-	       port - DM_PIC_ELCR_BASE < DM_PIC_REGION_LEN ||
-	       port - DM_RTC_BASE < DM_RTC_LEN ||
-	       port - c->pmbase < DM_PMTIMER_LEN;
-}
-
 static bool modelled_msr(uint32_t index)
 {
 	return index == DM_MSR_APIC_BASE || index == DM_MSR_TSC_DEADLINE ||
@@ -1777,7 +1767,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		if (resolve(c, t))
 			return -1;
 		t->last = e.port == RTC_INDEX ? LAST_OTHER : LAST_PIO_W;
-		if (!modelled_port(c, e.port)) {
+		if (!dm_import_modelled_port(e.port, c->pmbase)) {
 			c->st->unmodelled++;
 			return 0;
 		}
@@ -1797,7 +1787,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 	if (read_slot(c, t, P_PIO_READ, true, &time, &slot))
 		return -1;
 	t->last = LAST_OTHER;
-	if (!modelled_port(c, e.port)) {
+	if (!dm_import_modelled_port(e.port, c->pmbase)) {
 		c->st->unmodelled++;
 		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
 	}
@@ -2345,12 +2335,7 @@ static int on_event(struct conv *c, const struct fline *fl)
  * capture cut short leaves one at the very end, which is skipped. */
 static int on_bad(struct conv *c)
 {
-	if (c->in->unterminated) {
-		if (c->o->log)
-			fprintf(c->o->log,
-				"import: warning: %s:%" PRIu64
-				": truncated last line skipped\n",
-				c->in->name, c->in->lineno);
+	if (dm_import_skip_truncated(c->in, c->o->log)) {
 		c->st->truncated++;
 		return 0;
 	}
@@ -2585,13 +2570,7 @@ static void report_inference(FILE *log, const struct survey *sv,
 			fprintf(log, "import: thread %u is cpu%d (from %s)\n",
 				sv->t[i].tid, sv->t[i].vcpu,
 				claim_names[sv->t[i].claim]);
-	if (sv->pci.chipset >= 0)
-		fprintf(log, "import: chipset %s (from %s)\n",
-			sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
-			sv->pci.chipset_why);
-	else
-		fprintf(log, "import: chipset not inferred (no PCI host or "
-			     "ISA bridge ID read): pc assumed\n");
+	dm_import_report_chipset(log, &sv->pci);
 	if (sv->pmbase)
 		fprintf(log, "import: PM timer block at 0x%x (PMBASE write)\n",
 			sv->pmbase);

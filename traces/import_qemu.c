@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "models/hpet.h"
 #include "models/ioapic.h"
 #include "models/lapic.h"
@@ -764,16 +763,6 @@ static uint64_t size_mask(unsigned size)
 	return size >= 8 ? UINT64_MAX : (1ULL << (8 * size)) - 1;
 }
 
-static bool modelled_port(const struct conv *c, uint64_t port)
-{
-	return port - 0x40 < 4 || port == 0x61 ||
-	       port - DM_PIC_MASTER_BASE < DM_PIC_REGION_LEN ||
-	       port - DM_PIC_SLAVE_BASE < DM_PIC_REGION_LEN ||
-	       port - DM_PIC_ELCR_BASE < DM_PIC_REGION_LEN ||
-	       port - DM_RTC_BASE < DM_RTC_LEN ||
-	       port - c->pmbase < DM_PMTIMER_LEN;
-}
-
 /* The guest's IOREGSEL and IOWIN writes, kept as QEMU's RTEs. */
 static void shadow_ioapic(struct conv *c, uint64_t off, unsigned size,
 			  uint64_t val)
@@ -887,7 +876,7 @@ static int on_mr(struct conv *c, bool write, const char *body)
 	if (e.addr - DM_LAPIC_DEFAULT_BASE < APIC_MSI_LEN)
 		return on_apic_msi(c, write, &e, value);
 	port = e.addr < PORT_SPACE;
-	if (port ? !modelled_port(c, e.addr)
+	if (port ? !dm_import_modelled_port(e.addr, c->pmbase)
 		 : e.addr - DM_IOAPIC_BASE >= DM_IOAPIC_SIZE &&
 			    e.addr - DM_HPET_BASE >= HPET_LEN) {
 		c->st->unmodelled++;
@@ -1217,13 +1206,8 @@ static int on_event(struct conv *c, const struct qline *ql)
 /* A line cut short is skipped only at the very end of the log. */
 static int on_truncated(struct conv *c, int rc)
 {
-	if (!rc || !c->in->unterminated)
+	if (!rc || !dm_import_skip_truncated(c->in, c->o->log))
 		return rc;
-	if (c->o->log)
-		fprintf(c->o->log,
-			"import: warning: %s:%" PRIu64
-			": truncated last line skipped\n",
-			c->in->name, c->in->lineno);
 	c->st->truncated++;
 	return 0;
 }
@@ -1317,13 +1301,7 @@ static void report_inference(FILE *log, const struct survey *sv,
 				sv->t[i].tid, sv->t[i].vcpu,
 				sv->t[i].cpu_field ? "the cpu index it logs"
 						   : "order of first access");
-	if (sv->pci.chipset >= 0)
-		fprintf(log, "import: chipset %s (from %s)\n",
-			sv->pci.chipset == DM_CHIPSET_Q35 ? "q35" : "pc",
-			sv->pci.chipset_why);
-	else
-		fprintf(log, "import: chipset not inferred (no PCI host or "
-			     "ISA bridge ID read): pc assumed\n");
+	dm_import_report_chipset(log, &sv->pci);
 	if (sv->pmbase)
 		fprintf(log,
 			"import: PM block at 0x%x (its regions' "
@@ -1479,52 +1457,4 @@ int dm_import_qemu(const char *in_path, const char *out,
 	free(c);
 	free(sv);
 	return rc;
-}
-
-/* ---- dmsim import qemu ------------------------------------------------ */
-
-static const char usage_text[] =
-	"usage: dmsim import qemu IN -o OUT [--model-gsi LIST]\n"
-	"                  [--pit-irq0 model|trace] [--to text|binary]\n"
-	"                  [--quiet]\n"
-	"\n"
-	"Converts the log of QEMU's \"log\" trace backend (-trace ... -D FILE\n"
-	"-msg timestamp=on, QEMU with kernel-irqchip=off) into a dmsim trace\n"
-	"with profile=qemu (docs/importers.md, \"QEMU logs\").  '-' is\n"
-	"standard input or output.\n"
-	"\n"
-	"  --model-gsi LIST  GSIs (comma-separated, 0-31, or none) driven by\n"
-	"                    QEMU's own PIT, RTC and HPET, which are not\n"
-	"                    inputs (default: 0, 2, 8 and the HPET's routes)\n"
-	"  --pit-irq0 SRC    who raises IRQ0 for QEMU's PIT: model (default:\n"
-	"                    its GSI 0 lines are the model's output) or trace\n"
-	"                    (they become dev irq 0 events outside HPET\n"
-	"                    legacy mode and the machine gets pit_irq0=off:\n"
-	"                    QEMU's timers fire late)\n"
-	"  --to ENC          output encoding (default text)\n"
-	"  --quiet           no inference report or summary on stderr\n"
-	"\n"
-	"exit status: 0 done, 2 bad usage or input (the message names the\n"
-	"line)\n";
-
-int dm_import_qemu_main(int argc, char **argv)
-{
-	struct dm_import_args a = {.encoding = DM_TRACE_TEXT};
-	struct dm_qemu_opts o;
-	struct dm_qemu_stats st;
-	struct dm_error err = {""};
-	int rc = dm_import_parse_args(argc, argv, usage_text, 31, false, &a);
-
-	if (rc >= 0)
-		return rc;
-	o = (struct dm_qemu_opts){.model_gsis = a.model_gsis,
-				  .model_gsis_given = a.model_gsis_given,
-				  .pit_irq0_edges = a.pit_irq0_edges,
-				  .encoding = a.encoding,
-				  .log = a.quiet ? NULL : stderr};
-	if (dm_import_qemu(a.in, a.out, &o, &st, &err)) {
-		fprintf(stderr, "dmsim import: %s\n", err.msg);
-		return DM_EXIT_USAGE;
-	}
-	return DM_EXIT_OK;
 }

@@ -724,35 +724,6 @@ START_TEST(binary_output)
 }
 END_TEST
 
-START_TEST(command_line)
-{
-	char out[600];
-	char *ok[] = {"import", "qemu",	      NULL,    "-o",
-		      out,	"--pit-irq0", "trace", "--model-gsi",
-		      "0,8",	"--to",	      "text",  "--quiet"};
-	char *bad_gsi[] = {"import", "qemu",	    "in",  "-o",
-			   "x",	     "--model-gsi", "0,99"};
-	char *bad_irq0[] = {"import", "qemu",	    "in", "-o",
-			    "x",      "--pit-irq0", "kvm"};
-	char *no_out[] = {"import", "qemu", "in"};
-	char *help[] = {"import", "qemu", "--help"};
-	struct dm_test_text t = {.n = 0};
-	FILE *devnull = freopen("/dev/null", "w", stderr);
-
-	ck_assert_ptr_nonnull(devnull);
-	snprintf(out, sizeof(out), "%s/cli.txt", dir);
-	add(&t, 2, 1, MR_W("0", "0x43", "0x34", "1"));
-	ok[2] = (char *)dm_test_write_file(dir, "in.log", t.buf);
-	ck_assert_int_eq(dm_import_qemu_main(12, ok), 0);
-	ck_assert_int_eq(access(out, F_OK), 0);
-	ck_assert_int_eq(dm_import_qemu_main(7, bad_gsi), 2);
-	ck_assert_int_eq(dm_import_qemu_main(7, bad_irq0), 2);
-	ck_assert_int_eq(dm_import_qemu_main(3, no_out), 2);
-	ck_assert_ptr_nonnull(freopen("/dev/null", "w", stdout));
-	ck_assert_int_eq(dm_import_qemu_main(3, help), 0);
-}
-END_TEST
-
 static Suite *suite(void)
 {
 	Suite *s = suite_create("import_qemu");
@@ -787,7 +758,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, logs_without_timestamps_are_refused);
 	tcase_add_test(tc, standard_input);
 	tcase_add_test(tc, binary_output);
-	tcase_add_test(tc, command_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -97,9 +97,10 @@ static struct dm_event mmio(bool write, uint64_t addr, uint32_t v)
 				 .flags = write ? DM_EV_VALUE : 0};
 }
 
-static const char *record_trace(const char *cfgtext, char *path, size_t n)
+/* Starts recording into a new temporary text trace at path, on a machine
+ * of cfgtext (over the datasheet defaults). */
+static void rec_open(struct rec *r, char *path, size_t n, const char *cfgtext)
 {
-	struct rec r = {.t = 1000000, .rng = 42};
 	struct dm_config cfg;
 	struct dm_error err;
 	int fd;
@@ -110,9 +111,24 @@ static const char *record_trace(const char *cfgtext, char *path, size_t n)
 	close(fd);
 	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
 	ck_assert_int_eq(dm_config_parse(&cfg, cfgtext, &err), 0);
-	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
+	ck_assert_int_eq(dm_machine_create(&r->m, &cfg, &err), 0);
 	ck_assert_int_eq(
-		dm_trace_create(&r.w, path, DM_TRACE_TEXT, cfgtext, &err), 0);
+		dm_trace_create(&r->w, path, DM_TRACE_TEXT, cfgtext, &err), 0);
+}
+
+static void rec_close(struct rec *r)
+{
+	struct dm_error err;
+
+	ck_assert_int_eq(dm_trace_finish(r->w, &err), 0);
+	dm_machine_destroy(r->m);
+}
+
+static const char *record_trace(const char *cfgtext, char *path, size_t n)
+{
+	struct rec r = {.t = 1000000, .rng = 42};
+
+	rec_open(&r, path, n, cfgtext);
 	emit(&r, pio(true, 0x43, 0x34)); /* PIT ch0 mode 2, count 50000 */
 	emit(&r, pio(true, 0x40, 0x50));
 	emit(&r, pio(true, 0x40, 0xc3));
@@ -132,8 +148,7 @@ static const char *record_trace(const char *cfgtext, char *path, size_t n)
 	emit(&r, mmio(false, 0xfed000f0, 0));
 	emit(&r, mmio(false, 0xfed000f4, 0));
 	emit(&r, mmio(false, 0xfed000f0, 0));
-	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
-	dm_machine_destroy(r.m);
+	rec_close(&r);
 	return path;
 }
 
@@ -244,20 +259,10 @@ static void record_late_start(char *path, size_t n, int odd_pair,
 			      uint64_t odd_late)
 {
 	struct rec r = {.t = 1000000};
-	struct dm_config cfg;
 	struct dm_error err;
 	uint64_t start;
-	int fd;
 
-	snprintf(path, n, "/tmp/dm-tol-XXXXXX");
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
-	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
-	ck_assert_int_eq(dm_trace_create(&r.w, path, DM_TRACE_TEXT,
-					 "profile=datasheet", &err),
-			 0);
+	rec_open(&r, path, n, "profile=datasheet");
 	emit_exact(&r, mmio(true, 0xfee000f0, 0x1ff), 0);
 	emit_exact(&r, mmio(true, 0xfee003e0, 0xb), 0); /* divide by 1 */
 	start = r.t;
@@ -278,8 +283,7 @@ static void record_late_start(char *path, size_t n, int odd_pair,
 		if (i % 2 == 0)
 			r.t -= STEP - PAIR;
 	}
-	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
-	dm_machine_destroy(r.m);
+	rec_close(&r);
 }
 
 START_TEST(a_late_start_write_is_adopted_once)
@@ -327,21 +331,10 @@ START_TEST(a_latched_low_byte_that_wraps_is_found)
 {
 	struct rec r = {.t = 1000000};
 	struct dm_replay_stats s;
-	struct dm_config cfg;
-	struct dm_error err;
 	uint64_t msb;
 	char path[64];
-	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/dm-tol-XXXXXX");
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	dm_config_defaults(&cfg, DM_PROFILE_KVM);
-	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
-	ck_assert_int_eq(
-		dm_trace_create(&r.w, path, DM_TRACE_TEXT, "profile=kvm", &err),
-		0);
+	rec_open(&r, path, sizeof(path), "profile=kvm");
 	emit_exact(&r, pio(true, 0x43, 0xb6), 0);
 	emit_exact(&r, pio(true, 0x42, 0x09), 0);
 	msb = r.t;
@@ -352,8 +345,7 @@ START_TEST(a_latched_low_byte_that_wraps_is_found)
 	emit_exact(&r, pio(false, 0x42, 0), 0);
 	r.t = msb + 54200;
 	emit_exact(&r, pio(false, 0x42, 0), 0);
-	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
-	dm_machine_destroy(r.m);
+	rec_close(&r);
 
 	ck_assert_int_eq(replay(path, 0, &s), 1);
 	/* Moving the latch back as far gives the same count. */
@@ -469,19 +461,9 @@ static void record_early_intack(char *path, size_t n)
 	};
 	size_t count = sizeof(st) / sizeof(st[0]);
 	struct rec r = {0};
-	struct dm_config cfg;
 	struct dm_error err;
-	int fd;
 
-	snprintf(path, n, "/tmp/dm-tol-XXXXXX");
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
-	ck_assert_int_eq(dm_machine_create(&r.m, &cfg, &err), 0);
-	ck_assert_int_eq(dm_trace_create(&r.w, path, DM_TRACE_TEXT,
-					 "profile=datasheet", &err),
-			 0);
+	rec_open(&r, path, n, "profile=datasheet");
 	qsort(st, count, sizeof(st[0]), by_applied);
 	for (size_t i = 0; i < count; i++) {
 		struct dm_outcome o;
@@ -499,8 +481,7 @@ static void record_early_intack(char *path, size_t n)
 	qsort(st, count, sizeof(st[0]), by_line);
 	for (size_t i = 0; i < count; i++)
 		ck_assert_int_eq(dm_trace_write(r.w, &st[i].ev, &err), 0);
-	ck_assert_int_eq(dm_trace_finish(r.w, &err), 0);
-	dm_machine_destroy(r.m);
+	rec_close(&r);
 }
 
 START_TEST(an_intack_taken_before_its_line_moves_back)
