@@ -25,7 +25,6 @@ enum {
 #define LAPIC_TMICT 0x380  /* SDM 11.5.4: the initial count */
 #define X2APIC_TMICT 0x838 /* ... as an x2APIC MSR */
 #define RTC_REG_A 0x0a
-#define RTC_REG_B 0x0b
 
 void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 {
@@ -168,7 +167,7 @@ static int base_of(const struct dm_machine *m, const struct dm_event *ev)
 /* The base a write starts counting, or -1: the write completing a PIT
  * count (the last data byte written before the count runs), a LAPIC
  * TMICT write, an HPET enable, an RTC register A write (releasing the
- * divider) or register B write (starting its periodic interrupt). */
+ * divider). */
 static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
 		      const struct dm_event *ev)
 {
@@ -187,10 +186,7 @@ static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
 			       ? b
 			       : -1;
 	if (b == BASE_RTC)
-		return ev->addr == 0x71 && (t->rtc_index == RTC_REG_A ||
-					    t->rtc_index == RTC_REG_B)
-			       ? b
-			       : -1;
+		return ev->addr == 0x71 && t->rtc_index == RTC_REG_A ? b : -1;
 	return ev->addr == 0x61 ? -1 : b;
 }
 
@@ -204,39 +200,15 @@ static void *checkpoint(const struct dm_machine *m, size_t *len,
 	return buf;
 }
 
-/*
- * A start write's window opens where its vcpu's previous event left the
- * machine when other actors' events came between (the vcpu's gap): QEMU
- * may have applied a write it served before a line the trace puts first
- * (a register B write before the IRQ8 raise its PIE allowed), so the
- * write may move back through them, as an intack may.  Otherwise it
- * opens just before the write.
- */
 static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
-		      const struct dm_event *ev, struct dm_error *err)
+		      struct dm_error *err)
 {
 	struct dm_tol_start *s = &t->starts[b];
-	const struct dm_tol_start *gap =
-		ev->actor == DM_ACTOR_CPU && ev->cpu < DM_MAX_VCPUS
-			? &t->gaps[ev->cpu]
-			: NULL;
 
 	free(s->anchor);
-	s->ev = t->seen;
-	if (gap && gap->anchor) {
-		s->anchor = malloc(gap->anchor_len);
-		if (!s->anchor)
-			return dm_errorf(err, "out of memory for a tolerance "
-					      "checkpoint");
-		memcpy(s->anchor, gap->anchor, gap->anchor_len);
-		s->anchor_len = gap->anchor_len;
-		s->floor_ns = gap->floor_ns;
-		s->at = gap->at;
-		return 0;
-	}
 	s->anchor = checkpoint(m, &s->anchor_len, err);
 	s->floor_ns = m->clock.now;
-	s->at = t->seen;
+	s->at = s->ev = t->seen;
 	return s->anchor ? 0 : -1;
 }
 
@@ -297,7 +269,7 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 					      "tolerance's events");
 	}
 	b = started_by(t, m, ev);
-	if ((b >= 0 && open_start(t, m, b, ev, err)) ||
+	if ((b >= 0 && open_start(t, m, b, err)) ||
 	    track_gaps(t, m, ev, &gap, err))
 		return -1;
 	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
@@ -515,26 +487,22 @@ static void rebase_end(struct dm_tolerance *t, struct rebased *rb, bool commit)
 }
 
 /* The windows whose checkpoints are taken before event n, after the
- * first: starts and gaps in to, the sampling window's in *sampling.  A
- * start's window may open at its vcpu's gap, before another actor's
- * event, so every start is looked at. */
-#define WINDOWS (DM_TOL_BASES + 1)
-
+ * first: starts and gaps in to, the sampling window's in *sampling. */
 static unsigned windows_at(const struct search *s, uint64_t n,
-			   struct dm_tol_start *to[WINDOWS], bool *sampling)
+			   struct dm_tol_start *to[3], bool *sampling)
 {
 	struct dm_tolerance *t = s->t;
 	const struct dm_tol_event *e = event(t, n);
+	struct dm_tol_start *c[3] = {
+		e->base >= 0 ? &t->starts[e->base] : NULL,
+		e->gap >= 0 ? &t->gaps[e->gap] : NULL,
+		e->gap >= 0 ? &t->starts[BASE_INTACK + e->gap] : NULL};
 	unsigned k = 0;
 
 	*sampling = n == t->win_at;
-	if (n <= s->from)
-		return 0;
-	for (unsigned b = 0; b < DM_TOL_BASES; b++)
-		if (t->starts[b].anchor && t->starts[b].at == n)
-			to[k++] = &t->starts[b];
-	if (e->gap >= 0 && t->gaps[e->gap].anchor && t->gaps[e->gap].at == n)
-		to[k++] = &t->gaps[e->gap];
+	for (unsigned i = 0; i < 3; i++)
+		if (n > s->from && c[i] && c[i]->anchor && c[i]->at == n)
+			to[k++] = c[i];
 	return k;
 }
 
@@ -547,7 +515,7 @@ static unsigned windows_at(const struct search *s, uint64_t n,
 static int retake(const struct search *s, uint64_t n,
 		  const struct dm_machine *m, bool clean, struct rebased *rb)
 {
-	struct dm_tol_start *to[WINDOWS];
+	struct dm_tol_start *to[3];
 	bool sampling;
 	unsigned k = windows_at(s, n, to, &sampling);
 

@@ -11,11 +11,10 @@
  * before it, on scratch machines that re-apply the events since:
  *
  * - the write that STARTED the time base a read shows (a PIT count load,
- *   a LAPIC TMICT write, an HPET enable, an RTC register A or B write):
- *   KVM and QEMU log such a write, then apply it when they handle it,
- *   before the vcpu's next event (an importer may also have put a write
- *   QEMU served after its instant, back to the vcpu's previous event,
- *   other actors' events between included).  A read of
+ *   a LAPIC TMICT write, an HPET enable, an RTC register A write): KVM and
+ *   QEMU log such a write, then apply it when they handle it, before the
+ *   vcpu's next event (an importer may also have put a write QEMU served
+ *   after its instant, no earlier than the event before it).  A read of
  *   that base that no sampling instant explains searches this one
  *   instant; when one reproduces the read and every earlier read of the
  *   base since the write (each within its own sampling window), the
@@ -32,8 +31,8 @@
  *   accepts the value; the machine goes on unchanged.
  *
  * Event order is kept: a read never passes its neighbours, a start write
- * or an intack passes only events of other actors, between its vcpu's
- * previous and next events.
+ * passes only events of other actors before its vcpu's next one, an
+ * intack only those after its vcpu's previous one.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H

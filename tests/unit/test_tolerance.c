@@ -356,46 +356,6 @@ START_TEST(a_latched_low_byte_that_wraps_is_found)
 }
 END_TEST
 
-/*
- * QEMU served a register B write (PIE on) before the IRQ8 raise of its
- * next periodic tick, but the trace puts the write after the raise (at
- * the switch back to the vcpu's thread): the write moves back through
- * the other actor's event, to its vcpu's previous one, and Register C
- * then shows the PF that raise set (rtc_pf_trace).
- */
-START_TEST(a_start_write_moves_back_past_another_actor)
-{
-	static const char trace[] =
-		"dmtrace 1\n"
-		"machine profile=kvm rtc_irq=off rtc_pf_trace=on\n"
-		"1000000 cpu0 pio.w 0x70 1 0xb\n"
-		"1500000 dev irq 8 - 1\n"
-		"1600000 cpu0 pio.w 0x71 1 0x42\n"
-		"1610000 cpu0 pio.w 0x70 1 0xc\n"
-		"1620000 cpu0 pio.r 0x71 1 0xc0\n"
-		"1700000 dev irq 8 - 0\n";
-	struct dm_replay_stats s;
-	char path[64];
-	FILE *f;
-	int fd;
-
-	snprintf(path, sizeof(path), "/tmp/dm-tol-XXXXXX");
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(trace, f);
-	fclose(f);
-	ck_assert_int_eq(replay(path, 0, &s), 1);
-	ck_assert_int_eq(replay(path, 200000, &s), 0);
-	ck_assert_uint_eq(adopted, 1);
-	/* Back past the raise at 1500000, not past the vcpu's 1000000. */
-	ck_assert_uint_gt(max_adopted, 100000);
-	ck_assert_uint_lt(max_adopted, 600000);
-	unlink(path);
-}
-END_TEST
-
 /* ---- an intack taken before its line -------------------------------- */
 
 #define US 1000
@@ -516,7 +476,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_late_start_write_is_adopted_once);
 	tcase_add_test(tc, a_read_needing_another_instant_diverges);
 	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
-	tcase_add_test(tc, a_start_write_moves_back_past_another_actor);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	suite_add_tcase(s, tc);
 	return s;
