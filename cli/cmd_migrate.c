@@ -1,21 +1,31 @@
 // SPDX-License-Identifier: MIT
 /* dmsim migrate-check TRACE [--every N | --at EVENT...] [--machine OPTS]
- * [--json] */
+ * [--json] [--jobs N] [--via-db FILE] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "replay/migrate.h"
 #include "replay/store.h"
 
 #define MAX_AT 1024
+#define MAX_JOBS 256
+
+/* One thread per CPU this process may run on. */
+static uint64_t cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (uint64_t)n;
+}
 
 static void usage(FILE *f)
 {
 	fputs("usage: dmsim migrate-check TRACE [--every N | --at EVENT...] "
 	      "[--machine OPTS] [--json]\n"
-	      "                           [--via-db FILE]\n\n"
+	      "                           [--jobs N] [--via-db FILE]\n\n"
 	      "Replays TRACE on a reference machine and, in lockstep, on a "
 	      "twin that is\n"
 	      "saved, destroyed and rebuilt from its checkpoint before the "
@@ -31,6 +41,9 @@ static void usage(FILE *f)
 	      "  --machine OPTS machine options after the trace's machine "
 	      "line\n"
 	      "  --json         one JSON object on stdout\n"
+	      "  --jobs N       check on N threads (default: one per CPU); "
+	      "the result is\n"
+	      "                 the same for any N\n"
 	      "  --via-db FILE  save the twin through the SQLite checkpoint "
 	      "database FILE\n"
 	      "                 (a run of its own) and rebuild it from what "
@@ -76,6 +89,7 @@ int dm_cmd_migrate_check(int argc, char **argv)
 	struct dm_error err = {""};
 	const char *path = NULL, *db = NULL;
 	bool every_given = false;
+	uint64_t jobs = cpus();
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -107,6 +121,15 @@ int dm_cmd_migrate_check(int argc, char **argv)
 				return DM_EXIT_USAGE;
 			}
 			opts.nat++;
+		} else if (!strcmp(a, "--jobs") && i + 1 < argc) {
+			if (parse_u64(argv[++i], &jobs) || !jobs ||
+			    jobs > MAX_JOBS) {
+				fprintf(stderr,
+					"dmsim migrate-check: bad --jobs '%s' "
+					"(1 to %d)\n",
+					argv[i], MAX_JOBS);
+				return DM_EXIT_USAGE;
+			}
 		} else if (!strcmp(a, "--via-db") && i + 1 < argc) {
 			db = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
@@ -128,6 +151,7 @@ int dm_cmd_migrate_check(int argc, char **argv)
 		usage(stderr);
 		return DM_EXIT_USAGE;
 	}
+	opts.jobs = (unsigned)jobs;
 	/* --at alone means only those points. */
 	if (opts.nat && !every_given)
 		opts.every = 0;

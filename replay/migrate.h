@@ -31,15 +31,28 @@ struct dm_migrate_opts {
 	/* Saves the twin through this checkpoint store (replay/store.h) as
 	 * a run of its own, and rebuilds it from what the store reads back. */
 	struct dm_store *store;
+	/*
+	 * Threads, each checking slices of slice_events events (0: about
+	 * 64 Ki, a multiple of every).  The result, the report and the
+	 * error are those of one thread, whatever the count: only a check
+	 * at every Nth event without a store runs on more than one.
+	 */
+	unsigned jobs;
+	uint64_t slice_events;
 };
 
 struct dm_migrate_result {
 	uint64_t events;
 	uint64_t migrations;
 	uint64_t bytes_saved; /* total size of the checkpoints taken */
+	uint64_t state_hash;  /* the reference's at the end, when identical */
 	bool diverged;
 	uint64_t event;	    /* first event whose outcome or state differs */
+	uint64_t time_ns;   /* its time */
 	uint64_t migration; /* event index of the migration before it */
+	/* Its outputs on each machine (0 when the twin did not restore). */
+	uint64_t reference;
+	uint64_t migrated;
 };
 
 /* Returns the exit code of `dmsim migrate-check`: 0 identical, 1 the twin

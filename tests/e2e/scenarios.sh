@@ -3,7 +3,7 @@
 # from its text form and from its binary form.  Traces whose name contains
 # "wrong" carry deliberate errors and must exit 1; codec_* fixtures belong
 # to the codec tests.  Each also passes the migration check at every
-# event boundary.
+# event boundary, on one thread or several alike.
 # usage: scenarios.sh DMSIM TRACES_DIR
 set -euo pipefail
 dmsim=$1
@@ -37,4 +37,15 @@ for t in "$traces"/*.txt; do
 	n=$((n + 1))
 done
 [ "$n" -ge 5 ] || { echo "FAIL: only $n scenario traces found" >&2; exit 1; }
+# Threads do not change the answer; --jobs takes 1 to 256.
+t=$traces/lapic_ipi_pingpong.txt
+"$dmsim" migrate-check --json --jobs 1 "$t" >"$tmp/one"
+"$dmsim" migrate-check --json --jobs 4 "$t" >"$tmp/four"
+cmp "$tmp/one" "$tmp/four" || { echo "FAIL: --jobs 4 differs" >&2; exit 1; }
+for bad in 0 257 two; do
+	rc=0
+	"$dmsim" migrate-check --jobs "$bad" "$t" >/dev/null 2>"$tmp/err" || rc=$?
+	[ "$rc" -eq 2 ] && grep -q -- "--jobs" "$tmp/err" ||
+		{ echo "FAIL: --jobs $bad exited $rc" >&2; exit 1; }
+done
 echo "scenarios e2e: $n traces replayed as expected"

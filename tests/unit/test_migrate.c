@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "replay/migrate.h"
 #include "testutil.h"
@@ -131,10 +132,14 @@ static void lose_nmi_ctl(void *state)
 	((struct dm_pit *)state)->nmi_ctl ^= 1;
 }
 
-static void use_lossy_pit(struct dm_machine *m)
+static void build_lossy_pit(void)
 {
 	lossy_pit = dm_pit_state_desc;
 	lossy_pit.post_load = lose_nmi_ctl;
+}
+
+static void use_lossy_pit(struct dm_machine *m)
+{
 	for (unsigned i = 0; i < m->ndevices; i++)
 		if (!strcmp(m->devices[i].name, "pit"))
 			m->devices[i].desc = &lossy_pit;
@@ -154,6 +159,7 @@ START_TEST(a_state_that_does_not_restore_is_caught)
 	char *text = NULL;
 	size_t len = 0;
 
+	build_lossy_pit();
 	opts.out = open_memstream(&text, &len);
 	ck_assert_ptr_nonnull(opts.out);
 	ck_assert_int_eq(
@@ -188,6 +194,181 @@ START_TEST(bad_input_is_exit_2)
 }
 END_TEST
 
+/* What a check reports, with its result. */
+struct outcome {
+	int rc;
+	struct dm_migrate_result res;
+	struct dm_error err;
+	char *text;
+};
+
+static struct outcome check(const char *path, struct dm_migrate_opts opts)
+{
+	struct outcome o = {.err = {""}};
+	size_t len = 0;
+
+	opts.out = open_memstream(&o.text, &len);
+	ck_assert_ptr_nonnull(opts.out);
+	o.rc = dm_migrate_check(path, &opts, &o.res, &o.err);
+	fclose(opts.out);
+	return o;
+}
+
+/* Threads change how fast, never what: same result, same report. */
+static void assert_same(const struct outcome *a, const struct outcome *b,
+			const char *what)
+{
+	ck_assert_msg(a->rc == b->rc, "%s: exit %d, alone %d", what, b->rc,
+		      a->rc);
+	ck_assert_uint_eq(a->res.events, b->res.events);
+	ck_assert_uint_eq(a->res.migrations, b->res.migrations);
+	ck_assert_uint_eq(a->res.bytes_saved, b->res.bytes_saved);
+	ck_assert_uint_eq(a->res.state_hash, b->res.state_hash);
+	ck_assert_int_eq(a->res.diverged, b->res.diverged);
+	ck_assert_uint_eq(a->res.event, b->res.event);
+	ck_assert_uint_eq(a->res.time_ns, b->res.time_ns);
+	ck_assert_uint_eq(a->res.migration, b->res.migration);
+	ck_assert_uint_eq(a->res.reference, b->res.reference);
+	ck_assert_uint_eq(a->res.migrated, b->res.migrated);
+	ck_assert_msg(!strcmp(a->text, b->text), "%s: report\n%s\nalone\n%s",
+		      what, b->text, a->text);
+	ck_assert_str_eq(a->err.msg, b->err.msg);
+}
+
+static void free_outcome(struct outcome *o)
+{
+	free(o->text);
+}
+
+/*
+ * Every scenario, cut into slices of a few events so that threads take
+ * many each, skip ahead and carry on, with a migration every event and
+ * every third: counts, bytes, final hash and report as one thread's.
+ */
+START_TEST(threads_give_the_same_answer_on_every_scenario)
+{
+	const char *names[] = {"pit_datasheet.txt", "lapic_ipi_pingpong.txt",
+			       "hpet_timers.txt",   "ioapic_level_msi.txt",
+			       "rtc_cmos.txt",	    "kvm_pit_reinject.txt"};
+	const uint64_t every[] = {1, 3};
+	const uint64_t slices[] = {1, 5, 16};
+
+	for (size_t n = 0; n < sizeof(names) / sizeof(*names); n++)
+		for (size_t e = 0; e < 2; e++) {
+			struct dm_migrate_opts opts = {.every = every[e]};
+			const char *path = dm_test_trace_path(names[n]);
+			struct outcome alone = check(path, opts);
+
+			ck_assert_int_eq(alone.rc, 0);
+			ck_assert_uint_ne(alone.res.state_hash, 0);
+			for (size_t k = 0; k < 3; k++) {
+				struct outcome many;
+
+				opts.jobs = 3;
+				opts.slice_events = slices[k];
+				many = check(path, opts);
+				assert_same(&alone, &many, names[n]);
+				free_outcome(&many);
+			}
+			free_outcome(&alone);
+		}
+}
+END_TEST
+
+/*
+ * The forgotten latch diverges at event 6 whatever the slices: a slice
+ * that starts at 6 makes the migration before it from its own reference,
+ * one that ends at 6 hands the divergence to a later slice, which is
+ * ignored; later latch sequences in later slices diverge too, and are.
+ */
+START_TEST(threads_find_the_first_divergence)
+{
+	struct dm_migrate_opts opts = {.every = 1, .adjust = use_forgetful_pit};
+	const char *path = dm_test_trace_path("pit_datasheet.txt");
+	struct outcome alone;
+
+	build_forgetful_pit();
+	alone = check(path, opts);
+	ck_assert_int_eq(alone.rc, 1);
+	ck_assert_uint_eq(alone.res.event, 6);
+	ck_assert_ptr_nonnull(
+		strstr(alone.text, "first divergence at event 6"));
+	for (uint64_t size = 1; size <= 9; size++) {
+		struct outcome many;
+
+		opts.jobs = 2;
+		opts.slice_events = size;
+		many = check(path, opts);
+		assert_same(&alone, &many, "forgotten latch");
+		free_outcome(&many);
+	}
+	free_outcome(&alone);
+}
+END_TEST
+
+START_TEST(threads_report_a_state_that_does_not_restore)
+{
+	struct dm_migrate_opts opts = {.every = 1, .adjust = use_lossy_pit};
+	const char *path = dm_test_trace_path("pit_datasheet.txt");
+	struct outcome alone, many;
+
+	build_lossy_pit();
+	alone = check(path, opts);
+	opts.jobs = 4;
+	opts.slice_events = 2;
+	many = check(path, opts);
+	ck_assert_int_eq(alone.rc, 1);
+	assert_same(&alone, &many, "lossy pit");
+	free_outcome(&alone);
+	free_outcome(&many);
+}
+END_TEST
+
+/* A copy of pit_datasheet.txt with a malformed event after `after` events
+ * (the file's first event lines). */
+static void trace_with_bad_line(char *path, unsigned after)
+{
+	FILE *in = fopen(dm_test_trace_path("pit_datasheet.txt"), "r");
+	int fd = mkstemp(path);
+	FILE *out = fdopen(fd, "w");
+	char line[512];
+	unsigned events = 0;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_ptr_nonnull(out);
+	while (fgets(line, sizeof(line), in)) {
+		bool event = line[0] >= '0' && line[0] <= '9';
+
+		if (event && events++ == after)
+			fputs("soon cpu0 pio.w 0x43 1 0x34\n", out);
+		fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+}
+
+/* Bad input past several slices is the same error, named the same way,
+ * as with one thread; the slices before it still count. */
+START_TEST(threads_stop_at_bad_input)
+{
+	struct dm_migrate_opts opts = {.every = 1};
+	char path[] = "/tmp/dmsim-migrate-XXXXXX";
+	struct outcome alone, many;
+
+	trace_with_bad_line(path, 20);
+	alone = check(path, opts);
+	opts.jobs = 3;
+	opts.slice_events = 4;
+	many = check(path, opts);
+	unlink(path);
+	ck_assert_int_eq(alone.rc, 2);
+	ck_assert_msg(strstr(alone.err.msg, path), "%s", alone.err.msg);
+	assert_same(&alone, &many, "bad line");
+	free_outcome(&alone);
+	free_outcome(&many);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -198,6 +379,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_forgotten_latch_is_caught);
 	tcase_add_test(tc, a_state_that_does_not_restore_is_caught);
 	tcase_add_test(tc, bad_input_is_exit_2);
+	tcase_add_test(tc, threads_give_the_same_answer_on_every_scenario);
+	tcase_add_test(tc, threads_find_the_first_divergence);
+	tcase_add_test(tc, threads_report_a_state_that_does_not_restore);
+	tcase_add_test(tc, threads_stop_at_bad_input);
 	suite_add_tcase(s, tc);
 	return s;
 }
