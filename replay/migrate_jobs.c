@@ -30,6 +30,8 @@
 /* Events per slice: far more than a thread's set-up costs, few enough that
  * threads finish close together. */
 #define SLICE_EVENTS 65536
+/* Periods per slice at least: the one before each slice is checked twice. */
+#define SLICE_PERIODS 16
 
 struct slice {
 	struct dm_migrate_result res; /* counts within the slice */
@@ -67,7 +69,19 @@ static uint64_t slice_size(const struct dm_migrate_opts *opts)
 	uint64_t want = opts->slice_events ? opts->slice_events : SLICE_EVENTS;
 	uint64_t periods = (want + opts->every - 1) / opts->every;
 
-	return periods * opts->every;
+	if (!opts->slice_events && periods < SLICE_PERIODS)
+		periods = SLICE_PERIODS;
+	return periods > UINT64_MAX / opts->every ? UINT64_MAX
+						  : periods * opts->every;
+}
+
+/* Slice k ends the check: later ones are not needed. */
+static void ends_check(struct jobs *j, uint64_t k)
+{
+	uint64_t end = atomic_load(&j->end);
+
+	while (k < end && !atomic_compare_exchange_weak(&j->end, &end, k))
+		;
 }
 
 /* The next slice, or NULL when none is needed; *k is its index. */
@@ -77,6 +91,9 @@ static struct slice *take(struct jobs *j, uint64_t *k)
 
 	pthread_mutex_lock(&j->lock);
 	*k = j->n;
+	/* A slice that starts past 2^64 events is never needed. */
+	if (*k > UINT64_MAX / j->size)
+		ends_check(j, *k - 1);
 	if (*k <= atomic_load(&j->end) && j->n == j->cap) {
 		size_t cap = j->cap ? 2 * j->cap : 64;
 		struct slice **v = realloc(j->slices, cap * sizeof(*v));
@@ -92,15 +109,6 @@ static struct slice *take(struct jobs *j, uint64_t *k)
 		j->slices[j->n++] = s;
 	pthread_mutex_unlock(&j->lock);
 	return s;
-}
-
-/* Slice k ends the check: later ones are not needed. */
-static void ends_check(struct jobs *j, uint64_t k)
-{
-	uint64_t end = atomic_load(&j->end);
-
-	while (k < end && !atomic_compare_exchange_weak(&j->end, &end, k))
-		;
 }
 
 static bool wanted(struct jobs *j, uint64_t k)
@@ -167,7 +175,10 @@ static void check_slice(struct worker *w, struct slice *s, uint64_t k)
 		s->res = before;
 	w->t.res = &s->res;
 	if (!rc)
-		rc = advance(w, k, start, start + j->size, &s->err);
+		rc = advance(w, k, start,
+			     start > UINT64_MAX - j->size ? UINT64_MAX
+							  : start + j->size,
+			     &s->err);
 	if (out)
 		fclose(out);
 	s->res.events = w->t.index > start ? w->t.index - start : 0;
