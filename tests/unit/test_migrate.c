@@ -241,15 +241,23 @@ static void free_outcome(struct outcome *o)
 }
 
 /*
- * Every scenario, cut into slices of a few events so that threads take
- * many each, skip ahead and carry on, with a migration every event and
- * every third: counts, bytes, final hash and report as one thread's.
+ * Scenarios and imported real captures, cut into slices of a few events
+ * so that threads take many each, skip ahead and carry on, with a
+ * migration every event and every third: counts, bytes, final hash and
+ * report as one thread's.
  */
 START_TEST(threads_give_the_same_answer_on_every_scenario)
 {
-	const char *names[] = {"pit_datasheet.txt", "lapic_ipi_pingpong.txt",
-			       "hpet_timers.txt",   "ioapic_level_msi.txt",
-			       "rtc_cmos.txt",	    "kvm_pit_reinject.txt"};
+	const char *names[] = {"pit_datasheet.txt",
+			       "lapic_ipi_pingpong.txt",
+			       "hpet_timers.txt",
+			       "ioapic_level_msi.txt",
+			       "rtc_cmos.txt",
+			       "kvm_pit_reinject.txt",
+			       "ftrace_off.expect",
+			       "ftrace_probe.expect",
+			       "qemu_seabios_q35.expect",
+			       "qemu_tcg.expect"};
 	const uint64_t every[] = {1, 3};
 	const uint64_t slices[] = {1, 5, 16};
 
