@@ -418,36 +418,87 @@ static inline vec vec_get(const uint8_t *p)
 	return v;
 }
 
-/* Whether a and b hold the same bytes wherever mask is set; no early
- * exit, so the loop is a straight run of masked compares. */
-static bool masked_equal(const uint8_t *a, const uint8_t *b,
-			 const uint8_t *mask, size_t n)
+/* The masked difference of a and b in the 16 bytes at k. */
+static inline vec masked_diff(const uint8_t *a, const uint8_t *b,
+			      const uint8_t *mask, size_t k)
+{
+	return (vec_get(a + k) ^ vec_get(b + k)) & vec_get(mask + k);
+}
+
+/* The same over 8 bytes. */
+static inline uint64_t masked_diff8(const uint8_t *a, const uint8_t *b,
+				    const uint8_t *mask, size_t k)
+{
+	return (mem_get(a + k, 8) ^ mem_get(b + k, 8)) & mem_get(mask + k, 8);
+}
+
+/*
+ * Whether a and b hold the same bytes wherever mask is set; no early
+ * exit, so the loop is a straight run of masked compares.  What is left
+ * after the 16-byte steps is compared by one step that overlaps the one
+ * before (or two 8-byte ones for 8 to 15 bytes), not byte by byte: a byte
+ * loop over the clock's 15-byte encoding and 8-byte state cost a tenth of
+ * the vector steps over the PIT's 697 and 352.
+ */
+static inline __attribute__((always_inline)) bool
+masked_equal(const uint8_t *a, const uint8_t *b, const uint8_t *mask, size_t n)
 {
 	vec diff = {0, 0};
-	uint8_t tail = 0;
+	uint64_t rest = 0;
 	size_t k = 0;
 
 	for (; k + sizeof(vec) <= n; k += sizeof(vec))
-		diff |= (vec_get(a + k) ^ vec_get(b + k)) & vec_get(mask + k);
-	for (; k < n; k++)
-		tail |= (uint8_t)((a[k] ^ b[k]) & mask[k]);
-	return !(diff[0] | diff[1] | tail);
+		diff |= masked_diff(a, b, mask, k);
+	if (k < n && n >= sizeof(vec))
+		diff |= masked_diff(a, b, mask, n - sizeof(vec));
+	else if (k < n && n >= 8)
+		rest = masked_diff8(a, b, mask, 0) |
+		       masked_diff8(a, b, mask, n - 8);
+	else
+		for (; k < n; k++)
+			rest |= (uint8_t)((a[k] ^ b[k]) & mask[k]);
+	return !(diff[0] | diff[1] | rest);
 }
 
-/* dst takes src's bytes wherever mask is set. */
+/* dst takes src's bytes wherever mask is set at the 16 bytes at k. */
+static inline void masked_move(uint8_t *dst, const uint8_t *src,
+			       const uint8_t *mask, size_t k)
+{
+	vec m = vec_get(mask + k);
+	vec v = (vec_get(dst + k) & ~m) | (vec_get(src + k) & m);
+
+	memcpy(dst + k, &v, sizeof(v));
+}
+
+/* The same over 8 bytes. */
+static inline void masked_move8(uint8_t *dst, const uint8_t *src,
+				const uint8_t *mask, size_t k)
+{
+	uint64_t m = mem_get(mask + k, 8);
+
+	mem_set(dst + k, (mem_get(dst + k, 8) & ~m) | (mem_get(src + k, 8) & m),
+		8);
+}
+
+/* dst takes src's bytes wherever mask is set; the tail is moved as
+ * masked_equal compares it (moving a byte twice changes nothing). */
 static void masked_copy(uint8_t *dst, const uint8_t *src, const uint8_t *mask,
 			size_t n)
 {
 	size_t k = 0;
 
-	for (; k + sizeof(vec) <= n; k += sizeof(vec)) {
-		vec m = vec_get(mask + k);
-		vec v = (vec_get(dst + k) & ~m) | (vec_get(src + k) & m);
-
-		memcpy(dst + k, &v, sizeof(v));
+	for (; k + sizeof(vec) <= n; k += sizeof(vec))
+		masked_move(dst, src, mask, k);
+	if (k < n && n >= sizeof(vec)) {
+		masked_move(dst, src, mask, n - sizeof(vec));
+	} else if (k < n && n >= 8) {
+		masked_move8(dst, src, mask, 0);
+		masked_move8(dst, src, mask, n - 8);
+	} else {
+		for (; k < n; k++)
+			dst[k] = (uint8_t)((dst[k] & ~mask[k]) |
+					   (src[k] & mask[k]));
 	}
-	for (; k < n; k++)
-		dst[k] = (uint8_t)((dst[k] & ~mask[k]) | (src[k] & mask[k]));
 }
 
 static bool slots_same(const struct slots *g, unsigned size, const uint8_t *a,
