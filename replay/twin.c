@@ -206,6 +206,26 @@ static int migrate_via_store(struct dm_twin *t, struct dm_error *err)
 	return rc;
 }
 
+/* Saves device i of the twin and rebuilds it from what was saved. */
+static int rebuild(struct dm_twin *t, unsigned i, struct dm_error *err)
+{
+	struct dm_machine *m = t->mig;
+	const struct dm_device *d = &m->devices[i];
+	struct dm_device saved = *d;
+	size_t n = dm_device_encode(d, t->enc, t->enc_cap);
+
+	if (dm_machine_rebuild_device(m, i, t->enc, n, err))
+		return dm_error_prefix(err, "%s", d->name);
+	/* seen_mig holds the device as it was saved. */
+	saved.state = t->seen_mig + m->pristine_off[i];
+	if (!dm_device_equal(&saved, d))
+		return not_restored(t, i, saved.state);
+	memcpy(t->seen_mig + m->pristine_off[i], d->state, d->size);
+	t->stale[i] = false;
+	t->res->bytes_saved += n;
+	return 0;
+}
+
 /*
  * Saves the twin, destroys it, and rebuilds it from the checkpoint alone,
  * device by device: every device at the first migration, then those whose
@@ -223,22 +243,10 @@ static int migrate(struct dm_twin *t, struct dm_error *err)
 	if (t->opts->store)
 		return migrate_via_store(t, err);
 	for (unsigned i = 0; i < m->ndevices; i++) {
-		const struct dm_device *d = &m->devices[i];
-		struct dm_device saved = *d;
-		size_t n;
+		int rc = t->built_all && !t->stale[i] ? 0 : rebuild(t, i, err);
 
-		if (t->built_all && !t->stale[i])
-			continue;
-		n = dm_device_encode(d, t->enc, t->enc_cap);
-		if (dm_machine_rebuild_device(m, i, t->enc, n, err))
-			return dm_error_prefix(err, "%s", d->name);
-		/* seen_mig holds the device as it was saved. */
-		saved.state = t->seen_mig + m->pristine_off[i];
-		if (!dm_device_equal(&saved, d))
-			return not_restored(t, i, saved.state);
-		memcpy(t->seen_mig + m->pristine_off[i], d->state, d->size);
-		t->stale[i] = false;
-		t->res->bytes_saved += n;
+		if (rc)
+			return rc;
 	}
 	t->built_all = true;
 	t->res->migrations++;
