@@ -152,6 +152,8 @@ int dm_cmd_migrate_check(int argc, char **argv)
 		return DM_EXIT_USAGE;
 	}
 	opts.jobs = (unsigned)jobs;
+	if (isatty(STDERR_FILENO))
+		opts.progress = stderr;
 	/* --at alone means only those points. */
 	if (opts.nat && !every_given)
 		opts.every = 0;

@@ -47,10 +47,14 @@ static int run(struct dm_twin *t, struct dm_trace_reader *r,
 	struct dm_event ev;
 	int more, rc = 0;
 
-	while (!rc && (more = dm_trace_next(r, &ev, err)) == 1)
+	while (!rc && (more = dm_trace_next(r, &ev, err)) == 1) {
 		rc = dm_twin_step(t, &ev, err);
+		if (!(t->index % DM_TWIN_PROGRESS_EVERY))
+			dm_twin_progress(t->opts->progress, t->index, false);
+	}
 	if (!rc && more < 0)
 		rc = -1;
+	dm_twin_progress(t->opts->progress, t->index, true);
 	t->res->events = t->index;
 	if (!rc)
 		t->res->state_hash = dm_machine_hash(t->ref);

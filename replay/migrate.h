@@ -25,7 +25,8 @@ struct dm_migrate_opts {
 	const uint64_t *at;	  /* ... and before these event indices */
 	size_t nat;
 	bool json;
-	FILE *out; /* report; NULL for none */
+	FILE *out;	/* report; NULL for none */
+	FILE *progress; /* a line redrawn as events are checked; NULL */
 	/* Test hook: called on every machine the check builds. */
 	void (*adjust)(struct dm_machine *m);
 	/* Saves the twin through this checkpoint store (replay/store.h) as

@@ -52,6 +52,7 @@ struct jobs {
 	pthread_mutex_t lock;
 	struct slice **slices; /* by index, as handed out */
 	size_t n, cap;
+	uint64_t checked; /* events in the slices done, for the progress line */
 	_Atomic uint64_t end; /* no slice after this one is needed */
 };
 
@@ -190,6 +191,10 @@ static void check_slice(struct worker *w, struct slice *s, uint64_t k)
 	if (rc)
 		ends_check(j, k);
 	w->prev = k;
+	pthread_mutex_lock(&j->lock);
+	j->checked += s->res.events;
+	dm_twin_progress(j->opts->progress, j->checked, false);
+	pthread_mutex_unlock(&j->lock);
 }
 
 static void *work(void *arg)
@@ -287,6 +292,7 @@ int dm_migrate_jobs(const char *path, const struct dm_config *cfg,
 	work(&w[0]);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
+	dm_twin_progress(opts->progress, j.checked, true);
 	rc = merge(&j, res, err);
 	free_slices(&j);
 	free(w);

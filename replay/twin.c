@@ -407,3 +407,15 @@ int dm_twin_skip(struct dm_twin *t, const struct dm_event *ev,
 	t->behind = true;
 	return 0;
 }
+
+void dm_twin_progress(FILE *f, uint64_t checked, bool done)
+{
+	if (!f || checked < DM_TWIN_PROGRESS_EVERY)
+		return;
+	if (done) {
+		fputc('\n', f);
+		return;
+	}
+	fprintf(f, "\rmigrate-check: %" PRIu64 " events checked", checked);
+	fflush(f);
+}

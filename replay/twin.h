@@ -65,6 +65,14 @@ int dm_twin_step(struct dm_twin *t, const struct dm_event *ev,
 int dm_twin_skip(struct dm_twin *t, const struct dm_event *ev,
 		 struct dm_error *err);
 
+/* Runs shorter than this show no progress line; longer ones redraw it
+ * about this often. */
+#define DM_TWIN_PROGRESS_EVERY (1u << 20)
+
+/* Redraws the progress line (once checked reaches DM_TWIN_PROGRESS_EVERY);
+ * when done, ends it if there was one. */
+void dm_twin_progress(FILE *f, uint64_t checked, bool done);
+
 /* migrate-check on opts->jobs threads (migrate_jobs.c); returns 0
  * identical, 1 diverged, -1 bad input (err). */
 int dm_migrate_jobs(const char *path, const struct dm_config *cfg,
