@@ -1148,10 +1148,11 @@ struct thread {
 	uint32_t preg, psize;
 	uint8_t pop; /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
 	/* The open access's exit to userspace was logged with a reschedule
-	 * pending; the thread left the CPU since; QEMU could serve it only
-	 * after the thread's return (on_switch); QEMU had served it when the
-	 * thread was preempted at served_by (0: not yet). */
-	bool exit_resched, left_cpu, served_late;
+	 * pending; when QEMU served it is settled (the thread left the CPU,
+	 * or QEMU was seen serving it); QEMU could serve it only after the
+	 * thread's return (on_switch); QEMU had served it by served_by (0:
+	 * not known). */
+	bool exit_resched, settled, served_late;
 	uint64_t served_by;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool line_pend;	 /* a line change waits for its echo line */
@@ -1453,7 +1454,7 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	t->pend = p;
 	t->ptime = time;
 	t->pline = c->in->lineno;
-	t->exit_resched = t->left_cpu = t->served_late = false;
+	t->exit_resched = t->settled = t->served_late = false;
 	t->served_by = 0;
 	return 0;
 }
@@ -2092,6 +2093,29 @@ static int on_echo(struct conv *c, struct thread *t, uint64_t time)
 	return flush_line(c, t);
 }
 
+/* An access QEMU serves waits open on t. */
+static bool served_by_qemu(const struct thread *t)
+{
+	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
+	       t->pend == P_UWRITE;
+}
+
+/*
+ * A line change by userspace on a vcpu's thread whose access waits in QEMU
+ * is QEMU's device code running there: QEMU is serving that access (a
+ * vcpu thread runs device code only for its own exit; an RTC register B
+ * write lowers IRQ8, a Register C read lowers it after taking its value).
+ * It was served by now, whatever preempts the thread next.
+ */
+static void served_now(struct conv *c, struct thread *t, uint64_t time)
+{
+	if (!t || !served_by_qemu(t) || t->last != LAST_EXIT || t->settled)
+		return;
+	t->settled = true;
+	t->served_by = time;
+	c->st->served_seen++;
+}
+
 static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 		      const char *body)
 {
@@ -2108,6 +2132,8 @@ static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 				"kvm_set_irq line not in the format 'gsi "
 				"N level L source S'",
 				body);
+	if (e.source < KERNEL_SOURCE_MIN)
+		served_now(c, t, time);
 	/*
 	 * In-kernel devices (the PIT) have their own source ids, and are
 	 * the PIT model's output unless pit_irq0_edges takes them from the
@@ -2226,10 +2252,16 @@ static bool in_qemu(const struct conv *c, const struct thread *t)
 	return t && c->sv->t[t - c->th].qemu_thread;
 }
 
-static bool served_by_qemu(const struct thread *t)
+/* The thread whose access waited runs again at time: QEMU serves the
+ * access from then on (its place in the queue moves there too), and its
+ * next switch away is judged again, on its state alone. */
+static int back_on_cpu(struct conv *c, struct thread *t, uint64_t time)
 {
-	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
-	       t->pend == P_UWRITE;
+	t->served_late = t->exit_resched = t->settled = false;
+	if (q_fill(c, t->slot, NULL, NULL) || q_reserve(c, &t->slot))
+		return -1;
+	t->ptime = time;
+	return 0;
 }
 
 /*
@@ -2260,8 +2292,8 @@ static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 				body);
 	in = conv_thread(c, (uint32_t)next);
 	if (out && served_by_qemu(out) && out->last == LAST_EXIT &&
-	    !out->left_cpu) {
-		out->left_cpu = true;
+	    !out->settled) {
+		out->settled = true;
 		out->served_late =
 			out->exit_resched || blocks || !in_qemu(c, in);
 		if (!out->served_late)
@@ -2269,13 +2301,25 @@ static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 	}
 	if (!in || !served_by_qemu(in) || !in->served_late)
 		return 0;
-	/* The next switch away is judged again, on its state alone. */
-	in->served_late = in->exit_resched = in->left_cpu = false;
-	if (q_fill(c, in->slot, NULL, NULL) || q_reserve(c, &in->slot))
-		return -1;
-	in->ptime = time;
 	c->st->rescheduled++;
-	return 0;
+	return back_on_cpu(c, in, time);
+}
+
+/*
+ * A thread whose access waits for its return logs a line with no switch
+ * back to it before: the switch went unlogged (on this host, 2 CPUs, no
+ * switch from CPU 1's idle task to a traced thread is ever in the trace,
+ * while every switch away is), so the thread's return is unknown; it ran
+ * without a break from there to this line (a switch away would be in the
+ * trace), and QEMU served the access in that run: it takes this line's
+ * time.
+ */
+static int returned_unlogged(struct conv *c, struct thread *t, uint64_t time)
+{
+	if (!t || !served_by_qemu(t) || !t->served_late)
+		return 0;
+	c->st->unlogged_returns++;
+	return back_on_cpu(c, t, time);
 }
 
 static int on_event(struct conv *c, const struct fline *fl)
@@ -2292,6 +2336,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 	/* A held line change whose thread goes on without an echo (a GSI
 	 * routed nowhere) keeps its own time. */
 	if (k != K_ECHO && t && flush_line(c, t))
+		return -1;
+	if (returned_unlogged(c, t, time))
 		return -1;
 	switch (k) {
 	case K_PIO:
@@ -2704,6 +2750,19 @@ static void report_summary(FILE *log, const struct conv *c)
 			" accesses served by QEMU moved to the switch back to "
 			"their vcpu thread (sched_switch)\n",
 			st->rescheduled);
+	if (st->unlogged_returns)
+		fprintf(log,
+			"import: %" PRIu64
+			" accesses served by QEMU moved to their vcpu thread's "
+			"next line (the switch back to it is not in the "
+			"trace)\n",
+			st->unlogged_returns);
+	if (st->served_seen)
+		fprintf(log,
+			"import: %" PRIu64
+			" accesses QEMU was seen serving (a line change on the "
+			"vcpu thread) before the thread left the CPU\n",
+			st->served_seen);
 	if (st->unknown)
 		fprintf(log,
 			"import: warning: %" PRIu64

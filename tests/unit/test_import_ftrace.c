@@ -609,6 +609,85 @@ START_TEST(userspace_access_takes_the_switch_back)
 }
 END_TEST
 
+/* A thread that left the CPU before QEMU served its exit, and logs again
+ * with no switch back to it in the trace (switches from an idle CPU to a
+ * traced thread go unlogged on this host), ran without a break from its
+ * return to that line: the access takes the line's time, not its exit's.
+ * Its own switch away is such a line too. */
+START_TEST(unlogged_switch_back_takes_the_next_line)
+{
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, HPET_COUNTER_UNSAT);
+	add(&t, 1, 11, MMIO_EXIT);
+	add(&t, 1, 12, SWITCH(1, "S", 0)); /* blocks; its return unlogged */
+	add(&t, 1, 20, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
+	add(&t, 1, 21, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x1");
+	add(&t, 1, 21, MMIO_EXIT);
+	add(&t, 1, 22, SWITCH(1, "S", 0));
+	add(&t, 1, 30, "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x0");
+	add(&t, 1, 31, HPET_COUNTER_UNSAT);
+	add(&t, 1, 31, MMIO_EXIT);
+	add(&t, 1, 32, SWITCH(1, "S", 0));
+	add(&t, 1, 34, SWITCH(1, "R", 2)); /* back, then preempted */
+	add(&t, 1, 36, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	add(&t, 2, 37, "kvm_set_irq: gsi 4 level 0 source 0"); /* QEMU's */
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 5);
+	ck_assert_uint_eq(r.st.unlogged_returns, 3);
+	ck_assert_uint_eq(r.st.rescheduled, 0);
+	ck_assert_uint_eq(r.ev[1].value, 5);
+	ck_assert_uint_eq(r.ev[1].time, 10000000000ULL);
+	ck_assert_uint_eq(r.ev[2].op, DM_OP_MMIO_W);
+	ck_assert_uint_eq(r.ev[2].time, 20000000000ULL);
+	ck_assert_uint_eq(r.ev[3].addr, 0x43);
+	/* Back by 34, preempted there by QEMU's thread: computed by then. */
+	ck_assert_uint_eq(r.ev[4].value, 6);
+	ck_assert_uint_eq(r.ev[4].time, 24000000000ULL);
+}
+END_TEST
+
+#define RTC_INDEX(v) "kvm_pio: pio_write at 0x70 size 1 count 1 val " v
+#define IO_EXIT "kvm_userspace_exit: reason KVM_EXIT_IO (2)"
+#define IRQ8_LOWER "kvm_set_irq: gsi 8 level 0 source 0"
+
+/* QEMU's line change on the vcpu's own thread after its exit is QEMU
+ * serving that exit (a register B write lowers IRQ8, a Register C read
+ * lowers it after taking its value): the access was served by then, even
+ * if a thread not QEMU's preempts the thread next. */
+START_TEST(line_change_on_the_vcpu_shows_it_served)
+{
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, RTC_INDEX("0xb"));
+	add(&t, 1, 11, "kvm_pio: pio_write at 0x71 size 1 count 1 val 0x42");
+	add(&t, 1, 11, IO_EXIT);
+	add(&t, 1, 12, IRQ8_LOWER);
+	add(&t, 1, 13, SWITCH(1, "R", 3)); /* not QEMU's thread */
+	add(&t, 3, 20, SWITCH(3, "S", 1));
+	add(&t, 1, 21, RTC_INDEX("0xc"));
+	add(&t, 1, 30, IO_EXIT);
+	add(&t, 1, 32, IRQ8_LOWER);
+	add(&t, 1, 33, SWITCH(1, "R", 3));
+	add(&t, 3, 40, SWITCH(3, "S", 1));
+	add(&t, 1, 41, "kvm_pio: pio_read at 0x71 size 1 count 1 val 0xc0");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 4);
+	ck_assert_uint_eq(r.st.served_seen, 2);
+	ck_assert_uint_eq(r.st.rescheduled, 0);
+	ck_assert_uint_eq(r.ev[1].value, 0x42);
+	ck_assert_uint_eq(r.ev[1].time, 1000000000ULL);
+	/* Exit at 30, served by 32: the middle. */
+	ck_assert_uint_eq(r.ev[3].value, 0xc0);
+	ck_assert_uint_eq(r.ev[3].time, 21000000000ULL);
+}
+END_TEST
+
 /* QEMU's HPET raises GSI 0 from its timer callbacks: by default the HPET
  * model's output (skipped), with hpet_irq_edges dev irq events and
  * hpet_irq=off on the machine line. */
@@ -981,6 +1060,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, lost_events_are_marked);
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
+	tcase_add_test(tc, unlogged_switch_back_takes_the_next_line);
+	tcase_add_test(tc, line_change_on_the_vcpu_shows_it_served);
 	tcase_add_test(tc, hpet_lines_from_the_trace);
 	tcase_add_test(tc, rtc_dated_by_the_guests_reads);
 	tcase_add_test(tc, rtc_dated_by_the_wall_clock_and_uf);
