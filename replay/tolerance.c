@@ -963,6 +963,34 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 }
 
 /*
+ * The search of fit_start with the read itself sampled at one end of its
+ * own window (just after the event before it, or the tolerance later), as
+ * every earlier read of the base may be: KVM computes a count before its
+ * line, sometimes tens of microseconds before when the host stops the
+ * thread in between, while the write that started it took effect late.
+ * A read whose sample is a latch is left to the searches before.
+ */
+static bool search_sampled(struct search *s, int64_t *found, int64_t *sampled)
+{
+	const struct dm_tolerance *t = s->t;
+	uint64_t last = s->upto, at = event(t, last)->time;
+	int64_t edge[2] = {-reach(at - event(t, last - 1)->time, t->ns),
+			   (int64_t)t->ns};
+
+	if (sampler(t, s->from, last) != last)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		s->w = last;
+		s->w_delta = edge[i];
+		if (edge[i] && search(s, found) && *found) {
+			*sampled = edge[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * The instant of start st's event closest to its line that gives ev's
  * value and fits every earlier read of base b since: returns the machine
  * that applied the event then, or NULL.  A start write's instant follows
@@ -972,10 +1000,14 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
  * late, but before the vcpu went on; a halt after the write would
  * otherwise leave milliseconds to alias a count in).  An intack's comes
  * within the tolerance before its line, after its vcpu's previous event.
+ * When no instant gives the value at the read's line, a start write's
+ * search is repeated with the read sampled at an end of its window
+ * (*sampled, else 0).
  */
 static struct dm_machine *fit_start(struct dm_tolerance *t,
 				    const struct dm_tol_start *st, int b,
-				    const struct dm_event *ev, int64_t *found)
+				    const struct dm_event *ev, int64_t *found,
+				    int64_t *sampled)
 {
 	uint64_t last = t->seen - 1, at = event(t, st->ev)->time;
 	struct search s = {t,	   st->anchor, st->anchor_len,
@@ -983,6 +1015,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 			   NONE,   0,	       ev->value};
 	struct run r;
 
+	*sampled = 0;
 	if (b >= BASE_INTACK) {
 		s.lo = -reach(at - st->floor_ns, t->ns);
 		s.hi = 0;
@@ -995,7 +1028,8 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.group = latch_group(t, sampler(t, st->ev, last), last);
 	s.want = group_want(t, s.group, last);
 	s.bits = want_bits(t, s.group, last);
-	if (!search(&s, found) || !*found)
+	if ((!search(&s, found) || !*found) &&
+	    (b >= BASE_INTACK || !search_sampled(&s, found, sampled)))
 		return NULL;
 	s.k = NONE;
 	s.w = st->ev;
@@ -1045,13 +1079,13 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	int b = base_of(*m, ev);
 	struct dm_tol_start *st = b >= 0 ? &t->starts[b] : NULL;
 	struct dm_machine *moved = NULL;
-	int64_t found;
+	int64_t found, sampled;
 	uint64_t mag;
 
 	if (!st || !st->anchor)
 		return false;
 	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->ev)
-		moved = fit_start(t, st, b, ev, &found);
+		moved = fit_start(t, st, b, ev, &found, &sampled);
 	if (!moved || (found < 0 && b >= BASE_INTACK && keep_pull(t, st->ev))) {
 		if (moved)
 			dm_machine_destroy(moved);
@@ -1061,6 +1095,8 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	dm_machine_destroy(*m);
 	*m = moved;
 	t->ring[st->ev % DM_TOL_SPAN].moved = found;
+	if (sampled)
+		record(t, sampled);
 	t->adopted++;
 	mag = (uint64_t)(found < 0 ? -found : found);
 	if (mag > t->max_adopted_ns)

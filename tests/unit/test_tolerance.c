@@ -318,6 +318,61 @@ START_TEST(a_read_needing_another_instant_diverges)
 END_TEST
 
 /*
+ * A TMCCT pair of a kvmrun capture of the probe: KVM applied the TMICT
+ * write 4879 ns after its line; the first read was computed at its line,
+ * 10359 ns after the write's, the second 1593 ns later but logged 40 us
+ * after the first (the host stopped the thread between KVM computing the
+ * count and logging it).  Neither moving the write (it precedes the first
+ * read) nor moving the second read alone (after the first read, the write
+ * at its line gives too low a count) explains the pair; both together do.
+ * A second read whose count no instant within the tolerance of its line
+ * gives, the write moved as far as it may, still diverges.
+ */
+static void record_early_read(char *path, size_t n, uint64_t second_at)
+{
+	const uint64_t late = 4879, tmict = 0x100000;
+	const uint64_t reads[2][2] = {{10359, 10359}, {50514, second_at}};
+	struct rec r = {.t = 1000000};
+	struct dm_error err;
+	uint64_t line;
+
+	rec_open(&r, path, n, "profile=datasheet");
+	emit_exact(&r, mmio(true, 0xfee000f0, 0x1ff), 0);
+	emit_exact(&r, mmio(true, 0xfee003e0, 0xb), 0); /* divide by 1 */
+	line = r.t;
+	emit_exact(&r, mmio(true, 0xfee00380, tmict), late);
+	for (int i = 0; i < 2; i++) {
+		struct dm_event ev = mmio(false, 0xfee00390, 0);
+
+		ev.value = tmict - (reads[i][1] - late); /* 1 ns a count */
+		ev.flags = DM_EV_VALUE;
+		ev.time = line + reads[i][0];
+		ck_assert_int_eq(dm_trace_write(r.w, &ev, &err), 0);
+	}
+	rec_close(&r);
+}
+
+START_TEST(a_read_logged_late_after_a_late_start_fits_both)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_early_read(path, sizeof(path), 11952);
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	ck_assert_int_eq(replay(path, 200000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	ck_assert_uint_eq(adopted, 1);
+	/* The second read sampled just after the first's line. */
+	ck_assert_uint_eq(max_residual, 50514 - 10359 - 1);
+	unlink(path);
+	record_early_read(path, sizeof(path), 400000);
+	ck_assert_int_eq(replay(path, 200000, &s), 1);
+	ck_assert_uint_eq(s.divergences, 1);
+	unlink(path);
+}
+END_TEST
+
+/*
  * KVM applies a PIT count load (counter 2, mode 3, count 265) 47.4 us
  * after its line; a latch 51 us after the line reads 0x101 a byte at a
  * time.  Moving the load, the latched count runs from 143 (at its line)
@@ -475,6 +530,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_value_no_instant_gives_still_diverges);
 	tcase_add_test(tc, a_late_start_write_is_adopted_once);
 	tcase_add_test(tc, a_read_needing_another_instant_diverges);
+	tcase_add_test(tc, a_read_logged_late_after_a_late_start_fits_both);
 	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	suite_add_tcase(s, tc);
