@@ -1151,7 +1151,7 @@ struct thread {
 	 * pending; when QEMU served it is settled (the thread left the CPU,
 	 * or QEMU was seen serving it); QEMU could serve it only after the
 	 * thread's return (on_switch); QEMU had served it by served_by (0:
-	 * not known). */
+	 * not known: a read's window ends at its completion). */
 	bool exit_resched, settled, served_late;
 	uint64_t served_by;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
@@ -1487,8 +1487,8 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
 
 /* The slot and time of a read that completes t's open access, or a new
  * slot at time.  QEMU computed a read it served somewhere between the exit
- * (or the switch back) and the completion line at *time, or the thread's
- * preemption after QEMU served it; when that window is long the host
+ * (or the switch back) and the completion line at *time, or the line that
+ * showed QEMU serving it (served_now); when that window is long the host
  * stopped the thread unseen (this host is a VM too): the read takes the
  * middle, off by at most half the window.  With kernel-irqchip=off QEMU
  * injects the next interrupt after serving the exit, and that injection
@@ -2272,11 +2272,15 @@ static int back_on_cpu(struct conv *c, struct thread *t, uint64_t time)
  * exit blocks (QEMU's lock is taken), QEMU serves it only after the thread
  * runs again, up to tens of microseconds later: the access moves to that
  * switch back; likewise when another program or a kernel thread (the
- * kvm-pit worker, woken by its timer) preempts it.  A thread preempted by
- * QEMU's own main thread (state R, no reschedule at the exit) was
- * preempted after QEMU served it: the access woke that thread (an HPET
- * write re-arms QEMU's timers); the access stays where it is, and a read
- * was computed before that preemption.
+ * kvm-pit worker, woken by its timer) preempts it.  A write whose thread
+ * QEMU's own main thread preempts (state R, no reschedule at the exit)
+ * was served first: the write woke that thread (an HPET write re-arms
+ * QEMU's timers) and stays where it is.  A read wakes no thread, so such
+ * a preemption says nothing of its service and it waits for the switch
+ * back too (QEMU's main thread, woken by its HPET timer 47 us after an
+ * HPET counter read's exit, preempted the vcpu for 4.3 ms; the counter
+ * showed the instant after the switch back), unless QEMU was seen
+ * serving it (served_now).
  */
 static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 		     const char *body)
@@ -2294,10 +2298,8 @@ static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 	if (out && served_by_qemu(out) && out->last == LAST_EXIT &&
 	    !out->settled) {
 		out->settled = true;
-		out->served_late =
-			out->exit_resched || blocks || !in_qemu(c, in);
-		if (!out->served_late)
-			out->served_by = time;
+		out->served_late = out->exit_resched || blocks ||
+				   !in_qemu(c, in) || out->pend != P_UWRITE;
 	}
 	if (!in || !served_by_qemu(in) || !in->served_late)
 		return 0;

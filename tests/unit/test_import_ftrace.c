@@ -556,10 +556,11 @@ static void add_flags(struct dm_test_text *t, int tid, int sec,
 /* QEMU serves an exit only once the vcpu thread is back in userspace with
  * its lock: an access whose exit was logged with a reschedule pending,
  * whose thread then blocked, or which a thread not QEMU's preempted,
- * starts from the switch back to the thread; a thread preempted by QEMU's
- * own thread (state R, no reschedule at the exit) was served first, and a
- * write of an in-kernel device keeps its own time.  A read takes the
- * middle of its window, up to the completion line or that preemption. */
+ * starts from the switch back to the thread; a write whose thread QEMU's
+ * own thread preempted (state R, no reschedule at the exit) was served
+ * first, a read so preempted was not necessarily, and a write of an
+ * in-kernel device keeps its own time.  A read takes the middle of its
+ * window, up to the completion line. */
 START_TEST(userspace_access_takes_the_switch_back)
 {
 	struct dm_test_text t = {.n = 0};
@@ -582,16 +583,22 @@ START_TEST(userspace_access_takes_the_switch_back)
 	add(&t, 1, 20, SWITCH(1, "R", 2));
 	add(&t, 2, 21, SWITCH(2, "S", 1));
 	add(&t, 1, 22, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	/* A write QEMU's thread preempts was served first. */
+	add(&t, 1, 22, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x0");
+	add(&t, 1, 22, MMIO_EXIT);
+	add(&t, 1, 23, SWITCH(1, "R", 2));
+	add(&t, 2, 24, SWITCH(2, "S", 1));
+	add(&t, 1, 25, PIT_CW);
 	/* Preempted by a thread not QEMU's (kvm-pit): not served yet. */
-	add(&t, 1, 23, HPET_COUNTER_UNSAT);
-	add(&t, 1, 23, MMIO_EXIT);
-	add(&t, 1, 24, SWITCH(1, "R", 3));
-	add(&t, 3, 25, SWITCH(3, "S", 1));
-	add(&t, 1, 26, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
+	add(&t, 1, 26, HPET_COUNTER_UNSAT);
+	add(&t, 1, 26, MMIO_EXIT);
+	add(&t, 1, 27, SWITCH(1, "R", 3));
+	add(&t, 3, 28, SWITCH(3, "S", 1));
+	add(&t, 1, 29, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	ck_assert_uint_eq(r.n, 6);
-	ck_assert_uint_eq(r.st.rescheduled, 3);
+	ck_assert_uint_eq(r.n, 8);
+	ck_assert_uint_eq(r.st.rescheduled, 4);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MMIO_R);
 	ck_assert_uint_eq(r.ev[1].value, 5);
 	/* Switched back at 13, completed at 14: the middle. */
@@ -601,10 +608,14 @@ START_TEST(userspace_access_takes_the_switch_back)
 	ck_assert_uint_eq(r.ev[2].time, 7000000000ULL);
 	ck_assert_uint_eq(r.ev[3].addr, 0x43);
 	ck_assert_uint_eq(r.ev[3].time, 8000000000ULL);
+	/* Switched back at 21, completed at 22. */
 	ck_assert_uint_eq(r.ev[4].value, 6);
-	ck_assert_uint_eq(r.ev[4].time, 9500000000ULL);
-	ck_assert_uint_eq(r.ev[5].value, 7);
-	ck_assert_uint_eq(r.ev[5].time, 15500000000ULL);
+	ck_assert_uint_eq(r.ev[4].time, 11500000000ULL);
+	ck_assert_uint_eq(r.ev[5].op, DM_OP_MMIO_W);
+	ck_assert_uint_eq(r.ev[5].value, 0);
+	ck_assert_uint_eq(r.ev[5].time, 12000000000ULL);
+	ck_assert_uint_eq(r.ev[7].value, 7);
+	ck_assert_uint_eq(r.ev[7].time, 18500000000ULL);
 	ck_assert_uint_eq(r.st.service_window_ns, 1000000000ULL);
 }
 END_TEST
@@ -637,16 +648,16 @@ START_TEST(unlogged_switch_back_takes_the_next_line)
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.n, 5);
-	ck_assert_uint_eq(r.st.unlogged_returns, 3);
+	ck_assert_uint_eq(r.st.unlogged_returns, 4);
 	ck_assert_uint_eq(r.st.rescheduled, 0);
 	ck_assert_uint_eq(r.ev[1].value, 5);
 	ck_assert_uint_eq(r.ev[1].time, 10000000000ULL);
 	ck_assert_uint_eq(r.ev[2].op, DM_OP_MMIO_W);
 	ck_assert_uint_eq(r.ev[2].time, 20000000000ULL);
 	ck_assert_uint_eq(r.ev[3].addr, 0x43);
-	/* Back by 34, preempted there by QEMU's thread: computed by then. */
+	/* Back by 34, preempted there, back unlogged by 36. */
 	ck_assert_uint_eq(r.ev[4].value, 6);
-	ck_assert_uint_eq(r.ev[4].time, 24000000000ULL);
+	ck_assert_uint_eq(r.ev[4].time, 26000000000ULL);
 }
 END_TEST
 
