@@ -73,6 +73,7 @@ struct dm_ftrace_stats {
 				      back not in the trace) */
 	uint64_t served_seen;	   /* ... kept: QEMU's line change on the vcpu's
 				      thread showed it serving them */
+	uint64_t pit_teardown;	   /* PIT edges skipped: the VM's teardown */
 	uint64_t service_window_ns; /* longest exit-to-completion of a read
 				       QEMU served */
 	unsigned vcpus;

@@ -550,6 +550,14 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
  * next_comm=C next_pid=N ...": whether the thread leaving blocks (state S
  * or D, not R: preempted), and the thread that runs next (comm may hold
  * spaces). */
+/* The state sched_switch gives the task leaving the CPU, or 0. */
+static char prev_state(const char *b)
+{
+	const char *st = strstr(b, " prev_state=");
+
+	return st ? st[strlen(" prev_state=")] : 0;
+}
+
 static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 {
 	const char *arrow = strstr(b, " ==> ");
@@ -559,8 +567,7 @@ static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 
 	if (!p || !st || st > arrow)
 		return false;
-	st += strlen(" prev_state=");
-	*blocks = *st == 'S' || *st == 'D';
+	*blocks = prev_state(b) == 'S' || prev_state(b) == 'D';
 	c = (struct dm_cur){p, true};
 	dm_cur_lit(&c, "next_pid=");
 	*next = dm_cur_num(&c, 10, false);
@@ -673,6 +680,7 @@ struct tinfo {
 	bool qemu_thread; /* a vcpu, or raises lines from userspace */
 	bool exited;	  /* its last line was a kvm_userspace_exit ... */
 	uint64_t exit_ts; /* ... at this timestamp */
+	bool pit_thread;  /* it raised the PIT's IRQ0 (KVM's kvm-pit worker) */
 };
 /* The guest's reads of the PM timer, which tell when QEMU's virtual clock
  * started. */
@@ -714,14 +722,27 @@ struct survey {
 	uint64_t pit_start_ts; /* ... the last at this timestamp */
 	unsigned apic_ids;     /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
+	uint64_t line;		 /* the line being surveyed */
+	uint64_t last_vcpu_line; /* the vcpus' last event */
+	uint64_t pit_exit_line;	 /* the kvm-pit worker's exit; 0: none */
 };
 
-static struct tinfo *thread_get(struct survey *sv, uint32_t tid,
-				struct dm_error *err)
+/* The thread tid, or NULL if it logged no event yet. */
+static struct tinfo *thread_find(struct survey *sv, uint32_t tid)
 {
 	for (unsigned i = 0; i < sv->nt; i++)
 		if (sv->t[i].tid == tid)
 			return &sv->t[i];
+	return NULL;
+}
+
+static struct tinfo *thread_get(struct survey *sv, uint32_t tid,
+				struct dm_error *err)
+{
+	struct tinfo *t = thread_find(sv, tid);
+
+	if (t)
+		return t;
 	if (sv->nt == MAX_THREADS) {
 		dm_errorf(err, "more than %u threads", MAX_THREADS);
 		return NULL;
@@ -842,6 +863,7 @@ static void survey_set_irq(struct survey *sv, struct tinfo *t,
 	t->qemu_thread |= !pit;
 	if (!pit)
 		return;
+	t->pit_thread = true;
 	sv->pit_edges++;
 	if (sv->vcpu_ran && !sv->pit_programmed && e.level) {
 		sv->pit_started = true;
@@ -862,9 +884,14 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	uint64_t v, ns, real;
 	int n = 0;
 
-	/* Logged by whichever task leaves a CPU: not a thread of the VM. */
-	if (k == K_SWITCH)
+	/* Logged by whichever task leaves a CPU: not a thread of the VM,
+	 * unless the kvm-pit worker exits (KVM frees its PIT). */
+	if (k == K_SWITCH) {
+		t = thread_find(sv, fl->tid);
+		if (t && t->pit_thread && prev_state(fl->body) == 'X')
+			sv->pit_exit_line = sv->line;
 		return 0;
+	}
 	t = thread_get(sv, fl->tid, err);
 	if (!t)
 		return -1;
@@ -958,6 +985,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		t->qemu_thread = true;
 		t->exited = k == K_EXIT;
 		t->exit_ts = fl->ts;
+		sv->last_vcpu_line = sv->line;
 	}
 	return 0;
 }
@@ -994,6 +1022,7 @@ static int survey(struct dm_import_input *in, struct survey *sv,
 					 sv->t0_line,
 					 sv->counter ? "counter" : "seconds");
 		}
+		sv->line = in->lineno;
 		if (survey_event(sv, &fl, err))
 			return dm_error_prefix(err, "%s:%" PRIu64, in->name,
 					       in->lineno);
@@ -2116,6 +2145,19 @@ static void served_now(struct conv *c, struct thread *t, uint64_t time)
 	c->st->served_seen++;
 }
 
+/*
+ * KVM frees its PIT (kvm_free_pit, the VM's teardown) with reinject off
+ * before it cancels the PIT's timer, so a tick then raises IRQ0 whether
+ * the guest acknowledged the last or not; no vcpu runs to take it.  The
+ * capture shows the teardown: the kvm-pit worker's exit, after the vcpus'
+ * last event.  PIT edges in between are not the PIT model's to answer.
+ */
+static bool torn_down(const struct conv *c)
+{
+	return c->sv->pit_exit_line && c->in->lineno > c->sv->last_vcpu_line &&
+	       c->in->lineno < c->sv->pit_exit_line;
+}
+
 static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 		      const char *body)
 {
@@ -2141,6 +2183,10 @@ static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 	 * kvm_msi_set_irq line follows; userspace raises of modelled devices
 	 * (the RTC, the HPET) are the models' own outputs.
 	 */
+	if (pit_edge(&e) && torn_down(c)) {
+		c->st->pit_teardown++;
+		return 0;
+	}
 	if (pit_edge(&e) && c->o->pit_irq0_edges)
 		pit = true;
 	else if (e.source >= KERNEL_SOURCE_MIN || e.gsi >= ISA_GSIS ||
@@ -2752,6 +2798,13 @@ static void report_summary(FILE *log, const struct conv *c)
 			" accesses served by QEMU moved to the switch back to "
 			"their vcpu thread (sched_switch)\n",
 			st->rescheduled);
+	if (st->pit_teardown)
+		fprintf(log,
+			"import: %" PRIu64
+			" PIT edges during the VM's teardown (after the vcpus' "
+			"last event, before the kvm-pit thread's exit) "
+			"skipped: KVM frees its PIT with reinject off\n",
+			st->pit_teardown);
 	if (st->unlogged_returns)
 		fprintf(log,
 			"import: %" PRIu64
