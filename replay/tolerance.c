@@ -741,13 +741,66 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 	return false;
 }
 
+/* Which way a value went from a to b, the shorter way round: 1 up, -1
+ * down, 0 unchanged. */
+static int step_dir(const struct search *s, uint64_t a, uint64_t b)
+{
+	uint64_t mask = s->bits < 64 ? (1ULL << s->bits) - 1 : UINT64_MAX;
+	uint64_t up = (b - a) & mask;
+
+	if (!up)
+		return 0;
+	if (s->bits >= 64)
+		return b > a ? 1 : -1;
+	return up <= mask / 2 ? 1 : -1;
+}
+
+/*
+ * (a, b) holds a turn: the outcome went against the way dir it went over
+ * the step before (a counter reloaded, or a mode 3 count wrapped at its
+ * half period), so it does not run monotonically from va to vb and want
+ * may lie on either side of the turn.  Halves the span, keeping the
+ * half that holds the turn, until a half running dir's way brackets want.
+ */
+static bool bisect_turn(const struct search *s, int64_t a, uint64_t va,
+			int64_t b, uint64_t vb, int dir, int64_t *found)
+{
+	while (llabs(b - a) > 1) {
+		int64_t mid = a + (b - a) / 2;
+		uint64_t v;
+		int d;
+
+		if (trial(s, mid, &v))
+			return false;
+		if (v == s->want) {
+			*found = mid;
+			return accepts(s, mid);
+		}
+		d = step_dir(s, va, v);
+		if (d != -dir) {
+			if (between(s, va, v))
+				return bisect(s, a, va, mid, found);
+			a = mid;
+			va = v;
+			continue;
+		}
+		if (step_dir(s, v, vb) != -dir && between(s, v, vb))
+			return bisect(s, mid, v, b, found);
+		b = mid;
+		vb = v;
+	}
+	return false;
+}
+
 /* GRID points outward from 0 on each side, spanning that side; the
- * first exact hit is the closest. */
+ * first exact hit is the closest.  A step whose outcome went against the
+ * side's way holds a turn, searched on its own (bisect_turn). */
 static bool search(const struct search *s, int64_t *found)
 {
 	int64_t step[2] = {s->hi / GRID + 1, -s->lo / GRID + 1};
 	uint64_t v0, prev[2];
 	bool have[2] = {false, false};
+	int dir[2] = {0, 0};
 
 	if (!trial(s, 0, &v0)) {
 		if (v0 == s->want) {
@@ -763,19 +816,29 @@ static bool search(const struct search *s, int64_t *found)
 			int64_t d = side ? -n * step[1] : n * step[0];
 			int64_t was = side ? d + step[1] : d - step[0];
 			uint64_t v;
+			int sd;
 
 			d = d < s->lo ? s->lo : d > s->hi ? s->hi : d;
 			if (d == was || trial(s, d, &v)) {
 				have[side] = false;
+				dir[side] = 0;
 				continue;
 			}
 			if (v == s->want && accepts(s, d)) {
 				*found = d;
 				return true;
 			}
-			if (have[side] && between(s, prev[side], v) &&
-			    bisect(s, was, prev[side], d, found))
+			sd = have[side] ? step_dir(s, prev[side], v) : 0;
+			if (sd && dir[side] && sd != dir[side]) {
+				if (bisect_turn(s, was, prev[side], d, v,
+						dir[side], found))
+					return true;
+			} else if (have[side] && between(s, prev[side], v) &&
+				   bisect(s, was, prev[side], d, found)) {
 				return true;
+			} else if (sd) {
+				dir[side] = sd;
+			}
 			prev[side] = v;
 			have[side] = true;
 		}

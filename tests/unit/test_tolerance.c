@@ -411,6 +411,51 @@ START_TEST(a_latched_low_byte_that_wraps_is_found)
 }
 END_TEST
 
+/*
+ * KVM's mode 3 count (count - 2 x ticks mod count) wraps at every half
+ * period.  Counter 2 loaded with 443 (a half period of 186 us); the
+ * host stopped the vcpu 200 us before the latch's line, and the latch
+ * sampled the count 184 us after the load: 5, just after a wrap.  The
+ * latch's search, stepping back from its line, passes from 436 to 7 over
+ * that wrap; 5 lies between 7 and the wrap, which the step does not
+ * bracket: the search must look inside a step that runs against the
+ * count's way.
+ */
+START_TEST(a_mode3_count_past_its_half_period_wrap_is_found)
+{
+	struct rec r = {.t = 1000000};
+	struct dm_replay_stats s;
+	struct dm_outcome o;
+	struct dm_error err;
+	struct dm_event latch = pio(true, 0x43, 0x80);
+	uint64_t msb;
+	char path[64];
+
+	rec_open(&r, path, sizeof(path), "profile=kvm");
+	emit_exact(&r, pio(true, 0x43, 0xb6), 0);
+	emit_exact(&r, pio(true, 0x42, 0xbb), 0);
+	msb = r.t;
+	emit_exact(&r, pio(true, 0x42, 0x01), 0);
+	latch.time = msb + 184000;
+	ck_assert_int_eq(dm_replay_step(r.m, &latch, &o, &err), 0);
+	latch.time = msb + 200190;
+	ck_assert_int_eq(dm_trace_write(r.w, &latch, &err), 0);
+	r.t = msb + 202214;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	r.t = msb + 203376;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	rec_close(&r);
+
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	ck_assert_int_eq(replay(path, 200000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	/* Some instant of the 838 ns tick that reads 5 (219 ticks). */
+	ck_assert_uint_ge(max_residual, 200190 - 184383);
+	ck_assert_uint_le(max_residual, 200190 - 183544);
+	unlink(path);
+}
+END_TEST
+
 /* ---- an intack taken before its line -------------------------------- */
 
 #define US 1000
@@ -532,6 +577,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_read_needing_another_instant_diverges);
 	tcase_add_test(tc, a_read_logged_late_after_a_late_start_fits_both);
 	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
+	tcase_add_test(tc, a_mode3_count_past_its_half_period_wrap_is_found);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	suite_add_tcase(s, tc);
 	return s;
