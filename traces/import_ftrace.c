@@ -546,10 +546,6 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 	return dm_cur_end(&c, NULL);
 }
 
-/* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
- * next_comm=C next_pid=N ...": whether the thread leaving blocks (state S
- * or D, not R: preempted), and the thread that runs next (comm may hold
- * spaces). */
 /* The state sched_switch gives the task leaving the CPU, or 0. */
 static char prev_state(const char *b)
 {
@@ -558,6 +554,10 @@ static char prev_state(const char *b)
 	return st ? st[strlen(" prev_state=")] : 0;
 }
 
+/* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
+ * next_comm=C next_pid=N ...": whether the thread leaving blocks (state S
+ * or D, not R: preempted), and the thread that runs next (comm may hold
+ * spaces). */
 static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 {
 	const char *arrow = strstr(b, " ==> ");
