@@ -741,13 +741,66 @@ static bool bisect(const struct search *s, int64_t a, uint64_t va, int64_t b,
 	return false;
 }
 
+/* Which way a value went from a to b, the shorter way round: 1 up, -1
+ * down, 0 unchanged. */
+static int step_dir(const struct search *s, uint64_t a, uint64_t b)
+{
+	uint64_t mask = s->bits < 64 ? (1ULL << s->bits) - 1 : UINT64_MAX;
+	uint64_t up = (b - a) & mask;
+
+	if (!up)
+		return 0;
+	if (s->bits >= 64)
+		return b > a ? 1 : -1;
+	return up <= mask / 2 ? 1 : -1;
+}
+
+/*
+ * (a, b) holds a turn: the outcome went against the way dir it went over
+ * the step before (a counter reloaded, or a mode 3 count wrapped at its
+ * half period), so it does not run monotonically from va to vb and want
+ * may lie on either side of the turn.  Halves the span, keeping the
+ * half that holds the turn, until a half running dir's way brackets want.
+ */
+static bool bisect_turn(const struct search *s, int64_t a, uint64_t va,
+			int64_t b, uint64_t vb, int dir, int64_t *found)
+{
+	while (llabs(b - a) > 1) {
+		int64_t mid = a + (b - a) / 2;
+		uint64_t v;
+		int d;
+
+		if (trial(s, mid, &v))
+			return false;
+		if (v == s->want) {
+			*found = mid;
+			return accepts(s, mid);
+		}
+		d = step_dir(s, va, v);
+		if (d != -dir) {
+			if (between(s, va, v))
+				return bisect(s, a, va, mid, found);
+			a = mid;
+			va = v;
+			continue;
+		}
+		if (step_dir(s, v, vb) != -dir && between(s, v, vb))
+			return bisect(s, mid, v, b, found);
+		b = mid;
+		vb = v;
+	}
+	return false;
+}
+
 /* GRID points outward from 0 on each side, spanning that side; the
- * first exact hit is the closest. */
+ * first exact hit is the closest.  A step whose outcome went against the
+ * side's way holds a turn, searched on its own (bisect_turn). */
 static bool search(const struct search *s, int64_t *found)
 {
 	int64_t step[2] = {s->hi / GRID + 1, -s->lo / GRID + 1};
 	uint64_t v0, prev[2];
 	bool have[2] = {false, false};
+	int dir[2] = {0, 0};
 
 	if (!trial(s, 0, &v0)) {
 		if (v0 == s->want) {
@@ -763,19 +816,29 @@ static bool search(const struct search *s, int64_t *found)
 			int64_t d = side ? -n * step[1] : n * step[0];
 			int64_t was = side ? d + step[1] : d - step[0];
 			uint64_t v;
+			int sd;
 
 			d = d < s->lo ? s->lo : d > s->hi ? s->hi : d;
 			if (d == was || trial(s, d, &v)) {
 				have[side] = false;
+				dir[side] = 0;
 				continue;
 			}
 			if (v == s->want && accepts(s, d)) {
 				*found = d;
 				return true;
 			}
-			if (have[side] && between(s, prev[side], v) &&
-			    bisect(s, was, prev[side], d, found))
+			sd = have[side] ? step_dir(s, prev[side], v) : 0;
+			if (sd && dir[side] && sd != dir[side]) {
+				if (bisect_turn(s, was, prev[side], d, v,
+						dir[side], found))
+					return true;
+			} else if (have[side] && between(s, prev[side], v) &&
+				   bisect(s, was, prev[side], d, found)) {
 				return true;
+			} else if (sd) {
+				dir[side] = sd;
+			}
 			prev[side] = v;
 			have[side] = true;
 		}
@@ -963,6 +1026,34 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
 }
 
 /*
+ * The search of fit_start with the read itself sampled at one end of its
+ * own window (just after the event before it, or the tolerance later), as
+ * every earlier read of the base may be: KVM computes a count before its
+ * line, sometimes tens of microseconds before when the host stops the
+ * thread in between, while the write that started it took effect late.
+ * A read whose sample is a latch is left to the searches before.
+ */
+static bool search_sampled(struct search *s, int64_t *found, int64_t *sampled)
+{
+	const struct dm_tolerance *t = s->t;
+	uint64_t last = s->upto, at = event(t, last)->time;
+	int64_t edge[2] = {-reach(at - event(t, last - 1)->time, t->ns),
+			   (int64_t)t->ns};
+
+	if (sampler(t, s->from, last) != last)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		s->w = last;
+		s->w_delta = edge[i];
+		if (edge[i] && search(s, found) && *found) {
+			*sampled = edge[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * The instant of start st's event closest to its line that gives ev's
  * value and fits every earlier read of base b since: returns the machine
  * that applied the event then, or NULL.  A start write's instant follows
@@ -972,10 +1063,14 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
  * late, but before the vcpu went on; a halt after the write would
  * otherwise leave milliseconds to alias a count in).  An intack's comes
  * within the tolerance before its line, after its vcpu's previous event.
+ * When no instant gives the value at the read's line, a start write's
+ * search is repeated with the read sampled at an end of its window
+ * (*sampled, else 0).
  */
 static struct dm_machine *fit_start(struct dm_tolerance *t,
 				    const struct dm_tol_start *st, int b,
-				    const struct dm_event *ev, int64_t *found)
+				    const struct dm_event *ev, int64_t *found,
+				    int64_t *sampled)
 {
 	uint64_t last = t->seen - 1, at = event(t, st->ev)->time;
 	struct search s = {t,	   st->anchor, st->anchor_len,
@@ -983,6 +1078,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 			   NONE,   0,	       ev->value};
 	struct run r;
 
+	*sampled = 0;
 	if (b >= BASE_INTACK) {
 		s.lo = -reach(at - st->floor_ns, t->ns);
 		s.hi = 0;
@@ -995,7 +1091,8 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.group = latch_group(t, sampler(t, st->ev, last), last);
 	s.want = group_want(t, s.group, last);
 	s.bits = want_bits(t, s.group, last);
-	if (!search(&s, found) || !*found)
+	if ((!search(&s, found) || !*found) &&
+	    (b >= BASE_INTACK || !search_sampled(&s, found, sampled)))
 		return NULL;
 	s.k = NONE;
 	s.w = st->ev;
@@ -1045,13 +1142,13 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	int b = base_of(*m, ev);
 	struct dm_tol_start *st = b >= 0 ? &t->starts[b] : NULL;
 	struct dm_machine *moved = NULL;
-	int64_t found;
+	int64_t found, sampled;
 	uint64_t mag;
 
 	if (!st || !st->anchor)
 		return false;
 	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->ev)
-		moved = fit_start(t, st, b, ev, &found);
+		moved = fit_start(t, st, b, ev, &found, &sampled);
 	if (!moved || (found < 0 && b >= BASE_INTACK && keep_pull(t, st->ev))) {
 		if (moved)
 			dm_machine_destroy(moved);
@@ -1061,6 +1158,8 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	dm_machine_destroy(*m);
 	*m = moved;
 	t->ring[st->ev % DM_TOL_SPAN].moved = found;
+	if (sampled)
+		record(t, sampled);
 	t->adopted++;
 	mag = (uint64_t)(found < 0 ? -found : found);
 	if (mag > t->max_adopted_ns)

@@ -22,6 +22,9 @@
  *   every later read must fit the same instant, and every later search
  *   replays the write there.  One instant per write, never one per read;
  *   a later read may move it again only to an instant that fits all.
+ *   When no instant gives the read's value at its line, the search is
+ *   repeated with the read sampled at an end of its own window (below),
+ *   as each earlier read is.
  *   Likewise a vcpu's intack, which KVM injected before its line and
  *   after the vcpu's previous event: an acceptance that mismatches moves
  *   the vcpu's previous intack back.
@@ -29,6 +32,10 @@
  *   or read-back command whose count it returns, or the write that halted
  *   the HPET's main counter, moved within the tolerance.  This only
  *   accepts the value; the machine goes on unchanged.
+ *
+ * A search bisects the grid step whose outcomes bracket the value; a step
+ * that runs against the count's way (a reload, a mode 3 half-period wrap)
+ * is halved until a half that runs its way brackets it.
  *
  * Event order is kept: a read never passes its neighbours, a start write
  * passes only events of other actors before its vcpu's next one, an

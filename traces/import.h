@@ -69,6 +69,11 @@ struct dm_ftrace_stats {
 	uint64_t incomplete;   /* userspace reads that never completed */
 	uint64_t cmos_unknown; /* unchecked reads of QEMU's CMOS */
 	uint64_t rescheduled;  /* userspace accesses moved to a switch back */
+	uint64_t unlogged_returns; /* ... to a thread's next line (its switch
+				      back not in the trace) */
+	uint64_t served_seen;	   /* ... kept: QEMU's line change on the vcpu's
+				      thread showed it serving them */
+	uint64_t pit_teardown;	   /* PIT edges skipped: the VM's teardown */
 	uint64_t service_window_ns; /* longest exit-to-completion of a read
 				       QEMU served */
 	unsigned vcpus;

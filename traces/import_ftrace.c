@@ -546,6 +546,14 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 	return dm_cur_end(&c, NULL);
 }
 
+/* The state sched_switch gives the task leaving the CPU, or 0. */
+static char prev_state(const char *b)
+{
+	const char *st = strstr(b, " prev_state=");
+
+	return st ? st[strlen(" prev_state=")] : 0;
+}
+
 /* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
  * next_comm=C next_pid=N ...": whether the thread leaving blocks (state S
  * or D, not R: preempted), and the thread that runs next (comm may hold
@@ -559,8 +567,7 @@ static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 
 	if (!p || !st || st > arrow)
 		return false;
-	st += strlen(" prev_state=");
-	*blocks = *st == 'S' || *st == 'D';
+	*blocks = prev_state(b) == 'S' || prev_state(b) == 'D';
 	c = (struct dm_cur){p, true};
 	dm_cur_lit(&c, "next_pid=");
 	*next = dm_cur_num(&c, 10, false);
@@ -673,6 +680,7 @@ struct tinfo {
 	bool qemu_thread; /* a vcpu, or raises lines from userspace */
 	bool exited;	  /* its last line was a kvm_userspace_exit ... */
 	uint64_t exit_ts; /* ... at this timestamp */
+	bool pit_thread;  /* it raised the PIT's IRQ0 (KVM's kvm-pit worker) */
 };
 /* The guest's reads of the PM timer, which tell when QEMU's virtual clock
  * started. */
@@ -714,14 +722,27 @@ struct survey {
 	uint64_t pit_start_ts; /* ... the last at this timestamp */
 	unsigned apic_ids;     /* highest APIC ID targeted, plus one */
 	uint64_t events, kvm_events;
+	uint64_t line;		 /* the line being surveyed */
+	uint64_t last_vcpu_line; /* the vcpus' last event */
+	uint64_t pit_exit_line;	 /* the kvm-pit worker's exit; 0: none */
 };
 
-static struct tinfo *thread_get(struct survey *sv, uint32_t tid,
-				struct dm_error *err)
+/* The thread tid, or NULL if it logged no event yet. */
+static struct tinfo *thread_find(struct survey *sv, uint32_t tid)
 {
 	for (unsigned i = 0; i < sv->nt; i++)
 		if (sv->t[i].tid == tid)
 			return &sv->t[i];
+	return NULL;
+}
+
+static struct tinfo *thread_get(struct survey *sv, uint32_t tid,
+				struct dm_error *err)
+{
+	struct tinfo *t = thread_find(sv, tid);
+
+	if (t)
+		return t;
 	if (sv->nt == MAX_THREADS) {
 		dm_errorf(err, "more than %u threads", MAX_THREADS);
 		return NULL;
@@ -842,6 +863,7 @@ static void survey_set_irq(struct survey *sv, struct tinfo *t,
 	t->qemu_thread |= !pit;
 	if (!pit)
 		return;
+	t->pit_thread = true;
 	sv->pit_edges++;
 	if (sv->vcpu_ran && !sv->pit_programmed && e.level) {
 		sv->pit_started = true;
@@ -862,9 +884,14 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 	uint64_t v, ns, real;
 	int n = 0;
 
-	/* Logged by whichever task leaves a CPU: not a thread of the VM. */
-	if (k == K_SWITCH)
+	/* Logged by whichever task leaves a CPU: not a thread of the VM,
+	 * unless the kvm-pit worker exits (KVM frees its PIT). */
+	if (k == K_SWITCH) {
+		t = thread_find(sv, fl->tid);
+		if (t && t->pit_thread && prev_state(fl->body) == 'X')
+			sv->pit_exit_line = sv->line;
 		return 0;
+	}
 	t = thread_get(sv, fl->tid, err);
 	if (!t)
 		return -1;
@@ -958,6 +985,7 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		t->qemu_thread = true;
 		t->exited = k == K_EXIT;
 		t->exit_ts = fl->ts;
+		sv->last_vcpu_line = sv->line;
 	}
 	return 0;
 }
@@ -994,6 +1022,7 @@ static int survey(struct dm_import_input *in, struct survey *sv,
 					 sv->t0_line,
 					 sv->counter ? "counter" : "seconds");
 		}
+		sv->line = in->lineno;
 		if (survey_event(sv, &fl, err))
 			return dm_error_prefix(err, "%s:%" PRIu64, in->name,
 					       in->lineno);
@@ -1148,10 +1177,11 @@ struct thread {
 	uint32_t preg, psize;
 	uint8_t pop; /* P_UWRITE: DM_OP_PIO_W or DM_OP_MMIO_W */
 	/* The open access's exit to userspace was logged with a reschedule
-	 * pending; the thread left the CPU since; QEMU could serve it only
-	 * after the thread's return (on_switch); QEMU had served it when the
-	 * thread was preempted at served_by (0: not yet). */
-	bool exit_resched, left_cpu, served_late;
+	 * pending; when QEMU served it is settled (the thread left the CPU,
+	 * or QEMU was seen serving it); QEMU could serve it only after the
+	 * thread's return (on_switch); QEMU had served it by served_by (0:
+	 * not known: a read's window ends at its completion). */
+	bool exit_resched, settled, served_late;
 	uint64_t served_by;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool line_pend;	 /* a line change waits for its echo line */
@@ -1453,7 +1483,7 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	t->pend = p;
 	t->ptime = time;
 	t->pline = c->in->lineno;
-	t->exit_resched = t->left_cpu = t->served_late = false;
+	t->exit_resched = t->settled = t->served_late = false;
 	t->served_by = 0;
 	return 0;
 }
@@ -1486,8 +1516,8 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
 
 /* The slot and time of a read that completes t's open access, or a new
  * slot at time.  QEMU computed a read it served somewhere between the exit
- * (or the switch back) and the completion line at *time, or the thread's
- * preemption after QEMU served it; when that window is long the host
+ * (or the switch back) and the completion line at *time, or the line that
+ * showed QEMU serving it (served_now); when that window is long the host
  * stopped the thread unseen (this host is a VM too): the read takes the
  * middle, off by at most half the window.  With kernel-irqchip=off QEMU
  * injects the next interrupt after serving the exit, and that injection
@@ -2092,6 +2122,42 @@ static int on_echo(struct conv *c, struct thread *t, uint64_t time)
 	return flush_line(c, t);
 }
 
+/* An access QEMU serves waits open on t. */
+static bool served_by_qemu(const struct thread *t)
+{
+	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
+	       t->pend == P_UWRITE;
+}
+
+/*
+ * A line change by userspace on a vcpu's thread whose access waits in QEMU
+ * is QEMU's device code running there: QEMU is serving that access (a
+ * vcpu thread runs device code only for its own exit; an RTC register B
+ * write lowers IRQ8, a Register C read lowers it after taking its value).
+ * It was served by now, whatever preempts the thread next.
+ */
+static void served_now(struct conv *c, struct thread *t, uint64_t time)
+{
+	if (!t || !served_by_qemu(t) || t->last != LAST_EXIT || t->settled)
+		return;
+	t->settled = true;
+	t->served_by = time;
+	c->st->served_seen++;
+}
+
+/*
+ * KVM frees its PIT (kvm_free_pit, the VM's teardown) with reinject off
+ * before it cancels the PIT's timer, so a tick then raises IRQ0 whether
+ * the guest acknowledged the last or not; no vcpu runs to take it.  The
+ * capture shows the teardown: the kvm-pit worker's exit, after the vcpus'
+ * last event.  PIT edges in between are not the PIT model's to answer.
+ */
+static bool torn_down(const struct conv *c)
+{
+	return c->sv->pit_exit_line && c->in->lineno > c->sv->last_vcpu_line &&
+	       c->in->lineno < c->sv->pit_exit_line;
+}
+
 static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 		      const char *body)
 {
@@ -2108,6 +2174,8 @@ static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 				"kvm_set_irq line not in the format 'gsi "
 				"N level L source S'",
 				body);
+	if (e.source < KERNEL_SOURCE_MIN)
+		served_now(c, t, time);
 	/*
 	 * In-kernel devices (the PIT) have their own source ids, and are
 	 * the PIT model's output unless pit_irq0_edges takes them from the
@@ -2115,6 +2183,10 @@ static int on_set_irq(struct conv *c, struct thread *t, uint64_t time,
 	 * kvm_msi_set_irq line follows; userspace raises of modelled devices
 	 * (the RTC, the HPET) are the models' own outputs.
 	 */
+	if (pit_edge(&e) && torn_down(c)) {
+		c->st->pit_teardown++;
+		return 0;
+	}
 	if (pit_edge(&e) && c->o->pit_irq0_edges)
 		pit = true;
 	else if (e.source >= KERNEL_SOURCE_MIN || e.gsi >= ISA_GSIS ||
@@ -2226,10 +2298,16 @@ static bool in_qemu(const struct conv *c, const struct thread *t)
 	return t && c->sv->t[t - c->th].qemu_thread;
 }
 
-static bool served_by_qemu(const struct thread *t)
+/* The thread whose access waited runs again at time: QEMU serves the
+ * access from then on (its place in the queue moves there too), and its
+ * next switch away is judged again, on its state alone. */
+static int back_on_cpu(struct conv *c, struct thread *t, uint64_t time)
 {
-	return t->pend == P_PIO_READ || t->pend == P_MMIO_READ ||
-	       t->pend == P_UWRITE;
+	t->served_late = t->exit_resched = t->settled = false;
+	if (q_fill(c, t->slot, NULL, NULL) || q_reserve(c, &t->slot))
+		return -1;
+	t->ptime = time;
+	return 0;
 }
 
 /*
@@ -2240,11 +2318,15 @@ static bool served_by_qemu(const struct thread *t)
  * exit blocks (QEMU's lock is taken), QEMU serves it only after the thread
  * runs again, up to tens of microseconds later: the access moves to that
  * switch back; likewise when another program or a kernel thread (the
- * kvm-pit worker, woken by its timer) preempts it.  A thread preempted by
- * QEMU's own main thread (state R, no reschedule at the exit) was
- * preempted after QEMU served it: the access woke that thread (an HPET
- * write re-arms QEMU's timers); the access stays where it is, and a read
- * was computed before that preemption.
+ * kvm-pit worker, woken by its timer) preempts it.  A write whose thread
+ * QEMU's own main thread preempts (state R, no reschedule at the exit)
+ * was served first: the write woke that thread (an HPET write re-arms
+ * QEMU's timers) and stays where it is.  A read wakes no thread, so such
+ * a preemption says nothing of its service and it waits for the switch
+ * back too (QEMU's main thread, woken by its HPET timer 47 us after an
+ * HPET counter read's exit, preempted the vcpu for 4.3 ms; the counter
+ * showed the instant after the switch back), unless QEMU was seen
+ * serving it (served_now).
  */
 static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 		     const char *body)
@@ -2260,22 +2342,32 @@ static int on_switch(struct conv *c, uint32_t tid, uint64_t time,
 				body);
 	in = conv_thread(c, (uint32_t)next);
 	if (out && served_by_qemu(out) && out->last == LAST_EXIT &&
-	    !out->left_cpu) {
-		out->left_cpu = true;
-		out->served_late =
-			out->exit_resched || blocks || !in_qemu(c, in);
-		if (!out->served_late)
-			out->served_by = time;
+	    !out->settled) {
+		out->settled = true;
+		out->served_late = out->exit_resched || blocks ||
+				   !in_qemu(c, in) || out->pend != P_UWRITE;
 	}
 	if (!in || !served_by_qemu(in) || !in->served_late)
 		return 0;
-	/* The next switch away is judged again, on its state alone. */
-	in->served_late = in->exit_resched = in->left_cpu = false;
-	if (q_fill(c, in->slot, NULL, NULL) || q_reserve(c, &in->slot))
-		return -1;
-	in->ptime = time;
 	c->st->rescheduled++;
-	return 0;
+	return back_on_cpu(c, in, time);
+}
+
+/*
+ * A thread whose access waits for its return logs a line with no switch
+ * back to it before: the switch went unlogged (on this host, 2 CPUs, no
+ * switch from CPU 1's idle task to a traced thread is ever in the trace,
+ * while every switch away is), so the thread's return is unknown; it ran
+ * without a break from there to this line (a switch away would be in the
+ * trace), and QEMU served the access in that run: it takes this line's
+ * time.
+ */
+static int returned_unlogged(struct conv *c, struct thread *t, uint64_t time)
+{
+	if (!t || !served_by_qemu(t) || !t->served_late)
+		return 0;
+	c->st->unlogged_returns++;
+	return back_on_cpu(c, t, time);
 }
 
 static int on_event(struct conv *c, const struct fline *fl)
@@ -2292,6 +2384,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 	/* A held line change whose thread goes on without an echo (a GSI
 	 * routed nowhere) keeps its own time. */
 	if (k != K_ECHO && t && flush_line(c, t))
+		return -1;
+	if (returned_unlogged(c, t, time))
 		return -1;
 	switch (k) {
 	case K_PIO:
@@ -2704,6 +2798,26 @@ static void report_summary(FILE *log, const struct conv *c)
 			" accesses served by QEMU moved to the switch back to "
 			"their vcpu thread (sched_switch)\n",
 			st->rescheduled);
+	if (st->pit_teardown)
+		fprintf(log,
+			"import: %" PRIu64
+			" PIT edges during the VM's teardown (after the vcpus' "
+			"last event, before the kvm-pit thread's exit) "
+			"skipped: KVM frees its PIT with reinject off\n",
+			st->pit_teardown);
+	if (st->unlogged_returns)
+		fprintf(log,
+			"import: %" PRIu64
+			" accesses served by QEMU moved to their vcpu thread's "
+			"next line (the switch back to it is not in the "
+			"trace)\n",
+			st->unlogged_returns);
+	if (st->served_seen)
+		fprintf(log,
+			"import: %" PRIu64
+			" accesses QEMU was seen serving (a line change on the "
+			"vcpu thread) before the thread left the CPU\n",
+			st->served_seen);
 	if (st->unknown)
 		fprintf(log,
 			"import: warning: %" PRIu64

@@ -556,10 +556,11 @@ static void add_flags(struct dm_test_text *t, int tid, int sec,
 /* QEMU serves an exit only once the vcpu thread is back in userspace with
  * its lock: an access whose exit was logged with a reschedule pending,
  * whose thread then blocked, or which a thread not QEMU's preempted,
- * starts from the switch back to the thread; a thread preempted by QEMU's
- * own thread (state R, no reschedule at the exit) was served first, and a
- * write of an in-kernel device keeps its own time.  A read takes the
- * middle of its window, up to the completion line or that preemption. */
+ * starts from the switch back to the thread; a write whose thread QEMU's
+ * own thread preempted (state R, no reschedule at the exit) was served
+ * first, a read so preempted was not necessarily, and a write of an
+ * in-kernel device keeps its own time.  A read takes the middle of its
+ * window, up to the completion line. */
 START_TEST(userspace_access_takes_the_switch_back)
 {
 	struct dm_test_text t = {.n = 0};
@@ -582,16 +583,22 @@ START_TEST(userspace_access_takes_the_switch_back)
 	add(&t, 1, 20, SWITCH(1, "R", 2));
 	add(&t, 2, 21, SWITCH(2, "S", 1));
 	add(&t, 1, 22, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	/* A write QEMU's thread preempts was served first. */
+	add(&t, 1, 22, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x0");
+	add(&t, 1, 22, MMIO_EXIT);
+	add(&t, 1, 23, SWITCH(1, "R", 2));
+	add(&t, 2, 24, SWITCH(2, "S", 1));
+	add(&t, 1, 25, PIT_CW);
 	/* Preempted by a thread not QEMU's (kvm-pit): not served yet. */
-	add(&t, 1, 23, HPET_COUNTER_UNSAT);
-	add(&t, 1, 23, MMIO_EXIT);
-	add(&t, 1, 24, SWITCH(1, "R", 3));
-	add(&t, 3, 25, SWITCH(3, "S", 1));
-	add(&t, 1, 26, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
+	add(&t, 1, 26, HPET_COUNTER_UNSAT);
+	add(&t, 1, 26, MMIO_EXIT);
+	add(&t, 1, 27, SWITCH(1, "R", 3));
+	add(&t, 3, 28, SWITCH(3, "S", 1));
+	add(&t, 1, 29, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	ck_assert_uint_eq(r.n, 6);
-	ck_assert_uint_eq(r.st.rescheduled, 3);
+	ck_assert_uint_eq(r.n, 8);
+	ck_assert_uint_eq(r.st.rescheduled, 4);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MMIO_R);
 	ck_assert_uint_eq(r.ev[1].value, 5);
 	/* Switched back at 13, completed at 14: the middle. */
@@ -601,11 +608,94 @@ START_TEST(userspace_access_takes_the_switch_back)
 	ck_assert_uint_eq(r.ev[2].time, 7000000000ULL);
 	ck_assert_uint_eq(r.ev[3].addr, 0x43);
 	ck_assert_uint_eq(r.ev[3].time, 8000000000ULL);
+	/* Switched back at 21, completed at 22. */
 	ck_assert_uint_eq(r.ev[4].value, 6);
-	ck_assert_uint_eq(r.ev[4].time, 9500000000ULL);
-	ck_assert_uint_eq(r.ev[5].value, 7);
-	ck_assert_uint_eq(r.ev[5].time, 15500000000ULL);
+	ck_assert_uint_eq(r.ev[4].time, 11500000000ULL);
+	ck_assert_uint_eq(r.ev[5].op, DM_OP_MMIO_W);
+	ck_assert_uint_eq(r.ev[5].value, 0);
+	ck_assert_uint_eq(r.ev[5].time, 12000000000ULL);
+	ck_assert_uint_eq(r.ev[7].value, 7);
+	ck_assert_uint_eq(r.ev[7].time, 18500000000ULL);
 	ck_assert_uint_eq(r.st.service_window_ns, 1000000000ULL);
+}
+END_TEST
+
+/* A thread that left the CPU before QEMU served its exit, and logs again
+ * with no switch back to it in the trace (switches from an idle CPU to a
+ * traced thread go unlogged on this host), ran without a break from its
+ * return to that line: the access takes the line's time, not its exit's.
+ * Its own switch away is such a line too. */
+START_TEST(unlogged_switch_back_takes_the_next_line)
+{
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, HPET_COUNTER_UNSAT);
+	add(&t, 1, 11, MMIO_EXIT);
+	add(&t, 1, 12, SWITCH(1, "S", 0)); /* blocks; its return unlogged */
+	add(&t, 1, 20, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
+	add(&t, 1, 21, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x1");
+	add(&t, 1, 21, MMIO_EXIT);
+	add(&t, 1, 22, SWITCH(1, "S", 0));
+	add(&t, 1, 30, "kvm_pio: pio_write at 0x43 size 1 count 1 val 0x0");
+	add(&t, 1, 31, HPET_COUNTER_UNSAT);
+	add(&t, 1, 31, MMIO_EXIT);
+	add(&t, 1, 32, SWITCH(1, "S", 0));
+	add(&t, 1, 34, SWITCH(1, "R", 2)); /* back, then preempted */
+	add(&t, 1, 36, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	add(&t, 2, 37, "kvm_set_irq: gsi 4 level 0 source 0"); /* QEMU's */
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 5);
+	ck_assert_uint_eq(r.st.unlogged_returns, 4);
+	ck_assert_uint_eq(r.st.rescheduled, 0);
+	ck_assert_uint_eq(r.ev[1].value, 5);
+	ck_assert_uint_eq(r.ev[1].time, 10000000000ULL);
+	ck_assert_uint_eq(r.ev[2].op, DM_OP_MMIO_W);
+	ck_assert_uint_eq(r.ev[2].time, 20000000000ULL);
+	ck_assert_uint_eq(r.ev[3].addr, 0x43);
+	/* Back by 34, preempted there, back unlogged by 36. */
+	ck_assert_uint_eq(r.ev[4].value, 6);
+	ck_assert_uint_eq(r.ev[4].time, 26000000000ULL);
+}
+END_TEST
+
+#define RTC_INDEX(v) "kvm_pio: pio_write at 0x70 size 1 count 1 val " v
+#define IO_EXIT "kvm_userspace_exit: reason KVM_EXIT_IO (2)"
+#define IRQ8_LOWER "kvm_set_irq: gsi 8 level 0 source 0"
+
+/* QEMU's line change on the vcpu's own thread after its exit is QEMU
+ * serving that exit (a register B write lowers IRQ8, a Register C read
+ * lowers it after taking its value): the access was served by then, even
+ * if a thread not QEMU's preempts the thread next. */
+START_TEST(line_change_on_the_vcpu_shows_it_served)
+{
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, RTC_INDEX("0xb"));
+	add(&t, 1, 11, "kvm_pio: pio_write at 0x71 size 1 count 1 val 0x42");
+	add(&t, 1, 11, IO_EXIT);
+	add(&t, 1, 12, IRQ8_LOWER);
+	add(&t, 1, 13, SWITCH(1, "R", 3)); /* not QEMU's thread */
+	add(&t, 3, 20, SWITCH(3, "S", 1));
+	add(&t, 1, 21, RTC_INDEX("0xc"));
+	add(&t, 1, 30, IO_EXIT);
+	add(&t, 1, 32, IRQ8_LOWER);
+	add(&t, 1, 33, SWITCH(1, "R", 3));
+	add(&t, 3, 40, SWITCH(3, "S", 1));
+	add(&t, 1, 41, "kvm_pio: pio_read at 0x71 size 1 count 1 val 0xc0");
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 4);
+	ck_assert_uint_eq(r.st.served_seen, 2);
+	ck_assert_uint_eq(r.st.rescheduled, 0);
+	ck_assert_uint_eq(r.ev[1].value, 0x42);
+	ck_assert_uint_eq(r.ev[1].time, 1000000000ULL);
+	/* Exit at 30, served by 32: the middle. */
+	ck_assert_uint_eq(r.ev[3].value, 0xc0);
+	ck_assert_uint_eq(r.ev[3].time, 21000000000ULL);
 }
 END_TEST
 
@@ -781,6 +871,38 @@ END_TEST
 
 /* Without echo events in the capture an edge keeps its own line's time;
  * an edge whose echo the ring buffer lost is written before the mark. */
+/* KVM frees its PIT with reinject off before it cancels the PIT's timer:
+ * an edge of the kvm-pit thread after the vcpus' last event and before
+ * that thread's exit (the VM's teardown) is skipped and counted; without
+ * the exit in the capture (the VM lives on) it stays. */
+START_TEST(pit_edges_of_the_teardown_are_skipped)
+{
+	static const char *exit_line =
+		"sched_switch: prev_comm=kvm-pit/1 prev_pid=2 prev_prio=120 "
+		"prev_state=X ==> next_comm=kvmrun next_pid=1 next_prio=120";
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	for (int teardown = 0; teardown < 2; teardown++) {
+		t.n = 0;
+		add(&t, 2, 10, PIT_RAISE);
+		add(&t, 2, 10, PIT_LOWER);
+		add(&t, 1, 11, IRR_READ);
+		add(&t, 2, 12, PIT_RAISE);
+		add(&t, 2, 12, PIT_LOWER);
+		if (teardown)
+			add(&t, 2, 13, exit_line);
+		import_edges(t.buf, &r);
+		ck_assert_msg(!r.rc, "%s", r.err.msg);
+		ck_assert_uint_eq(r.st.pit_teardown, teardown ? 2 : 0);
+		ck_assert_uint_eq(r.n, teardown ? 3 : 5);
+		assert_irq0(&r.ev[0], 0, 1);
+		assert_irq0(&r.ev[1], 0, 0);
+		ck_assert_int_eq(r.ev[2].op, DM_OP_PIO_R);
+	}
+}
+END_TEST
+
 START_TEST(pit_edge_without_echo)
 {
 	struct dm_test_text t = {.n = 0}, u = {.n = 0};
@@ -981,6 +1103,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, lost_events_are_marked);
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
+	tcase_add_test(tc, unlogged_switch_back_takes_the_next_line);
+	tcase_add_test(tc, line_change_on_the_vcpu_shows_it_served);
 	tcase_add_test(tc, hpet_lines_from_the_trace);
 	tcase_add_test(tc, rtc_dated_by_the_guests_reads);
 	tcase_add_test(tc, rtc_dated_by_the_wall_clock_and_uf);
@@ -989,6 +1113,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, open_access_does_not_hold_the_trace_forever);
 	tcase_add_test(tc, pit_edge_takes_its_echo_time);
 	tcase_add_test(tc, pit_edge_without_echo);
+	tcase_add_test(tc, pit_edges_of_the_teardown_are_skipped);
 	tcase_add_test(tc, pit_edge_without_its_echo_is_not_held);
 	suite_add_tcase(s, tc);
 	return s;

@@ -318,6 +318,61 @@ START_TEST(a_read_needing_another_instant_diverges)
 END_TEST
 
 /*
+ * A TMCCT pair of a kvmrun capture of the probe: KVM applied the TMICT
+ * write 4879 ns after its line; the first read was computed at its line,
+ * 10359 ns after the write's, the second 1593 ns later but logged 40 us
+ * after the first (the host stopped the thread between KVM computing the
+ * count and logging it).  Neither moving the write (it precedes the first
+ * read) nor moving the second read alone (after the first read, the write
+ * at its line gives too low a count) explains the pair; both together do.
+ * A second read whose count no instant within the tolerance of its line
+ * gives, the write moved as far as it may, still diverges.
+ */
+static void record_early_read(char *path, size_t n, uint64_t second_at)
+{
+	const uint64_t late = 4879, tmict = 0x100000;
+	const uint64_t reads[2][2] = {{10359, 10359}, {50514, second_at}};
+	struct rec r = {.t = 1000000};
+	struct dm_error err;
+	uint64_t line;
+
+	rec_open(&r, path, n, "profile=datasheet");
+	emit_exact(&r, mmio(true, 0xfee000f0, 0x1ff), 0);
+	emit_exact(&r, mmio(true, 0xfee003e0, 0xb), 0); /* divide by 1 */
+	line = r.t;
+	emit_exact(&r, mmio(true, 0xfee00380, tmict), late);
+	for (int i = 0; i < 2; i++) {
+		struct dm_event ev = mmio(false, 0xfee00390, 0);
+
+		ev.value = tmict - (reads[i][1] - late); /* 1 ns a count */
+		ev.flags = DM_EV_VALUE;
+		ev.time = line + reads[i][0];
+		ck_assert_int_eq(dm_trace_write(r.w, &ev, &err), 0);
+	}
+	rec_close(&r);
+}
+
+START_TEST(a_read_logged_late_after_a_late_start_fits_both)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_early_read(path, sizeof(path), 11952);
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	ck_assert_int_eq(replay(path, 200000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	ck_assert_uint_eq(adopted, 1);
+	/* The second read sampled just after the first's line. */
+	ck_assert_uint_eq(max_residual, 50514 - 10359 - 1);
+	unlink(path);
+	record_early_read(path, sizeof(path), 400000);
+	ck_assert_int_eq(replay(path, 200000, &s), 1);
+	ck_assert_uint_eq(s.divergences, 1);
+	unlink(path);
+}
+END_TEST
+
+/*
  * KVM applies a PIT count load (counter 2, mode 3, count 265) 47.4 us
  * after its line; a latch 51 us after the line reads 0x101 a byte at a
  * time.  Moving the load, the latched count runs from 143 (at its line)
@@ -352,6 +407,51 @@ START_TEST(a_latched_low_byte_that_wraps_is_found)
 	ck_assert_int_eq(replay(path, 200000, &s), 0);
 	ck_assert_uint_eq(s.divergences, 0);
 	ck_assert_uint_ge(s.tolerated, 1);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * KVM's mode 3 count (count - 2 x ticks mod count) wraps at every half
+ * period.  Counter 2 loaded with 443 (a half period of 186 us); the
+ * host stopped the vcpu 200 us before the latch's line, and the latch
+ * sampled the count 184 us after the load: 5, just after a wrap.  The
+ * latch's search, stepping back from its line, passes from 436 to 7 over
+ * that wrap; 5 lies between 7 and the wrap, which the step does not
+ * bracket: the search must look inside a step that runs against the
+ * count's way.
+ */
+START_TEST(a_mode3_count_past_its_half_period_wrap_is_found)
+{
+	struct rec r = {.t = 1000000};
+	struct dm_replay_stats s;
+	struct dm_outcome o;
+	struct dm_error err;
+	struct dm_event latch = pio(true, 0x43, 0x80);
+	uint64_t msb;
+	char path[64];
+
+	rec_open(&r, path, sizeof(path), "profile=kvm");
+	emit_exact(&r, pio(true, 0x43, 0xb6), 0);
+	emit_exact(&r, pio(true, 0x42, 0xbb), 0);
+	msb = r.t;
+	emit_exact(&r, pio(true, 0x42, 0x01), 0);
+	latch.time = msb + 184000;
+	ck_assert_int_eq(dm_replay_step(r.m, &latch, &o, &err), 0);
+	latch.time = msb + 200190;
+	ck_assert_int_eq(dm_trace_write(r.w, &latch, &err), 0);
+	r.t = msb + 202214;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	r.t = msb + 203376;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	rec_close(&r);
+
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	ck_assert_int_eq(replay(path, 200000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	/* Some instant of the 838 ns tick that reads 5 (219 ticks). */
+	ck_assert_uint_ge(max_residual, 200190 - 184383);
+	ck_assert_uint_le(max_residual, 200190 - 183544);
 	unlink(path);
 }
 END_TEST
@@ -475,7 +575,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_value_no_instant_gives_still_diverges);
 	tcase_add_test(tc, a_late_start_write_is_adopted_once);
 	tcase_add_test(tc, a_read_needing_another_instant_diverges);
+	tcase_add_test(tc, a_read_logged_late_after_a_late_start_fits_both);
 	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
+	tcase_add_test(tc, a_mode3_count_past_its_half_period_wrap_is_found);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	suite_add_tcase(s, tc);
 	return s;
