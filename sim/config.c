@@ -127,6 +127,11 @@ static const struct opt options[] = {
 	  "Register C's PF sets when the trace's dev irq 8 rises while PIE is "
 	  "set, not at the model's periodic ticks (KVM captures: QEMU sets PF "
 	  "in its periodic timer's callback, late, and raises IRQ8 then)" },
+	{ "rtc_uf_trace", OPT_BOOL, OFF(rtc_uf_trace), 0, 1, NULL, { 0, 1, 1 },
+	  "qemu RTC: an update due while the trace's VMM main loop thread is "
+	  "off its CPU (dev thread 0 0) holds UIP set and UF clear until that "
+	  "thread runs again (QEMU runs its update timer in its main loop and "
+	  "latches UIP until then); without such events updates are on time" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },

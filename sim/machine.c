@@ -807,6 +807,20 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 	return 0;
 }
 
+int dm_machine_thread(struct dm_machine *m, uint64_t now, uint32_t thread,
+		      bool running, struct dm_error *err)
+{
+	if (thread != DM_THREAD_MAIN_LOOP)
+		return dm_errorf(err,
+				 "host thread %u is not known (0: the "
+				 "VMM's main loop)",
+				 thread);
+	dm_machine_advance(m, now);
+	if (m->cfg.rtc_uf_trace)
+		dm_rtc_main_loop(&m->rtc, m->clock.now, running);
+	return 0;
+}
+
 int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,
 		   uint32_t data)
 {

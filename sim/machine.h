@@ -215,6 +215,15 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
  */
 bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late,
 			   uint32_t *lost);
+/* dev thread: which host thread (the trace's address column). */
+#define DM_THREAD_MAIN_LOOP 0 /* the VMM's main loop (QEMU's device timers) */
+/*
+ * dev thread THREAD LEVEL: the host thread got a CPU (running) or left it.
+ * Under rtc_uf_trace the main loop's runs time QEMU's RTC updates.  An
+ * unknown thread is an error.
+ */
+int dm_machine_thread(struct dm_machine *m, uint64_t now, uint32_t thread,
+		      bool running, struct dm_error *err);
 /* A device outside the model set writes an MSI; returns the number of
  * LAPICs that accepted it. */
 int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,

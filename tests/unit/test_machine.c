@@ -449,6 +449,37 @@ START_TEST(rtc_irq_off_leaves_irq8_to_the_trace)
 }
 END_TEST
 
+/* dev thread 0 reaches the RTC under rtc_uf_trace (on in the kvm and qemu
+ * profiles); any other host thread is refused by name. */
+START_TEST(main_loop_thread_times_the_rtc_update)
+{
+	const char *opts[] = {"rtc=qemu", "rtc=qemu rtc_uf_trace=on"};
+	struct dm_error err = {{0}};
+	struct dm_config cfg;
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct dm_machine *m = make(opts[i]);
+		uint64_t v = 0;
+
+		ck_assert_int_eq(
+			dm_machine_thread(m, 900000000, 0, false, &err), 0);
+		pio_w(m, 1000500000, 0x70, 0x0a);
+		ck_assert_int_eq(
+			dm_machine_pio(m, 1000500000, 0, 0x71, 1, false, &v),
+			DM_ACCESS_OK);
+		ck_assert_uint_eq(v, i ? 0xa6 : 0x26);
+		ck_assert_int_eq(
+			dm_machine_thread(m, 1000600000, 1, true, &err), -1);
+		ck_assert_msg(strstr(err.msg, "host thread 1"), "%s", err.msg);
+		dm_machine_destroy(m);
+	}
+	dm_config_defaults(&cfg, DM_PROFILE_KVM);
+	ck_assert(cfg.rtc_uf_trace);
+	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
+	ck_assert(!cfg.rtc_uf_trace);
+}
+END_TEST
+
 START_TEST(a_board_without_hpet_floats_its_registers)
 {
 	struct dm_machine *m = make("hpet_present=off");
@@ -485,6 +516,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, ticks_never_raised_diverge_at_the_end);
 	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
 	tcase_add_test(tc, rtc_irq_off_leaves_irq8_to_the_trace);
+	tcase_add_test(tc, main_loop_thread_times_the_rtc_update);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
