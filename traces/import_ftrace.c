@@ -725,6 +725,7 @@ struct survey {
 	uint64_t line;		 /* the line being surveyed */
 	uint64_t last_vcpu_line; /* the vcpus' last event */
 	uint64_t pit_exit_line;	 /* the kvm-pit worker's exit; 0: none */
+	uint32_t main_tid; /* the capture's pid: QEMU's main loop; 0 none */
 };
 
 /* The thread tid, or NULL if it logged no event yet. */
@@ -773,6 +774,8 @@ static int survey_comment(struct survey *sv, const char *line,
 		q = strstr(p, " tsc_hz=");
 		if (q && sscanf(q, " tsc_hz=%llu", &a) == 1)
 			sv->hdr_tsc_hz = a;
+		if (sscanf(p + 14, "pid=%llu", &a) == 1 && a <= UINT32_MAX)
+			sv->main_tid = (uint32_t)a;
 	} else if (sscanf(p, "dmsim-vcpu %llu tid=%llu tsc_offset=%lld", &a, &b,
 			  &off) == 3 &&
 		   a < MAX_VCPUS && b <= UINT32_MAX) {
@@ -1220,6 +1223,7 @@ struct conv {
 	bool delivery_eoi;
 	bool irqchip_off;
 	uint8_t icw2_next; /* bit n: 8259 n's next data write is ICW2 */
+	int main_loop;	   /* QEMU's main loop on a CPU: 1, 0, -1 unknown */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -2370,6 +2374,53 @@ static int returned_unlogged(struct conv *c, struct thread *t, uint64_t time)
 	return back_on_cpu(c, t, time);
 }
 
+static int main_loop_level(struct conv *c, uint64_t time, int level)
+{
+	struct oev e = {.time = time,
+			.actor = DM_ACTOR_DEV,
+			.op = DM_OP_THREAD,
+			.addr = 0,
+			.value = (uint64_t)level,
+			.flags = DM_EV_VALUE};
+
+	if (c->main_loop == level)
+		return 0;
+	c->main_loop = level;
+	c->st->main_loop_runs += (uint64_t)level;
+	return q_push(c, &e);
+}
+
+/*
+ * QEMU's main loop thread (the process's first: its tid is the capture's
+ * pid) runs QEMU's device timers, the RTC's update among them; when it is
+ * off its CPU they wait.  Its switches give dev thread 0 events: away from
+ * the CPU (it is prev), back (next).  A line it logs while off means it
+ * came back unseen (no switch from CPU 1's idle task is ever in this
+ * host's trace): it runs from that line on, as a vcpu thread does in
+ * returned_unlogged.
+ */
+static int follow_main_loop(struct conv *c, const struct fline *fl, enum kev k,
+			    uint64_t time)
+{
+	uint64_t next;
+	bool blocks;
+
+	if (!c->sv->qemu || !c->sv->main_tid)
+		return 0;
+	if (fl->tid == c->sv->main_tid && !c->main_loop) {
+		c->st->main_loop_unlogged++;
+		if (main_loop_level(c, time, 1))
+			return -1;
+	}
+	if (k != K_SWITCH || !parse_switch(fl->body, &blocks, &next))
+		return 0;
+	if (fl->tid == c->sv->main_tid)
+		return main_loop_level(c, time, 0);
+	if (next == c->sv->main_tid)
+		return main_loop_level(c, time, 1);
+	return 0;
+}
+
 static int on_event(struct conv *c, const struct fline *fl)
 {
 	enum kev k = event_kind(fl->event);
@@ -2385,7 +2436,7 @@ static int on_event(struct conv *c, const struct fline *fl)
 	 * routed nowhere) keeps its own time. */
 	if (k != K_ECHO && t && flush_line(c, t))
 		return -1;
-	if (returned_unlogged(c, t, time))
+	if (returned_unlogged(c, t, time) || follow_main_loop(c, fl, k, time))
 		return -1;
 	switch (k) {
 	case K_PIO:
@@ -2513,6 +2564,7 @@ static void init_conv(struct conv *c, struct survey *sv)
 	for (unsigned i = 0; i < sv->nt; i++)
 		c->th[i] = (struct thread){.vcpu = sv->t[i].vcpu};
 	c->irqchip_off = irqchip_off(sv);
+	c->main_loop = -1;
 	c->delivery_eoi = !sv->inj_virq && !c->irqchip_off;
 	if (c->o->model_gsis_given)
 		c->model_gsis = c->o->model_gsis;
@@ -2812,6 +2864,13 @@ static void report_summary(FILE *log, const struct conv *c)
 			"next line (the switch back to it is not in the "
 			"trace)\n",
 			st->unlogged_returns);
+	if (st->main_loop_runs)
+		fprintf(log,
+			"import: QEMU's main loop got a CPU %" PRIu64
+			" times (dev thread 0; %" PRIu64
+			" seen only by its own next line): its timers, the "
+			"RTC's update among them, wait while it is off\n",
+			st->main_loop_runs, st->main_loop_unlogged);
 	if (st->served_seen)
 		fprintf(log,
 			"import: %" PRIu64

@@ -661,6 +661,64 @@ START_TEST(unlogged_switch_back_takes_the_next_line)
 }
 END_TEST
 
+#define MAIN_SWITCH(state, comm, to)                                          \
+	"sched_switch: prev_comm=qemu-system-x86 prev_pid=100 prev_prio=120 " \
+	"prev_state=" state " ==> next_comm=" comm " next_pid=" #to           \
+	" next_prio=120"
+
+/* QEMU's main loop thread (the capture's pid) gets dev thread 0 events:
+ * 0 when it leaves its CPU, 1 at the switch back, or at a line of its own
+ * when that switch is not in the trace.  Not without the capture's pid,
+ * nor for a VMM that is not QEMU. */
+START_TEST(qemu_main_loop_runs_become_thread_events)
+{
+	static const char *const lines[] = {
+		"  CPU 0/KVM-101 [000] ..... 10.000000000: " PIT_CW "\n",
+		"  qemu-system-x86-100 [001] ..... 11.000000000: " MAIN_SWITCH(
+			"S", "swapper/1", 0) "\n",
+		"  CPU 0/KVM-101 [000] ..... 12.000000000: sched_switch: "
+		"prev_comm=CPU 0/KVM prev_pid=101 prev_prio=120 prev_state=R "
+		"==> next_comm=qemu-system-x86 next_pid=100 next_prio=120\n",
+		"  qemu-system-x86-100 [000] ..... 13.000000000: " MAIN_SWITCH(
+			"S", "CPU 0/KVM", 101) "\n",
+		"  qemu-system-x86-100 [001] ..... 15.000000000: kvm_set_irq: "
+		"gsi 8 level 1 source 0\n",
+		"  qemu-system-x86-100 [001] ..... 16.000000000: " MAIN_SWITCH(
+			"S", "swapper/1", 0) "\n",
+		"  CPU 0/KVM-101 [000] ..... 17.000000000: " PIT_CW "\n",
+	};
+	static const uint64_t at[] = {1, 2, 3, 5, 6}, level[] = {0, 1, 0, 1, 0};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+	unsigned k = 0;
+
+	dm_test_text_add(&t, "%s",
+			 "# dmsim-capture pid=100 clock=mono buffer_kb=8\n");
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		dm_test_text_add(&t, "%s", lines[i]);
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++) {
+		if (r.ev[i].op != DM_OP_THREAD)
+			continue;
+		ck_assert_uint_lt(k, 5);
+		ck_assert_uint_eq(r.ev[i].addr, 0);
+		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
+		ck_assert_uint_eq(r.ev[i].value, level[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, 5);
+	ck_assert_uint_eq(r.st.main_loop_runs, 2);
+	ck_assert_uint_eq(r.st.main_loop_unlogged, 1);
+
+	/* Without the header no thread is known to be the main loop. */
+	import_text(strchr(t.buf, '\n') + 1, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++)
+		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
+}
+END_TEST
+
 #define RTC_INDEX(v) "kvm_pio: pio_write at 0x70 size 1 count 1 val " v
 #define IO_EXIT "kvm_userspace_exit: reason KVM_EXIT_IO (2)"
 #define IRQ8_LOWER "kvm_set_irq: gsi 8 level 0 source 0"
@@ -1104,6 +1162,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
 	tcase_add_test(tc, unlogged_switch_back_takes_the_next_line);
+	tcase_add_test(tc, qemu_main_loop_runs_become_thread_events);
 	tcase_add_test(tc, line_change_on_the_vcpu_shows_it_served);
 	tcase_add_test(tc, hpet_lines_from_the_trace);
 	tcase_add_test(tc, rtc_dated_by_the_guests_reads);
