@@ -1016,7 +1016,7 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 {
 	struct dm_tolerance *t = v->t;
 	struct search p = *v, q = *v;
-	uint64_t floor_ns = event(t, v->w)->time;
+	uint64_t floor_ns = event(t, v->w)->time, at;
 	uint8_t *buf = NULL;
 	struct run r;
 	int64_t found;
@@ -1028,15 +1028,19 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 	p.want = group_want(t, p.group, bad);
 	p.bits = want_bits(t, p.group, bad);
 	p.check = p.fit = -1;
-	q.upto = p.k - 1;
+	/* Before the dev thread events ahead of it too: it may pass them. */
+	at = p.k;
+	while (at > v->from + 1 && is_thread(t, at - 1))
+		at--;
+	q.upto = at - 1;
 	q.check = -1;
-	if (p.k > v->from + 1 && !run(&q, 0, &r, RUN_KEEP)) {
+	if (at > v->from + 1 && !run(&q, 0, &r, RUN_KEEP)) {
 		struct dm_error err;
 
 		buf = checkpoint(r.keep, &p.anchor_len, &err);
 		if (buf) {
 			p.anchor = buf;
-			p.from = p.k;
+			p.from = at;
 			floor_ns = r.keep->clock.now;
 		}
 		dm_machine_destroy(r.keep);
