@@ -87,7 +87,8 @@ static const struct opt options[] = {
 	  "answer the ticks of the PIT model (its OUT0 raises) waiting, the "
 	  "oldest at most this late, and no tick may go unanswered (KVM's "
 	  "kvm-pit thread and QEMU's main loop raise it late, once for "
-	  "several)" },
+	  "several); late until the kvm-pit thread's wake-up where the "
+	  "trace has it (dev thread 1), not its raise" },
 	{ "pmtimer_hz", OPT_U64, OFF(pmtimer_hz), 1, 1000000000, NULL,
 	  { 3579545, 3579545, 3579545 }, "ACPI PM timer clock" },
 	{ "pmtimer", OPT_ENUM, OFF(pmtimer_flavor), 0, 1, pmtimer_flavor_names,

@@ -574,6 +574,21 @@ static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 	return c.ok && *next <= UINT32_MAX;
 }
 
+/* sched_wakeup: "comm=C pid=N prio=P target_cpu=T" (comm may hold
+ * spaces): the thread woken. */
+static bool parse_wakeup(const char *b, uint64_t *pid)
+{
+	const char *p = strstr(b, " pid=");
+	struct dm_cur c;
+
+	if (!p || strncmp(b, "comm=", 5))
+		return false;
+	c = (struct dm_cur){p + 1, true};
+	dm_cur_lit(&c, "pid=");
+	*pid = dm_cur_num(&c, 10, false);
+	return c.ok && *pid <= UINT32_MAX;
+}
+
 /* "dmsim-clock mono_raw_ns=N [realtime_ns=R]", written to trace_marker by
  * the capture (*real: 0 when absent, as in older captures). */
 static bool parse_clock_marker(const char *b, uint64_t *ns, uint64_t *real)
@@ -607,6 +622,7 @@ enum kev {
 	K_ACCEPT,
 	K_TSC_OFFSET,
 	K_SWITCH,
+	K_WAKEUP,
 	K_MARKER,
 	K_ECHO,	  /* a line change reaching the 8259 or the IOAPIC */
 	K_OUTPUT, /* known, carries nothing the trace needs */
@@ -630,6 +646,7 @@ static const struct {
 	{"kvm_apic_accept_irq", K_ACCEPT},
 	{"kvm_write_tsc_offset", K_TSC_OFFSET},
 	{"sched_switch", K_SWITCH},
+	{"sched_wakeup", K_WAKEUP},
 	{"tracing_mark_write", K_MARKER},
 	{"print", K_MARKER},
 	{"kvm_pic_set_irq", K_ECHO},
@@ -726,6 +743,7 @@ struct survey {
 	uint64_t last_vcpu_line; /* the vcpus' last event */
 	uint64_t pit_exit_line;	 /* the kvm-pit worker's exit; 0: none */
 	uint32_t main_tid; /* the capture's pid: QEMU's main loop; 0 none */
+	bool wakeups;	   /* sched_wakeup lines (captures since they had) */
 };
 
 /* The thread tid, or NULL if it logged no event yet. */
@@ -893,6 +911,11 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		t = thread_find(sv, fl->tid);
 		if (t && t->pit_thread && prev_state(fl->body) == 'X')
 			sv->pit_exit_line = sv->line;
+		return 0;
+	}
+	/* Logged by the waker, whoever it is. */
+	if (k == K_WAKEUP) {
+		sv->wakeups = true;
 		return 0;
 	}
 	t = thread_get(sv, fl->tid, err);
@@ -1224,6 +1247,7 @@ struct conv {
 	bool irqchip_off;
 	uint8_t icw2_next; /* bit n: 8259 n's next data write is ICW2 */
 	int main_loop;	   /* QEMU's main loop on a CPU: 1, 0, -1 unknown */
+	int pit_worker;	   /* KVM's kvm-pit thread runnable: 1, 0, -1 */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -2374,20 +2398,64 @@ static int returned_unlogged(struct conv *c, struct thread *t, uint64_t time)
 	return back_on_cpu(c, t, time);
 }
 
-static int main_loop_level(struct conv *c, uint64_t time, int level)
+/* A dev thread event, when the thread's level changes. */
+static int thread_level(struct conv *c, int *was, uint32_t thread,
+			uint64_t time, int level)
 {
 	struct oev e = {.time = time,
 			.actor = DM_ACTOR_DEV,
 			.op = DM_OP_THREAD,
-			.addr = 0,
+			.addr = thread,
 			.value = (uint64_t)level,
 			.flags = DM_EV_VALUE};
 
-	if (c->main_loop == level)
+	if (*was == level)
 		return 0;
-	c->main_loop = level;
-	c->st->main_loop_runs += (uint64_t)level;
+	*was = level;
 	return q_push(c, &e);
+}
+
+static int main_loop_level(struct conv *c, uint64_t time, int level)
+{
+	c->st->main_loop_runs += (uint64_t)(level && c->main_loop != 1);
+	return thread_level(c, &c->main_loop, 0, time, level);
+}
+
+static bool is_pit_worker(struct conv *c, uint64_t tid)
+{
+	const struct thread *t =
+		tid <= UINT32_MAX ? conv_thread(c, (uint32_t)tid) : NULL;
+
+	return t && c->sv->t[t - c->th].pit_thread;
+}
+
+/*
+ * KVM's PIT worker (kvm-pit/PID) raises IRQ0 once it runs after its
+ * wake-up: by the PIT's hrtimer at a tick, or in reinject mode by the
+ * guest's acknowledgement.  Where the capture has sched_wakeup lines its
+ * runnable spells become dev thread 1 events: 1 at the wake-up, 0 when it
+ * sleeps (a switch away in state S, D or X; preempted, R, it stays
+ * runnable).  A switch back with no wake-up seen says nothing of when it
+ * woke, and nothing is written: the check then judges the raise itself.
+ */
+static int follow_pit_worker(struct conv *c, const struct fline *fl, enum kev k,
+			     uint64_t time)
+{
+	uint64_t tid;
+	bool blocks;
+
+	if (!c->sv->wakeups)
+		return 0;
+	if (k == K_WAKEUP && parse_wakeup(fl->body, &tid) &&
+	    is_pit_worker(c, tid)) {
+		c->st->pit_wakeups += c->pit_worker != 1;
+		return thread_level(c, &c->pit_worker, 1, time, 1);
+	}
+	if (k == K_SWITCH && is_pit_worker(c, fl->tid) &&
+	    parse_switch(fl->body, &blocks, &tid) &&
+	    (blocks || prev_state(fl->body) == 'X'))
+		return thread_level(c, &c->pit_worker, 1, time, 0);
+	return 0;
 }
 
 /*
@@ -2436,7 +2504,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 	 * routed nowhere) keeps its own time. */
 	if (k != K_ECHO && t && flush_line(c, t))
 		return -1;
-	if (returned_unlogged(c, t, time) || follow_main_loop(c, fl, k, time))
+	if (returned_unlogged(c, t, time) || follow_main_loop(c, fl, k, time) ||
+	    follow_pit_worker(c, fl, k, time))
 		return -1;
 	switch (k) {
 	case K_PIO:
@@ -2463,6 +2532,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 		return on_tsc_offset(c, fl->body);
 	case K_SWITCH:
 		return on_switch(c, fl->tid, time, fl->body);
+	case K_WAKEUP:
+		return 0;
 	case K_UNKNOWN:
 		if (!c->st->unknown++) {
 			c->first_unknown_line = c->in->lineno;
@@ -2565,6 +2636,7 @@ static void init_conv(struct conv *c, struct survey *sv)
 		c->th[i] = (struct thread){.vcpu = sv->t[i].vcpu};
 	c->irqchip_off = irqchip_off(sv);
 	c->main_loop = -1;
+	c->pit_worker = -1;
 	c->delivery_eoi = !sv->inj_virq && !c->irqchip_off;
 	if (c->o->model_gsis_given)
 		c->model_gsis = c->o->model_gsis;
@@ -2864,6 +2936,13 @@ static void report_summary(FILE *log, const struct conv *c)
 			"next line (the switch back to it is not in the "
 			"trace)\n",
 			st->unlogged_returns);
+	if (st->pit_wakeups)
+		fprintf(log,
+			"import: KVM's PIT worker woke %" PRIu64
+			" times (dev thread 1): the IRQ0 check judges each "
+			"raise from its wake-up, not from when the host ran "
+			"it\n",
+			st->pit_wakeups);
 	if (st->main_loop_runs)
 		fprintf(log,
 			"import: QEMU's main loop got a CPU %" PRIu64

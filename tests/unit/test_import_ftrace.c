@@ -339,7 +339,8 @@ START_TEST(unknown_events_are_counted)
 	struct dm_test_text t = {.n = 0};
 	struct result r;
 
-	add(&t, 1, 10, "sched_wakeup: comm=a pid=1 prio=120 target_cpu=000");
+	add(&t, 1, 10,
+	    "sched_migrate_task: comm=a pid=1 prio=120 orig_cpu=0 dest_cpu=1");
 	add(&t, 1, 11, PIT_CW);
 	add(&t, 1, 12, "kvm_hypercall: nr 0x1 a0 0x0");
 	add(&t, 1, 13, "kvm_pic_set_irq: chip 0 pin 0 (edge)");
@@ -713,6 +714,63 @@ START_TEST(qemu_main_loop_runs_become_thread_events)
 
 	/* Without the header no thread is known to be the main loop. */
 	import_text(strchr(t.buf, '\n') + 1, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++)
+		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
+}
+END_TEST
+
+/* KVM's PIT worker gets dev thread 1 events where the capture has its
+ * wake-ups: 1 at a wake-up, 0 when it sleeps (not when preempted). */
+START_TEST(pit_worker_wakeups_become_thread_events)
+{
+	static const char *const lines[] = {
+		"  kvmrun-1 [000] ..... 10.000000000: " PIT_CW "\n",
+		"  <idle>-0 [001] dNh4. 11.000000000: sched_wakeup: "
+		"comm=kvm-pit/1 pid=5 prio=120 target_cpu=001\n",
+		"  kvm-pit/1-5 [001] ..... 12.000000000: kvm_set_irq: gsi 0 "
+		"level 1 source 2\n",
+		"  kvm-pit/1-5 [001] ..... 12.000000000: kvm_set_irq: gsi 0 "
+		"level 0 source 2\n",
+		"  kvm-pit/1-5 [001] ..... 13.000000000: sched_switch: "
+		"prev_comm=kvm-pit/1 prev_pid=5 prev_prio=120 prev_state=R "
+		"==> next_comm=x next_pid=7 next_prio=120\n",
+		"  kvm-pit/1-5 [001] ..... 14.000000000: sched_switch: "
+		"prev_comm=kvm-pit/1 prev_pid=5 prev_prio=120 prev_state=S "
+		"==> next_comm=swapper/1 next_pid=0 next_prio=120\n",
+		"  kvmrun-1 [000] ..... 15.000000000: " PIT_CW "\n",
+	};
+	static const uint64_t at[] = {1, 4}, level[] = {1, 0};
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .pit_irq0_edges = true};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+	unsigned k = 0;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		dm_test_text_add(&t, "%s", lines[i]);
+	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++) {
+		if (r.ev[i].op != DM_OP_THREAD)
+			continue;
+		ck_assert_uint_lt(k, 2);
+		ck_assert_uint_eq(r.ev[i].addr, 1);
+		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
+		ck_assert_uint_eq(r.ev[i].value, level[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, 2);
+	ck_assert_uint_eq(r.st.pit_wakeups, 1);
+	ck_assert_ptr_nonnull(find(&r, DM_OP_IRQ, 2000000000ULL));
+
+	/* Without wake-ups, a switch back says nothing of when it woke. */
+	t.n = 0;
+	t.buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (i != 1)
+			dm_test_text_add(&t, "%s", lines[i]);
+	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	for (unsigned i = 0; i < r.n; i++)
 		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
@@ -1163,6 +1221,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
 	tcase_add_test(tc, unlogged_switch_back_takes_the_next_line);
 	tcase_add_test(tc, qemu_main_loop_runs_become_thread_events);
+	tcase_add_test(tc, pit_worker_wakeups_become_thread_events);
 	tcase_add_test(tc, line_change_on_the_vcpu_shows_it_served);
 	tcase_add_test(tc, hpet_lines_from_the_trace);
 	tcase_add_test(tc, rtc_dated_by_the_guests_reads);

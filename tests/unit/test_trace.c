@@ -470,6 +470,9 @@ static void random_event(uint64_t *s, struct dm_event *ev, uint64_t *time)
 	case DM_OP_IRQ:
 		ev->addr = rnd_sized(s) & 0xffffffff;
 		break;
+	case DM_OP_THREAD:
+		ev->addr = rnd(s) & 1;
+		break;
 	case DM_OP_MSI:
 		ev->addr = rnd_sized(s);
 		ev->size = 4;
@@ -915,13 +918,13 @@ START_TEST(binary_event_errors)
 	put_file(tmp("ok.bin"), buf, n);
 	ck_assert_int_eq(read_all(tmp("ok.bin"), NULL), 1);
 
-	/* Op code 15 is dev thread: the thread (only 0) and the level. */
+	/* Op code 15 is dev thread: the thread (0 or 1) and the level. */
 	n = build_bin(buf, "\x05\x5f\x00\x01", 4, 1, true);
 	put_file(tmp("ok.bin"), buf, n);
 	ck_assert_int_eq(read_all(tmp("ok.bin"), NULL), 1);
-	expect_payload_error("\x05\x5f\x01\x01", 4, 1,
-			     ": byte 40: chunk 0 event 0: thread 0x1 out of "
-			     "range (max 0x0)");
+	expect_payload_error("\x05\x5f\x02\x01", 4, 1,
+			     ": byte 40: chunk 0 event 0: thread 0x2 out of "
+			     "range (max 0x1)");
 	expect_payload_error("\x05\x4f", 2, 1,
 			     ": byte 41: chunk 0 event 0: op thread needs "
 			     "actor dev, got cpuN");
