@@ -501,7 +501,9 @@ struct rebased {
 		uint8_t *buf;
 		size_t len;
 		uint64_t floor_ns;
+		uint64_t at; /* the sampling window's first event */
 	} a[DM_TOL_BASES + DM_MAX_VCPUS + 1];
+	uint64_t sampling_at; /* the sampling window moved to this event */
 };
 
 /* Retakes a checkpoint from m, or with m NULL closes that window. */
@@ -512,6 +514,7 @@ static int rebase(struct rebased *rb, struct dm_tol_start *to,
 
 	rb->a[rb->n].to = to;
 	rb->a[rb->n].buf = NULL;
+	rb->a[rb->n].at = rb->sampling_at;
 	if (!m) {
 		rb->n++;
 		return 0;
@@ -539,6 +542,10 @@ static void rebase_end(struct dm_tolerance *t, struct rebased *rb, bool commit)
 		} else {
 			t->anchor_len = rb->a[i].len;
 			t->floor_ns = rb->a[i].floor_ns;
+			if (rb->a[i].at != NONE) {
+				t->win_at = rb->a[i].at;
+				t->win_threads = false;
+			}
 		}
 	}
 }
@@ -576,6 +583,13 @@ static int retake(const struct search *s, uint64_t n,
 	bool sampling;
 	unsigned k = windows_at(s, n, to, &sampling);
 
+	/* A sampling window that begins at dev thread events a held write
+	 * passes begins instead at the first event after them. */
+	sampling |= n == rb->sampling_at;
+	if (sampling && !clean && is_thread(s->t, n) && n < s->upto) {
+		rb->sampling_at = n + 1;
+		sampling = false;
+	}
 	if (sampling && (!clean || rebase(rb, NULL, m)))
 		return -1;
 	for (unsigned i = 0; i < k; i++)
@@ -703,6 +717,8 @@ static int run(const struct search *s, int64_t delta, struct run *r,
 		return -1;
 	if (mode == RUN_ADOPT && !(rb = calloc(1, sizeof(*rb))))
 		return -1;
+	if (rb)
+		rb->sampling_at = NONE;
 	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err)) {
 		free(rb);
 		return -1;

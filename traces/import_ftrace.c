@@ -1247,7 +1247,9 @@ struct conv {
 	bool irqchip_off;
 	uint8_t icw2_next; /* bit n: 8259 n's next data write is ICW2 */
 	int main_loop;	   /* QEMU's main loop on a CPU: 1, 0, -1 unknown */
-	int pit_worker;	   /* KVM's kvm-pit thread runnable: 1, 0, -1 */
+	uint64_t main_wake_slot; /* its wake-up's queue slot while open */
+	uint64_t main_wake_time;
+	int pit_worker; /* KVM's kvm-pit thread runnable: 1, 0, -1 */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -1318,6 +1320,8 @@ static int gap_merge(struct conv *c, struct thread *t);
 static int release_cand_at(struct conv *c, uint64_t idx);
 
 /* A free slot at the tail; a full queue first closes its oldest access. */
+static int close_main_wake(struct conv *c, bool ran);
+
 static int q_reserve(struct conv *c, uint64_t *idx)
 {
 	struct slot *grown;
@@ -1338,6 +1342,11 @@ static int q_reserve(struct conv *c, uint64_t *idx)
 		for (unsigned i = 0; i < c->sv->nt; i++)
 			if (c->th[i].pend != P_NONE && c->th[i].slot == c->head)
 				owner = &c->th[i];
+		if (!owner && c->head == c->main_wake_slot) {
+			if (close_main_wake(c, false))
+				return -1;
+			continue;
+		}
 		if (!owner) {
 			int r = release_cand_at(c, c->head);
 
@@ -2409,7 +2418,9 @@ static int thread_level(struct conv *c, int *was, uint32_t thread,
 			.value = (uint64_t)level,
 			.flags = DM_EV_VALUE};
 
-	if (*was == level)
+	/* After the vcpus' last event they serve nobody, and a trace that
+	 * ran on would leave the PIT's last ticks unanswered. */
+	if (*was == level || c->in->lineno > c->sv->last_vcpu_line)
 		return 0;
 	*was = level;
 	return q_push(c, &e);
@@ -2467,6 +2478,46 @@ static int follow_pit_worker(struct conv *c, const struct fline *fl, enum kev k,
  * host's trace): it runs from that line on, as a vcpu thread does in
  * returned_unlogged.
  */
+/*
+ * The main loop's wake-up while it is off: whether it ran from there is
+ * known only from what comes next, so the wake-up holds a queue slot.
+ * ran: its own line came first, with no switch to it (from CPU 1's idle
+ * task, which logs none): it ran from the wake-up, 15-36 us after it on
+ * this host (an idle CPU's exit latency, measured on CPU 0).  Otherwise
+ * (a switch to it logged, or the queue full) the slot stays empty.
+ */
+static int close_main_wake(struct conv *c, bool ran)
+{
+	uint64_t slot = c->main_wake_slot;
+	struct oev e = {.time = c->main_wake_time,
+			.actor = DM_ACTOR_DEV,
+			.op = DM_OP_THREAD,
+			.addr = 0,
+			.value = 1,
+			.flags = DM_EV_VALUE};
+
+	c->main_wake_slot = UINT64_MAX;
+	if (!ran)
+		return q_fill(c, slot, NULL, NULL);
+	c->main_loop = 1;
+	c->st->main_loop_runs++;
+	c->st->main_loop_woken++;
+	return q_fill(c, slot, &e, NULL);
+}
+
+static int main_loop_woken(struct conv *c, const struct fline *fl,
+			   uint64_t time)
+{
+	uint64_t tid;
+
+	if (c->main_loop || c->main_wake_slot != UINT64_MAX ||
+	    c->in->lineno > c->sv->last_vcpu_line ||
+	    !parse_wakeup(fl->body, &tid) || tid != c->sv->main_tid)
+		return 0;
+	c->main_wake_time = time;
+	return q_reserve(c, &c->main_wake_slot);
+}
+
 static int follow_main_loop(struct conv *c, const struct fline *fl, enum kev k,
 			    uint64_t time)
 {
@@ -2475,17 +2526,28 @@ static int follow_main_loop(struct conv *c, const struct fline *fl, enum kev k,
 
 	if (!c->sv->qemu || !c->sv->main_tid)
 		return 0;
+	if (k == K_WAKEUP)
+		return main_loop_woken(c, fl, time);
 	if (fl->tid == c->sv->main_tid && !c->main_loop) {
-		c->st->main_loop_unlogged++;
-		if (main_loop_level(c, time, 1))
-			return -1;
+		if (c->main_wake_slot != UINT64_MAX) {
+			if (close_main_wake(c, true))
+				return -1;
+		} else {
+			c->st->main_loop_unlogged++;
+			if (main_loop_level(c, time, 1))
+				return -1;
+		}
 	}
 	if (k != K_SWITCH || !parse_switch(fl->body, &blocks, &next))
 		return 0;
 	if (fl->tid == c->sv->main_tid)
 		return main_loop_level(c, time, 0);
-	if (next == c->sv->main_tid)
+	if (next == c->sv->main_tid) {
+		if (c->main_wake_slot != UINT64_MAX &&
+		    close_main_wake(c, false))
+			return -1;
 		return main_loop_level(c, time, 1);
+	}
 	return 0;
 }
 
@@ -2560,6 +2622,8 @@ static int on_bad(struct conv *c)
 
 static int finish_threads(struct conv *c)
 {
+	if (c->main_wake_slot != UINT64_MAX && close_main_wake(c, false))
+		return -1;
 	for (unsigned i = 0; i < c->sv->nt; i++)
 		if (resolve(c, &c->th[i]) || flush_line(c, &c->th[i]) ||
 		    release_all_cands(c, &c->th[i]))
@@ -2636,6 +2700,7 @@ static void init_conv(struct conv *c, struct survey *sv)
 		c->th[i] = (struct thread){.vcpu = sv->t[i].vcpu};
 	c->irqchip_off = irqchip_off(sv);
 	c->main_loop = -1;
+	c->main_wake_slot = UINT64_MAX;
 	c->pit_worker = -1;
 	c->delivery_eoi = !sv->inj_virq && !c->irqchip_off;
 	if (c->o->model_gsis_given)
@@ -2947,9 +3012,12 @@ static void report_summary(FILE *log, const struct conv *c)
 		fprintf(log,
 			"import: QEMU's main loop got a CPU %" PRIu64
 			" times (dev thread 0; %" PRIu64
-			" seen only by its own next line): its timers, the "
-			"RTC's update among them, wait while it is off\n",
-			st->main_loop_runs, st->main_loop_unlogged);
+			" from a wake-up and %" PRIu64
+			" at its own next line, the switch to it not in the "
+			"trace): its timers, the RTC's update among them, wait "
+			"while it is off\n",
+			st->main_loop_runs, st->main_loop_woken,
+			st->main_loop_unlogged);
 	if (st->served_seen)
 		fprintf(log,
 			"import: %" PRIu64

@@ -668,9 +668,9 @@ END_TEST
 	" next_prio=120"
 
 /* QEMU's main loop thread (the capture's pid) gets dev thread 0 events:
- * 0 when it leaves its CPU, 1 at the switch back, or at a line of its own
- * when that switch is not in the trace.  Not without the capture's pid,
- * nor for a VMM that is not QEMU. */
+ * 0 when it leaves its CPU, 1 at the switch back, or, when that switch is
+ * not in the trace, at its wake-up or else a line of its own.  Not without the
+ * capture's pid, nor for a VMM that is not QEMU. */
 START_TEST(qemu_main_loop_runs_become_thread_events)
 {
 	static const char *const lines[] = {
@@ -686,9 +686,26 @@ START_TEST(qemu_main_loop_runs_become_thread_events)
 		"gsi 8 level 1 source 0\n",
 		"  qemu-system-x86-100 [001] ..... 16.000000000: " MAIN_SWITCH(
 			"S", "swapper/1", 0) "\n",
-		"  CPU 0/KVM-101 [000] ..... 17.000000000: " PIT_CW "\n",
+		/* Woken on CPU 1, whose switch from idle is never logged:
+		 * it ran from its wake-up. */
+		"  <idle>-0 [001] dNh4. 17.000000000: sched_wakeup: "
+		"comm=qemu-system-x86 pid=100 prio=120 target_cpu=001\n",
+		"  qemu-system-x86-100 [001] ..... 18.000000000: kvm_set_irq: "
+		"gsi 8 level 0 source 0\n",
+		"  qemu-system-x86-100 [001] ..... 19.000000000: " MAIN_SWITCH(
+			"S", "swapper/1", 0) "\n",
+		/* Woken, then the switch to it logged: from the switch. */
+		"  CPU 0/KVM-101 [000] ..... 20.000000000: sched_wakeup: "
+		"comm=qemu-system-x86 pid=100 prio=120 target_cpu=000\n",
+		"  CPU 0/KVM-101 [000] ..... 21.000000000: sched_switch: "
+		"prev_comm=CPU 0/KVM prev_pid=101 prev_prio=120 prev_state=R "
+		"==> next_comm=qemu-system-x86 next_pid=100 next_prio=120\n",
+		"  qemu-system-x86-100 [000] ..... 22.000000000: " MAIN_SWITCH(
+			"S", "CPU 0/KVM", 101) "\n",
+		"  CPU 0/KVM-101 [000] ..... 23.000000000: " PIT_CW "\n",
 	};
-	static const uint64_t at[] = {1, 2, 3, 5, 6}, level[] = {0, 1, 0, 1, 0};
+	static const uint64_t at[] = {1, 2, 3, 5, 6, 7, 9, 11, 12},
+			      level[] = {0, 1, 0, 1, 0, 1, 0, 1, 0};
 	struct dm_test_text t = {.n = 0};
 	struct result r;
 	unsigned k = 0;
@@ -702,15 +719,16 @@ START_TEST(qemu_main_loop_runs_become_thread_events)
 	for (unsigned i = 0; i < r.n; i++) {
 		if (r.ev[i].op != DM_OP_THREAD)
 			continue;
-		ck_assert_uint_lt(k, 5);
+		ck_assert_uint_lt(k, 9);
 		ck_assert_uint_eq(r.ev[i].addr, 0);
 		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
 		ck_assert_uint_eq(r.ev[i].value, level[k]);
 		k++;
 	}
-	ck_assert_uint_eq(k, 5);
-	ck_assert_uint_eq(r.st.main_loop_runs, 2);
+	ck_assert_uint_eq(k, 9);
+	ck_assert_uint_eq(r.st.main_loop_runs, 4);
 	ck_assert_uint_eq(r.st.main_loop_unlogged, 1);
+	ck_assert_uint_eq(r.st.main_loop_woken, 1);
 
 	/* Without the header no thread is known to be the main loop. */
 	import_text(strchr(t.buf, '\n') + 1, &r);

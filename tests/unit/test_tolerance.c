@@ -676,6 +676,36 @@ START_TEST(an_earlier_read_rechecked_passes_dev_thread_events)
 }
 END_TEST
 
+/*
+ * A TMICT write applied 11 us late, past two line changes and a dev thread
+ * event right before the read: the read's sampling window begins at the
+ * thread event, which the moved write passes; the window then begins at
+ * the read instead, and the write is adopted.
+ */
+START_TEST(a_start_write_moves_past_a_window_of_dev_thread_events)
+{
+	const uint64_t t0 = 1000000;
+	struct step st[] = {
+		{t0, t0, mmio(true, 0xfee000f0, 0x1ff)},
+		{t0 + 100 * US, t0 + 100 * US, mmio(true, 0xfee003e0, 0xb)},
+		{t0 + 200 * US, t0 + 211 * US, mmio(true, 0xfee00380, 1000000)},
+		{t0 + 203 * US, t0 + 203 * US, edge(1)},
+		{t0 + 204 * US, t0 + 204 * US, edge(0)},
+		{t0 + 208 * US, t0 + 208 * US, loop_run(0)},
+		{t0 + 213 * US, t0 + 213 * US, mmio(false, 0xfee00390, 0)},
+		{t0 + 216 * US, t0 + 216 * US, mmio(false, 0xfee00390, 0)},
+	};
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_steps(st, sizeof(st) / sizeof(st[0]), path, sizeof(path));
+	ck_assert_int_eq(replay(path, 15 * US, &s), 0);
+	ck_assert_uint_eq(adopted, 1);
+	ck_assert_uint_eq(max_adopted, 11 * US);
+	unlink(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tolerance");
@@ -692,6 +722,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	tcase_add_test(tc, dev_thread_events_are_no_neighbours);
 	tcase_add_test(tc, an_earlier_read_rechecked_passes_dev_thread_events);
+	tcase_add_test(tc,
+		       a_start_write_moves_past_a_window_of_dev_thread_events);
 	suite_add_tcase(s, tc);
 	return s;
 }
