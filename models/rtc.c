@@ -538,6 +538,18 @@ static uint64_t updates_since(const struct dm_rtc *r, uint64_t t)
 	return k - r->upd_done;
 }
 
+/*
+ * rtc_uf_trace: QEMU arms its update timer for the next boundary while UF
+ * is clear (check_update_timer) and runs it from its main loop; an update
+ * due while that thread is off its CPU has not run yet.  update_in_progress
+ * latches UIP from 244 us before the timer's expiry until it runs.
+ */
+static bool update_held(const struct dm_rtc *r, uint64_t now)
+{
+	return r->loop_off && !(r->flags & C_UF) && div_running(r) &&
+	       completed(r, now) > completed(r, r->hold_from);
+}
+
 /* UIP: high from tBUC before the next update not yet done to its end. */
 static bool uip(const struct dm_rtc *r, uint64_t now)
 {
@@ -546,7 +558,8 @@ static bool uip(const struct dm_rtc *r, uint64_t now)
 	if (!clock_running(r))
 		return false;
 	if (is_qemu(r))
-		return div_x(r, now) % NS >= NS - QEMU_UIP_NS;
+		return div_x(r, now) % NS >= NS - QEMU_UIP_NS ||
+		       update_held(r, now);
 	if (r->upd_done > k)
 		k = r->upd_done;
 	start = update_start(r, k + 1);
@@ -603,11 +616,12 @@ static bool pf_since_base(const struct dm_rtc *r, uint64_t t)
 	return div_count(r, t) / p > div_count(r, r->base_ns) / p;
 }
 
-/* QEMU sets UF at every boundary while the divider runs, SET or not. */
+/* QEMU sets UF at every boundary while the divider runs, SET or not;
+ * under rtc_uf_trace not while its main loop is off (update_held). */
 static bool uf_since_base(const struct dm_rtc *r, uint64_t t)
 {
 	if (is_qemu(r))
-		return div_running(r) &&
+		return div_running(r) && !r->loop_off &&
 		       completed(r, t) > completed(r, r->base_ns);
 	return updates_since(r, t) > 0;
 }
@@ -734,6 +748,22 @@ void dm_rtc_trace_tick(struct dm_rtc *r, uint64_t now)
 	fold(r, now);
 	if ((r->reg_b & B_PIE) && !(r->flags & r->reg_b & (C_UF | C_AF)))
 		r->flags |= C_PF;
+	settle(r, now);
+}
+
+void dm_rtc_main_loop(struct dm_rtc *r, uint64_t now, bool running)
+{
+	bool held;
+
+	if (!r->uf_trace || !is_qemu(r) || running == !r->loop_off)
+		return;
+	fold(r, now);
+	held = update_held(r, now);
+	r->loop_off = !running;
+	r->hold_from = now;
+	/* rtc_update_timer: the held update clears UIP and sets UF now. */
+	if (held)
+		r->flags |= C_UF;
 	settle(r, now);
 }
 
@@ -940,6 +970,10 @@ static uint8_t read_c(struct dm_rtc *r, uint64_t now)
 	fold(r, now);
 	v = r->flags | (irqf(r) ? C_IRQF : 0);
 	r->flags = 0;
+	/* QEMU re-arms its update timer for the next boundary when the read
+	 * cleared UF or AF: the boundaries before are no longer awaited. */
+	if (r->loop_off && (v & (C_UF | C_AF)))
+		r->hold_from = now;
 	settle(r, now);
 	return v;
 }
@@ -1065,6 +1099,7 @@ void dm_rtc_init(struct dm_rtc *r, const struct dm_config *cfg,
 		.div_phase = cfg->rtc_epoch_ns,
 		.flavor = cfg->rtc_flavor,
 		.pf_trace = cfg->rtc_pf_trace,
+		.uf_trace = cfg->rtc_uf_trace,
 	};
 	if (irq)
 		r->irq = *irq;
@@ -1126,6 +1161,9 @@ static int validate_flavor(const struct dm_rtc *r, struct dm_error *err)
 			return dm_errorf(err,
 					 "qp_armed: qemu periodic state in "
 					 "the datasheet flavour");
+		if (r->loop_off)
+			return dm_errorf(err, "loop_off: a held update in the "
+					      "datasheet flavour");
 		return 0;
 	}
 	if (r->dse_fb || r->nmi_masked || r->xindex)
@@ -1135,6 +1173,10 @@ static int validate_flavor(const struct dm_rtc *r, struct dm_error *err)
 		return dm_errorf(err,
 				 "qp_armed: clear while PIE and RS select a "
 				 "rate");
+	if (r->loop_off && r->hold_from > r->base_ns)
+		return dm_errorf(
+			err, "hold_from: %" PRIu64 " is after base_ns %" PRIu64,
+			r->hold_from, r->base_ns);
 	if (r->qp_armed && qtick_ns(r->qp_next) <= r->base_ns)
 		return dm_errorf(err,
 				 "qp_next: tick %" PRIu64
@@ -1187,6 +1229,8 @@ static const struct dm_field rtc_fields[] = {
 	DM_U64(struct dm_rtc, qp_next, 16, QP_MAX),
 	DM_BOOL(struct dm_rtc, qp_armed, 17),
 	DM_TIMER(struct dm_rtc, timer, 18),
+	DM_BOOL(struct dm_rtc, loop_off, 19),
+	DM_U64(struct dm_rtc, hold_from, 20, UINT64_MAX),
 };
 
 const struct dm_state_desc dm_rtc_state_desc = DM_STATE_DESC(

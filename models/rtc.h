@@ -73,6 +73,11 @@ struct dm_rtc {
 	uint64_t qp_next;
 	bool qp_armed;
 
+	/* rtc_uf_trace: the VMM's main loop thread is off its CPU, so QEMU's
+	 * update timer cannot run; updates after hold_from wait for it. */
+	bool loop_off;
+	uint64_t hold_from;
+
 	/* Raises IRQ8 when an enabled flag next sets; idle otherwise. */
 	struct dm_timer timer;
 
@@ -80,6 +85,7 @@ struct dm_rtc {
 	struct dm_irq_line irq; /* IRQ8 */
 	uint32_t flavor;	/* enum dm_rtc_flavor */
 	bool pf_trace;		/* rtc_pf_trace: PF from dm_rtc_trace_tick */
+	bool uf_trace;		/* rtc_uf_trace: dm_rtc_main_loop holds UF */
 };
 
 extern const struct dm_state_desc dm_rtc_state_desc;
@@ -107,6 +113,14 @@ void dm_rtc_write(void *rtc, uint64_t now, uint64_t offset, unsigned size,
  * AF of the model's explains the raise.
  */
 void dm_rtc_trace_tick(struct dm_rtc *rtc, uint64_t now);
+
+/*
+ * rtc_uf_trace (qemu flavour): the VMM's main loop thread, which runs
+ * QEMU's update timer, got a CPU (running) or left it, as a capture's
+ * dev thread 0 events show.  An update due while it is off keeps UIP set
+ * and UF clear until it runs again, when UF sets.
+ */
+void dm_rtc_main_loop(struct dm_rtc *rtc, uint64_t now, bool running);
 
 /* Port 0x70 bit 7 as last written: the machine gates NMIs with it. */
 bool dm_rtc_nmi_masked(const struct dm_rtc *rtc);

@@ -141,6 +141,9 @@ static int step_event(struct dm_machine *m, const struct dm_event *ev,
 	case DM_OP_MSI:
 		dm_machine_msi(m, ev->time, ev->addr, (uint32_t)ev->value);
 		return 0;
+	case DM_OP_THREAD:
+		return dm_machine_thread(m, ev->time, (uint32_t)ev->addr,
+					 ev->value, err);
 	case DM_OP_INTACK:
 		if (ev->cpu >= m->cfg.vcpus)
 			return dm_errorf(err, "cpu%u: the machine has %u vcpus",
@@ -368,6 +371,9 @@ static void count_event(struct dm_replay_stats *s, const struct dm_event *ev)
 	case DM_OP_MSI:
 		s->irqs++;
 		break;
+	case DM_OP_THREAD:
+		s->threads++;
+		break;
 	case DM_OP_INTACK:
 		s->intacks++;
 		break;
@@ -522,15 +528,16 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 			",\"reads_recorded\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"irqs\":%" PRIu64 ",\"intacks\":%" PRIu64
 			",\"intacks_none\":%" PRIu64 ",\"signals\":%" PRIu64
-			",\"marks\":%" PRIu64 ",\"hashes_checked\":%" PRIu64
-			",\"faults\":%" PRIu64 ",\"final_time_ns\":%" PRIu64
-			",\"tolerated\":%" PRIu64 ",\"pit_raises\":%" PRIu64
+			",\"marks\":%" PRIu64 ",\"threads\":%" PRIu64
+			",\"hashes_checked\":%" PRIu64 ",\"faults\":%" PRIu64
+			",\"final_time_ns\":%" PRIu64 ",\"tolerated\":%" PRIu64
+			",\"pit_raises\":%" PRIu64
 			",\"pit_raise_late_ns\":%" PRIu64
 			",\"state_hash\":\"0x%016" PRIx64 "\"",
 			s->divergences ? "\n  " : "", s->divergences, s->events,
 			s->reads_checked, s->reads_recorded, s->writes, s->irqs,
 			s->intacks, s->intacks_none, s->signals, s->marks,
-			s->hashes_checked, s->faults, m->clock.now,
+			s->threads, s->hashes_checked, s->faults, m->clock.now,
 			s->tolerated, s->pit_raises, s->pit_raise_late_ns,
 			hash);
 		report_store(opts, s);

@@ -39,6 +39,7 @@ struct dm_replay_stats {
 	uint64_t intacks_none; /* unchecked intacks that found no interrupt */
 	uint64_t signals;      /* nmi/init/sipi/smi checks */
 	uint64_t marks;
+	uint64_t threads; /* dev thread: host threads' runs */
 	uint64_t hashes_checked;
 	uint64_t faults;
 	uint64_t divergences;

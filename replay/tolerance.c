@@ -200,16 +200,68 @@ static void *checkpoint(const struct dm_machine *m, size_t *len,
 	return buf;
 }
 
+static bool is_thread(const struct dm_tolerance *t, uint64_t n)
+{
+	return event(t, n)->op == DM_OP_THREAD;
+}
+
+/* The time of the last event in [from, n) that is not a dev thread, or
+ * floor_ns: how far back event n may move. */
+static uint64_t prev_time(const struct dm_tolerance *t, uint64_t from,
+			  uint64_t n, uint64_t floor_ns)
+{
+	while (n-- > from)
+		if (!is_thread(t, n))
+			return event(t, n)->time;
+	return floor_ns;
+}
+
+/* The time of the first event after n that is not a dev thread, or NONE. */
+static uint64_t next_time(const struct dm_tolerance *t, uint64_t n)
+{
+	while (++n < t->seen)
+		if (!is_thread(t, n))
+			return event(t, n)->time;
+	return NONE;
+}
+
+/* The sampling window's first event other than a dev thread: the one
+ * that may have sampled what later reads show. */
+static uint64_t win_first(const struct dm_tolerance *t)
+{
+	uint64_t n = t->win_at;
+
+	while (n + 1 < t->seen && is_thread(t, n))
+		n++;
+	return n;
+}
+
+/* A start write right after dev thread events takes the sampling
+ * window's checkpoint, from before them, so that it may move before them
+ * (back to the event before them, the window's floor). */
 static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
 		      struct dm_error *err)
 {
 	struct dm_tol_start *s = &t->starts[b];
+	bool before_threads = t->anchor && t->win_threads;
 
 	free(s->anchor);
-	s->anchor = checkpoint(m, &s->anchor_len, err);
-	s->floor_ns = m->clock.now;
 	s->at = s->ev = t->seen;
-	return s->anchor ? 0 : -1;
+	s->floor_ns = m->clock.now;
+	if (before_threads) {
+		s->anchor = malloc(t->anchor_len);
+		if (s->anchor)
+			memcpy(s->anchor, t->anchor, t->anchor_len);
+		s->anchor_len = t->anchor_len;
+		s->floor_ns = t->floor_ns;
+		s->at = t->win_at;
+	} else {
+		s->anchor = checkpoint(m, &s->anchor_len, err);
+	}
+	if (!s->anchor)
+		return dm_errorf(err, "out of memory for a tolerance "
+				      "checkpoint");
+	return 0;
 }
 
 static void close_start(struct dm_tol_start *s)
@@ -276,13 +328,17 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		t->rtc_index = ev->value & 0x7f;
 	keep_event(t, ev, b, gap);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
-	 * the reads of what it sampled follow. */
+	 * the reads of what it sampled follow, and before dev thread events
+	 * up to the next other event, which may move before them. */
 	if (t->anchor && t->seen - t->win_at <= DM_TOL_WINDOW) {
 		struct dm_event first;
+		bool thread = ev->op == DM_OP_THREAD;
 
-		expand(t, t->win_at, &first);
-		if (keeps_sample(&first, ev))
+		expand(t, win_first(t), &first);
+		if (t->win_threads || keeps_sample(&first, ev)) {
+			t->win_threads &= thread;
 			return 0;
+		}
 	}
 	free(t->anchor);
 	t->anchor = checkpoint(m, &t->anchor_len, err);
@@ -290,6 +346,7 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		return -1;
 	t->floor_ns = m->clock.now;
 	t->win_at = t->seen - 1;
+	t->win_threads = ev->op == DM_OP_THREAD;
 	return 0;
 }
 
@@ -444,7 +501,9 @@ struct rebased {
 		uint8_t *buf;
 		size_t len;
 		uint64_t floor_ns;
+		uint64_t at; /* the sampling window's first event */
 	} a[DM_TOL_BASES + DM_MAX_VCPUS + 1];
+	uint64_t sampling_at; /* the sampling window moved to this event */
 };
 
 /* Retakes a checkpoint from m, or with m NULL closes that window. */
@@ -455,6 +514,7 @@ static int rebase(struct rebased *rb, struct dm_tol_start *to,
 
 	rb->a[rb->n].to = to;
 	rb->a[rb->n].buf = NULL;
+	rb->a[rb->n].at = rb->sampling_at;
 	if (!m) {
 		rb->n++;
 		return 0;
@@ -482,6 +542,10 @@ static void rebase_end(struct dm_tolerance *t, struct rebased *rb, bool commit)
 		} else {
 			t->anchor_len = rb->a[i].len;
 			t->floor_ns = rb->a[i].floor_ns;
+			if (rb->a[i].at != NONE) {
+				t->win_at = rb->a[i].at;
+				t->win_threads = false;
+			}
 		}
 	}
 }
@@ -519,6 +583,13 @@ static int retake(const struct search *s, uint64_t n,
 	bool sampling;
 	unsigned k = windows_at(s, n, to, &sampling);
 
+	/* A sampling window that begins at dev thread events a held write
+	 * passes begins instead at the first event after them. */
+	sampling |= n == rb->sampling_at;
+	if (sampling && !clean && is_thread(s->t, n) && n < s->upto) {
+		rb->sampling_at = n + 1;
+		sampling = false;
+	}
 	if (sampling && (!clean || rebase(rb, NULL, m)))
 		return -1;
 	for (unsigned i = 0; i < k; i++)
@@ -572,8 +643,12 @@ static int gather_pulls(const struct search *s, int64_t delta, struct pulls *pl)
 		    shift(s, delta, p) < 0 && pull_add(pl, p))
 			return -1;
 	}
-	if (s->k != NONE && s->k > s->from && s->k < s->upto &&
+	/* The read itself too: its bounds let it pass dev thread events. */
+	if (s->k != NONE && s->k > s->from && s->k <= s->upto &&
 	    shift(s, delta, s->k) < 0 && pull_add(pl, s->k))
+		return -1;
+	if (s->w != NONE && s->w != s->k && s->w > s->from && s->w <= s->upto &&
+	    s->w_delta < 0 && pull_add(pl, s->w))
 		return -1;
 	return 0;
 }
@@ -642,6 +717,8 @@ static int run(const struct search *s, int64_t delta, struct run *r,
 		return -1;
 	if (mode == RUN_ADOPT && !(rb = calloc(1, sizeof(*rb))))
 		return -1;
+	if (rb)
+		rb->sampling_at = NONE;
 	if (dm_machine_restore(&m, NULL, s->anchor, s->anchor_len, &err)) {
 		free(rb);
 		return -1;
@@ -895,8 +972,8 @@ static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
 {
 	const struct dm_tolerance *t = s->t;
 	uint64_t at = event(t, s->k)->time;
-	uint64_t prev = s->k > s->from ? event(t, s->k - 1)->time : floor_ns;
-	uint64_t next = s->k + 1 < t->seen ? event(t, s->k + 1)->time : NONE;
+	uint64_t prev = prev_time(t, s->from, s->k, floor_ns);
+	uint64_t next = next_time(t, s->k);
 
 	if (s->w < s->k && event(t, s->w)->time + (uint64_t)s->w_delta > prev)
 		prev = event(t, s->w)->time + (uint64_t)s->w_delta;
@@ -926,14 +1003,15 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 	struct search s = {t,	      t->anchor, t->anchor_len,
 			   t->win_at, last,	 last,
 			   NONE,      0,	 ev->value};
+	uint64_t at = win_first(t);
 	struct dm_event first;
 	int64_t found;
 
 	s.check = s.fit = -1;
 	s.group = NONE;
-	expand(t, t->win_at, &first);
-	if (last > t->win_at && sampled_by(&first, ev)) {
-		s.k = t->win_at;
+	expand(t, at, &first);
+	if (last > at && sampled_by(&first, ev)) {
+		s.k = at;
 		if (latches_pit(&first))
 			s.group = s.k;
 	}
@@ -954,7 +1032,7 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 {
 	struct dm_tolerance *t = v->t;
 	struct search p = *v, q = *v;
-	uint64_t floor_ns = event(t, v->w)->time;
+	uint64_t floor_ns = event(t, v->w)->time, at;
 	uint8_t *buf = NULL;
 	struct run r;
 	int64_t found;
@@ -966,15 +1044,19 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 	p.want = group_want(t, p.group, bad);
 	p.bits = want_bits(t, p.group, bad);
 	p.check = p.fit = -1;
-	q.upto = p.k - 1;
+	/* Before the dev thread events ahead of it too: it may pass them. */
+	at = p.k;
+	while (at > v->from + 1 && is_thread(t, at - 1))
+		at--;
+	q.upto = at - 1;
 	q.check = -1;
-	if (p.k > v->from + 1 && !run(&q, 0, &r, RUN_KEEP)) {
+	if (at > v->from + 1 && !run(&q, 0, &r, RUN_KEEP)) {
 		struct dm_error err;
 
 		buf = checkpoint(r.keep, &p.anchor_len, &err);
 		if (buf) {
 			p.anchor = buf;
-			p.from = p.k;
+			p.from = at;
 			floor_ns = r.keep->clock.now;
 		}
 		dm_machine_destroy(r.keep);
@@ -1033,12 +1115,14 @@ static uint64_t vcpu_next(const struct dm_tolerance *t, uint64_t w,
  * thread in between, while the write that started it took effect late.
  * A read whose sample is a latch is left to the searches before.
  */
-static bool search_sampled(struct search *s, int64_t *found, int64_t *sampled)
+static bool search_sampled(struct search *s, uint64_t floor_ns, int64_t *found,
+			   int64_t *sampled)
 {
 	const struct dm_tolerance *t = s->t;
 	uint64_t last = s->upto, at = event(t, last)->time;
-	int64_t edge[2] = {-reach(at - event(t, last - 1)->time, t->ns),
-			   (int64_t)t->ns};
+	int64_t edge[2] = {
+		-reach(at - prev_time(t, s->from, last, floor_ns), t->ns),
+		(int64_t)t->ns};
 
 	if (sampler(t, s->from, last) != last)
 		return false;
@@ -1092,7 +1176,8 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.want = group_want(t, s.group, last);
 	s.bits = want_bits(t, s.group, last);
 	if ((!search(&s, found) || !*found) &&
-	    (b >= BASE_INTACK || !search_sampled(&s, found, sampled)))
+	    (b >= BASE_INTACK ||
+	     !search_sampled(&s, st->floor_ns, found, sampled)))
 		return NULL;
 	s.k = NONE;
 	s.w = st->ev;
@@ -1129,6 +1214,17 @@ static int keep_pull(struct dm_tolerance *t, uint64_t ev)
 	return 0;
 }
 
+/* An adopted instant every later replay applies before events that come
+ * first in the trace: an intack's, or a start write's moved before dev
+ * thread events. */
+static bool pulled_back(const struct dm_tolerance *t,
+			const struct dm_tol_start *st, int b, int64_t found)
+{
+	return b >= BASE_INTACK ||
+	       (st->ev > st->at && (int64_t)event(t, st->ev)->time + found <
+					   (int64_t)event(t, st->ev - 1)->time);
+}
+
 /*
  * A read of a base that no sampling instant explains moves its start
  * write (or a vcpu's last intack) to the instant that fits it and every
@@ -1149,7 +1245,8 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 		return false;
 	if (t->seen - st->at <= DM_TOL_SPAN && t->win_at > st->ev)
 		moved = fit_start(t, st, b, ev, &found, &sampled);
-	if (!moved || (found < 0 && b >= BASE_INTACK && keep_pull(t, st->ev))) {
+	if (!moved || (found < 0 && pulled_back(t, st, b, found) &&
+		       keep_pull(t, st->ev))) {
 		if (moved)
 			dm_machine_destroy(moved);
 		close_start(st);

@@ -39,7 +39,9 @@
  *
  * Event order is kept: a read never passes its neighbours, a start write
  * passes only events of other actors before its vcpu's next one, an
- * intack only those after its vcpu's previous one.
+ * intack only those after its vcpu's previous one.  dev thread events
+ * (when a host thread had a CPU) move nothing and are no neighbours: a
+ * read or a start write moved earlier than some is applied before them.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H
@@ -90,6 +92,7 @@ struct dm_tolerance {
 	size_t anchor_len;
 	uint64_t win_at;
 	uint64_t floor_ns; /* the machine's time at the checkpoint */
+	bool win_threads;  /* every event since win_at is a dev thread */
 	uint8_t rtc_index; /* the RTC register port 0x70 selects */
 	struct dm_tol_start starts[DM_TOL_BASES];
 	/* Per vcpu: the machine after its last event, while other actors'

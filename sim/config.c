@@ -87,7 +87,8 @@ static const struct opt options[] = {
 	  "answer the ticks of the PIT model (its OUT0 raises) waiting, the "
 	  "oldest at most this late, and no tick may go unanswered (KVM's "
 	  "kvm-pit thread and QEMU's main loop raise it late, once for "
-	  "several)" },
+	  "several); late until the kvm-pit thread's wake-up where the "
+	  "trace has it (dev thread 1), not its raise" },
 	{ "pmtimer_hz", OPT_U64, OFF(pmtimer_hz), 1, 1000000000, NULL,
 	  { 3579545, 3579545, 3579545 }, "ACPI PM timer clock" },
 	{ "pmtimer", OPT_ENUM, OFF(pmtimer_flavor), 0, 1, pmtimer_flavor_names,
@@ -127,6 +128,11 @@ static const struct opt options[] = {
 	  "Register C's PF sets when the trace's dev irq 8 rises while PIE is "
 	  "set, not at the model's periodic ticks (KVM captures: QEMU sets PF "
 	  "in its periodic timer's callback, late, and raises IRQ8 then)" },
+	{ "rtc_uf_trace", OPT_BOOL, OFF(rtc_uf_trace), 0, 1, NULL, { 0, 1, 1 },
+	  "qemu RTC: an update due while the trace's VMM main loop thread is "
+	  "off its CPU (dev thread 0 0) holds UIP set and UF clear until that "
+	  "thread runs again (QEMU runs its update timer in its main loop and "
+	  "latches UIP until then); without such events updates are on time" },
 	{ "hpet_hz", OPT_U64, OFF(hpet_hz), 1, 1000000000, NULL,
 	  { 100000000, 100000000, 100000000 },
 	  "HPET main counter clock (QEMU: 100 MHz; ICH: 14318180)" },

@@ -104,6 +104,7 @@ struct dm_config {
 	uint32_t rtc_epoch_ns; /* ... and the fraction of a second past it */
 	bool rtc_irq;	       /* the RTC drives IRQ8 */
 	bool rtc_pf_trace;     /* PF sets at the trace's IRQ8 raises */
+	bool rtc_uf_trace;     /* updates wait for the trace's main loop */
 	uint64_t hpet_hz;
 	uint32_t hpet_timers;	 /* 3..32 */
 	uint32_t hpet_flavor;	 /* enum dm_hpet_flavor */

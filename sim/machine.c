@@ -37,6 +37,8 @@ static const struct dm_field machine_fields[] = {
 		 0),
 	DM_U8(struct dm_machine_state, npit_ticks, 11, DM_PIT_TICKS),
 	DM_U32(struct dm_machine_state, pit_ticks_lost, 12, UINT32_MAX),
+	DM_BOOL(struct dm_machine_state, pit_worker_ready, 13),
+	DM_U64(struct dm_machine_state, pit_worker_since, 14, UINT64_MAX),
 };
 
 /* Unused queue slots are zero, so equal queues encode equally; ticks
@@ -64,6 +66,11 @@ static int machine_validate(const void *state, struct dm_error *err)
 					 "pit_tick[%u]: set beyond the %u "
 					 "waiting ticks",
 					 i, ms->npit_ticks);
+	if (!ms->pit_worker_ready && ms->pit_worker_since)
+		return dm_errorf(err,
+				 "pit_worker_since: %llu while the PIT "
+				 "worker sleeps",
+				 (unsigned long long)ms->pit_worker_since);
 	return 0;
 }
 
@@ -181,6 +188,7 @@ static void pit_out0(void *opaque, uint64_t now, unsigned irq, int level)
 bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late, uint32_t *lost)
 {
 	struct dm_machine_state *ms = &m->ms;
+	uint64_t from;
 
 	/* Before QEMU put its reset state into KVM's PIT, the PIT ran a
 	 * state the trace does not show. */
@@ -195,8 +203,14 @@ bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late, uint32_t *lost)
 	}
 	/* The raise answers every tick waiting: KVM's kvm-pit thread runs
 	 * its work once for all the injections queued while it waited, and
-	 * QEMU's late PIT timer raises the level of the latest instant. */
-	*late = m->clock.now - ms->pit_tick[0];
+	 * QEMU's late PIT timer raises the level of the latest instant.
+	 * Where the trace says when that thread was woken (by the PIT's
+	 * hrtimer, or the guest's acknowledgement in reinject mode), the
+	 * PIT answers for the time to its wake-up, not for the host's
+	 * scheduling after it; a tick that came while it was runnable
+	 * already owes nothing. */
+	from = ms->pit_worker_ready ? ms->pit_worker_since : m->clock.now;
+	*late = from > ms->pit_tick[0] ? from - ms->pit_tick[0] : 0;
 	memset(ms->pit_tick, 0, sizeof(ms->pit_tick));
 	ms->npit_ticks = 0;
 	return true;
@@ -804,6 +818,27 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
 	/* Under rtc_pf_trace, IRQ8's raises are QEMU's RTC ticks. */
 	if (gsi == 8 && level && m->cfg.rtc_pf_trace)
 		dm_rtc_trace_tick(&m->rtc, m->clock.now);
+	return 0;
+}
+
+int dm_machine_thread(struct dm_machine *m, uint64_t now, uint32_t thread,
+		      bool running, struct dm_error *err)
+{
+	struct dm_machine_state *ms = &m->ms;
+
+	if (thread > DM_THREAD_PIT_WORKER)
+		return dm_errorf(err,
+				 "host thread %u is not known (0: the VMM's "
+				 "main loop, 1: KVM's PIT worker)",
+				 thread);
+	dm_machine_advance(m, now);
+	if (thread == DM_THREAD_MAIN_LOOP) {
+		if (m->cfg.rtc_uf_trace)
+			dm_rtc_main_loop(&m->rtc, m->clock.now, running);
+	} else if (running != ms->pit_worker_ready) {
+		ms->pit_worker_ready = running;
+		ms->pit_worker_since = running ? m->clock.now : 0;
+	}
 	return 0;
 }
 

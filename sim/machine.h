@@ -137,6 +137,9 @@ struct dm_machine_state {
 	uint64_t pit_tick[DM_PIT_TICKS];
 	uint8_t npit_ticks;
 	uint32_t pit_ticks_lost;
+	/* dev thread 1: KVM's PIT worker has been runnable since then. */
+	bool pit_worker_ready;
+	uint64_t pit_worker_since;
 };
 
 struct dm_machine {
@@ -207,7 +210,9 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
  * pit_irq0=off, outside HPET legacy replacement: the trace raised IRQ0
  * (dev irq 0 going from 0 to 1, applied by dm_machine_set_gsi), which
  * answers every PIT tick waiting.  Returns how long after the oldest it
- * came, or UINT64_MAX when none waited; *lost gets the ticks pushed out
+ * came (from the PIT worker's wake-up when dev thread 1 gives it: the
+ * host's scheduling after that is not the PIT's), or UINT64_MAX when none
+ * waited; *lost gets the ticks pushed out
  * unanswered (more than DM_PIT_TICKS waited) since the last raise.
  * False when the raise is not the PIT's to answer (IRQ0 is the PIT's own
  * line, or the HPET's; the PIT had not yet started from QEMU's reset
@@ -215,6 +220,18 @@ int dm_machine_set_gsi(struct dm_machine *m, uint64_t now, uint32_t gsi,
  */
 bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late,
 			   uint32_t *lost);
+/* dev thread: which host thread (the trace's address column). */
+#define DM_THREAD_MAIN_LOOP 0  /* the VMM's main loop (QEMU's device timers) */
+#define DM_THREAD_PIT_WORKER 1 /* KVM's kvm-pit worker (IRQ0's raises) */
+/*
+ * dev thread THREAD LEVEL: the VMM's main loop got a CPU (running) or left
+ * it, KVM's PIT worker was woken (running) or went to sleep.  Under
+ * rtc_uf_trace the main loop's runs time QEMU's RTC updates; the PIT
+ * worker's wake-ups date IRQ0's raises for pit_irq0_late_ns.  An unknown
+ * thread is an error.
+ */
+int dm_machine_thread(struct dm_machine *m, uint64_t now, uint32_t thread,
+		      bool running, struct dm_error *err);
 /* A device outside the model set writes an MSI; returns the number of
  * LAPICs that accepted it. */
 int dm_machine_msi(struct dm_machine *m, uint64_t now, uint64_t addr,

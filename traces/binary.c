@@ -603,6 +603,10 @@ static inline int decode_event(struct dm_trace_reader *r, uint32_t index,
 		GET_MAX(addr, 0xffffffff);
 		GET_MAX(value, 1);
 		break;
+	case HDR(DM_OP_THREAD, DM_ACTOR_DEV, 1):
+		GET_MAX(addr, 1);
+		GET_MAX(value, 1);
+		break;
 	case HDR(DM_OP_MSI, DM_ACTOR_DEV, 1):
 		GET(addr);
 		GET_SIZE(0x10);

@@ -74,6 +74,12 @@ struct dm_ftrace_stats {
 	uint64_t served_seen;	   /* ... kept: QEMU's line change on the vcpu's
 				      thread showed it serving them */
 	uint64_t pit_teardown;	   /* PIT edges skipped: the VM's teardown */
+	uint64_t main_loop_runs;   /* dev thread 0 1: QEMU's main loop ran */
+	uint64_t main_loop_unlogged; /* ... of them at its own line (the
+					switch to it not in the trace) */
+	uint64_t main_loop_woken;    /* ... at its wake-up, the switch to it
+					not in the trace */
+	uint64_t pit_wakeups;	    /* dev thread 1 1: KVM's PIT worker woken */
 	uint64_t service_window_ns; /* longest exit-to-completion of a read
 				       QEMU served */
 	unsigned vcpus;

@@ -574,6 +574,21 @@ static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 	return c.ok && *next <= UINT32_MAX;
 }
 
+/* sched_wakeup: "comm=C pid=N prio=P target_cpu=T" (comm may hold
+ * spaces): the thread woken. */
+static bool parse_wakeup(const char *b, uint64_t *pid)
+{
+	const char *p = strstr(b, " pid=");
+	struct dm_cur c;
+
+	if (!p || strncmp(b, "comm=", 5))
+		return false;
+	c = (struct dm_cur){p + 1, true};
+	dm_cur_lit(&c, "pid=");
+	*pid = dm_cur_num(&c, 10, false);
+	return c.ok && *pid <= UINT32_MAX;
+}
+
 /* "dmsim-clock mono_raw_ns=N [realtime_ns=R]", written to trace_marker by
  * the capture (*real: 0 when absent, as in older captures). */
 static bool parse_clock_marker(const char *b, uint64_t *ns, uint64_t *real)
@@ -607,6 +622,7 @@ enum kev {
 	K_ACCEPT,
 	K_TSC_OFFSET,
 	K_SWITCH,
+	K_WAKEUP,
 	K_MARKER,
 	K_ECHO,	  /* a line change reaching the 8259 or the IOAPIC */
 	K_OUTPUT, /* known, carries nothing the trace needs */
@@ -630,6 +646,7 @@ static const struct {
 	{"kvm_apic_accept_irq", K_ACCEPT},
 	{"kvm_write_tsc_offset", K_TSC_OFFSET},
 	{"sched_switch", K_SWITCH},
+	{"sched_wakeup", K_WAKEUP},
 	{"tracing_mark_write", K_MARKER},
 	{"print", K_MARKER},
 	{"kvm_pic_set_irq", K_ECHO},
@@ -725,6 +742,8 @@ struct survey {
 	uint64_t line;		 /* the line being surveyed */
 	uint64_t last_vcpu_line; /* the vcpus' last event */
 	uint64_t pit_exit_line;	 /* the kvm-pit worker's exit; 0: none */
+	uint32_t main_tid; /* the capture's pid: QEMU's main loop; 0 none */
+	bool wakeups;	   /* sched_wakeup lines (captures since they had) */
 };
 
 /* The thread tid, or NULL if it logged no event yet. */
@@ -773,6 +792,8 @@ static int survey_comment(struct survey *sv, const char *line,
 		q = strstr(p, " tsc_hz=");
 		if (q && sscanf(q, " tsc_hz=%llu", &a) == 1)
 			sv->hdr_tsc_hz = a;
+		if (sscanf(p + 14, "pid=%llu", &a) == 1 && a <= UINT32_MAX)
+			sv->main_tid = (uint32_t)a;
 	} else if (sscanf(p, "dmsim-vcpu %llu tid=%llu tsc_offset=%lld", &a, &b,
 			  &off) == 3 &&
 		   a < MAX_VCPUS && b <= UINT32_MAX) {
@@ -890,6 +911,11 @@ static int survey_event(struct survey *sv, const struct fline *fl,
 		t = thread_find(sv, fl->tid);
 		if (t && t->pit_thread && prev_state(fl->body) == 'X')
 			sv->pit_exit_line = sv->line;
+		return 0;
+	}
+	/* Logged by the waker, whoever it is. */
+	if (k == K_WAKEUP) {
+		sv->wakeups = true;
 		return 0;
 	}
 	t = thread_get(sv, fl->tid, err);
@@ -1220,6 +1246,10 @@ struct conv {
 	bool delivery_eoi;
 	bool irqchip_off;
 	uint8_t icw2_next; /* bit n: 8259 n's next data write is ICW2 */
+	int main_loop;	   /* QEMU's main loop on a CPU: 1, 0, -1 unknown */
+	uint64_t main_wake_slot; /* its wake-up's queue slot while open */
+	uint64_t main_wake_time;
+	int pit_worker; /* KVM's kvm-pit thread runnable: 1, 0, -1 */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -1290,6 +1320,8 @@ static int gap_merge(struct conv *c, struct thread *t);
 static int release_cand_at(struct conv *c, uint64_t idx);
 
 /* A free slot at the tail; a full queue first closes its oldest access. */
+static int close_main_wake(struct conv *c, bool ran);
+
 static int q_reserve(struct conv *c, uint64_t *idx)
 {
 	struct slot *grown;
@@ -1310,6 +1342,11 @@ static int q_reserve(struct conv *c, uint64_t *idx)
 		for (unsigned i = 0; i < c->sv->nt; i++)
 			if (c->th[i].pend != P_NONE && c->th[i].slot == c->head)
 				owner = &c->th[i];
+		if (!owner && c->head == c->main_wake_slot) {
+			if (close_main_wake(c, false))
+				return -1;
+			continue;
+		}
 		if (!owner) {
 			int r = release_cand_at(c, c->head);
 
@@ -2370,6 +2407,150 @@ static int returned_unlogged(struct conv *c, struct thread *t, uint64_t time)
 	return back_on_cpu(c, t, time);
 }
 
+/* A dev thread event, when the thread's level changes. */
+static int thread_level(struct conv *c, int *was, uint32_t thread,
+			uint64_t time, int level)
+{
+	struct oev e = {.time = time,
+			.actor = DM_ACTOR_DEV,
+			.op = DM_OP_THREAD,
+			.addr = thread,
+			.value = (uint64_t)level,
+			.flags = DM_EV_VALUE};
+
+	/* After the vcpus' last event they serve nobody, and a trace that
+	 * ran on would leave the PIT's last ticks unanswered. */
+	if (*was == level || c->in->lineno > c->sv->last_vcpu_line)
+		return 0;
+	*was = level;
+	return q_push(c, &e);
+}
+
+static int main_loop_level(struct conv *c, uint64_t time, int level)
+{
+	c->st->main_loop_runs += (uint64_t)(level && c->main_loop != 1);
+	return thread_level(c, &c->main_loop, 0, time, level);
+}
+
+static bool is_pit_worker(struct conv *c, uint64_t tid)
+{
+	const struct thread *t =
+		tid <= UINT32_MAX ? conv_thread(c, (uint32_t)tid) : NULL;
+
+	return t && c->sv->t[t - c->th].pit_thread;
+}
+
+/*
+ * KVM's PIT worker (kvm-pit/PID) raises IRQ0 once it runs after its
+ * wake-up: by the PIT's hrtimer at a tick, or in reinject mode by the
+ * guest's acknowledgement.  Where the capture has sched_wakeup lines its
+ * runnable spells become dev thread 1 events: 1 at the wake-up, 0 when it
+ * sleeps (a switch away in state S, D or X; preempted, R, it stays
+ * runnable).  A switch back with no wake-up seen says nothing of when it
+ * woke, and nothing is written: the check then judges the raise itself.
+ */
+static int follow_pit_worker(struct conv *c, const struct fline *fl, enum kev k,
+			     uint64_t time)
+{
+	uint64_t tid;
+	bool blocks;
+
+	if (!c->sv->wakeups)
+		return 0;
+	if (k == K_WAKEUP && parse_wakeup(fl->body, &tid) &&
+	    is_pit_worker(c, tid)) {
+		c->st->pit_wakeups += c->pit_worker != 1;
+		return thread_level(c, &c->pit_worker, 1, time, 1);
+	}
+	if (k == K_SWITCH && is_pit_worker(c, fl->tid) &&
+	    parse_switch(fl->body, &blocks, &tid) &&
+	    (blocks || prev_state(fl->body) == 'X'))
+		return thread_level(c, &c->pit_worker, 1, time, 0);
+	return 0;
+}
+
+/*
+ * QEMU's main loop thread (the process's first: its tid is the capture's
+ * pid) runs QEMU's device timers, the RTC's update among them; when it is
+ * off its CPU they wait.  Its switches give dev thread 0 events: away from
+ * the CPU (it is prev), back (next).  A line it logs while off means it
+ * came back unseen (no switch from CPU 1's idle task is ever in this
+ * host's trace): it runs from that line on, as a vcpu thread does in
+ * returned_unlogged.
+ */
+/*
+ * The main loop's wake-up while it is off: whether it ran from there is
+ * known only from what comes next, so the wake-up holds a queue slot.
+ * ran: its own line came first, with no switch to it (from CPU 1's idle
+ * task, which logs none): it ran from the wake-up, 15-36 us after it on
+ * this host (an idle CPU's exit latency, measured on CPU 0).  Otherwise
+ * (a switch to it logged, or the queue full) the slot stays empty.
+ */
+static int close_main_wake(struct conv *c, bool ran)
+{
+	uint64_t slot = c->main_wake_slot;
+	struct oev e = {.time = c->main_wake_time,
+			.actor = DM_ACTOR_DEV,
+			.op = DM_OP_THREAD,
+			.addr = 0,
+			.value = 1,
+			.flags = DM_EV_VALUE};
+
+	c->main_wake_slot = UINT64_MAX;
+	if (!ran)
+		return q_fill(c, slot, NULL, NULL);
+	c->main_loop = 1;
+	c->st->main_loop_runs++;
+	c->st->main_loop_woken++;
+	return q_fill(c, slot, &e, NULL);
+}
+
+static int main_loop_woken(struct conv *c, const struct fline *fl,
+			   uint64_t time)
+{
+	uint64_t tid;
+
+	if (c->main_loop || c->main_wake_slot != UINT64_MAX ||
+	    c->in->lineno > c->sv->last_vcpu_line ||
+	    !parse_wakeup(fl->body, &tid) || tid != c->sv->main_tid)
+		return 0;
+	c->main_wake_time = time;
+	return q_reserve(c, &c->main_wake_slot);
+}
+
+static int follow_main_loop(struct conv *c, const struct fline *fl, enum kev k,
+			    uint64_t time)
+{
+	uint64_t next;
+	bool blocks;
+
+	if (!c->sv->qemu || !c->sv->main_tid)
+		return 0;
+	if (k == K_WAKEUP)
+		return main_loop_woken(c, fl, time);
+	if (fl->tid == c->sv->main_tid && !c->main_loop) {
+		if (c->main_wake_slot != UINT64_MAX) {
+			if (close_main_wake(c, true))
+				return -1;
+		} else {
+			c->st->main_loop_unlogged++;
+			if (main_loop_level(c, time, 1))
+				return -1;
+		}
+	}
+	if (k != K_SWITCH || !parse_switch(fl->body, &blocks, &next))
+		return 0;
+	if (fl->tid == c->sv->main_tid)
+		return main_loop_level(c, time, 0);
+	if (next == c->sv->main_tid) {
+		if (c->main_wake_slot != UINT64_MAX &&
+		    close_main_wake(c, false))
+			return -1;
+		return main_loop_level(c, time, 1);
+	}
+	return 0;
+}
+
 static int on_event(struct conv *c, const struct fline *fl)
 {
 	enum kev k = event_kind(fl->event);
@@ -2385,7 +2566,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 	 * routed nowhere) keeps its own time. */
 	if (k != K_ECHO && t && flush_line(c, t))
 		return -1;
-	if (returned_unlogged(c, t, time))
+	if (returned_unlogged(c, t, time) || follow_main_loop(c, fl, k, time) ||
+	    follow_pit_worker(c, fl, k, time))
 		return -1;
 	switch (k) {
 	case K_PIO:
@@ -2412,6 +2594,8 @@ static int on_event(struct conv *c, const struct fline *fl)
 		return on_tsc_offset(c, fl->body);
 	case K_SWITCH:
 		return on_switch(c, fl->tid, time, fl->body);
+	case K_WAKEUP:
+		return 0;
 	case K_UNKNOWN:
 		if (!c->st->unknown++) {
 			c->first_unknown_line = c->in->lineno;
@@ -2438,6 +2622,8 @@ static int on_bad(struct conv *c)
 
 static int finish_threads(struct conv *c)
 {
+	if (c->main_wake_slot != UINT64_MAX && close_main_wake(c, false))
+		return -1;
 	for (unsigned i = 0; i < c->sv->nt; i++)
 		if (resolve(c, &c->th[i]) || flush_line(c, &c->th[i]) ||
 		    release_all_cands(c, &c->th[i]))
@@ -2513,6 +2699,9 @@ static void init_conv(struct conv *c, struct survey *sv)
 	for (unsigned i = 0; i < sv->nt; i++)
 		c->th[i] = (struct thread){.vcpu = sv->t[i].vcpu};
 	c->irqchip_off = irqchip_off(sv);
+	c->main_loop = -1;
+	c->main_wake_slot = UINT64_MAX;
+	c->pit_worker = -1;
 	c->delivery_eoi = !sv->inj_virq && !c->irqchip_off;
 	if (c->o->model_gsis_given)
 		c->model_gsis = c->o->model_gsis;
@@ -2812,6 +3001,23 @@ static void report_summary(FILE *log, const struct conv *c)
 			"next line (the switch back to it is not in the "
 			"trace)\n",
 			st->unlogged_returns);
+	if (st->pit_wakeups)
+		fprintf(log,
+			"import: KVM's PIT worker woke %" PRIu64
+			" times (dev thread 1): the IRQ0 check judges each "
+			"raise from its wake-up, not from when the host ran "
+			"it\n",
+			st->pit_wakeups);
+	if (st->main_loop_runs)
+		fprintf(log,
+			"import: QEMU's main loop got a CPU %" PRIu64
+			" times (dev thread 0; %" PRIu64
+			" from a wake-up and %" PRIu64
+			" at its own next line, the switch to it not in the "
+			"trace): its timers, the RTC's update among them, wait "
+			"while it is off\n",
+			st->main_loop_runs, st->main_loop_woken,
+			st->main_loop_unlogged);
 	if (st->served_seen)
 		fprintf(log,
 			"import: %" PRIu64

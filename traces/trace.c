@@ -56,6 +56,8 @@ const struct trace_op_info dm_trace_ops[DM_OP_COUNT] = {
 			TV_OPTIONAL},
 	[DM_OP_SMI] = {"smi", NULL, "vector", 0, 0xff, DM_ACTOR_CPU, 0,
 		       TV_OPTIONAL},
+	[DM_OP_THREAD] = {"thread", "thread", "level", 1, 1, DM_ACTOR_DEV, 0,
+			  TV_REQUIRED},
 };
 
 /* [A-Za-z0-9_.:/+-] */

@@ -31,6 +31,10 @@ enum dm_op {
 	DM_OP_INIT,
 	DM_OP_SIPI,
 	DM_OP_SMI,
+	/* dev: a host thread that runs device code can run it (value 1) or
+	 * not (0); addr = which thread (0: the VMM's main loop, on a CPU;
+	 * 1: KVM's PIT worker, woken). */
+	DM_OP_THREAD,
 	DM_OP_COUNT,
 };
 

@@ -32,10 +32,13 @@
  * The tracepoints the importer reads (issue 7), by tracefs group:
  * accesses, lines and messages, acceptance and EOI, plus
  * kvm_userspace_exit (a read served by userspace completes after it),
- * kvm_write_tsc_offset (TSC-deadline values are guest TSC counts) and
+ * kvm_write_tsc_offset (TSC-deadline values are guest TSC counts),
  * sched_switch (an access served by userspace takes effect only once its
  * vcpu thread runs again; the pid filter keeps the switches of the traced
- * threads).  kvm_pio and kvm_mmio are indispensable.
+ * threads) and sched_wakeup (when KVM's kvm-pit worker was woken, by the
+ * PIT's hrtimer or the guest's acknowledgement: its raise of IRQ0 is late
+ * by the host's scheduling after that).  kvm_pio and kvm_mmio are
+ * indispensable.
  */
 static const char *const trace_events[] = {
 	"kvm/kvm_pio",
@@ -54,6 +57,7 @@ static const char *const trace_events[] = {
 	"kvm/kvm_userspace_exit",
 	"kvm/kvm_write_tsc_offset",
 	"sched/sched_switch",
+	"sched/sched_wakeup",
 };
 #define ESSENTIAL_EVENTS 2
 

@@ -339,7 +339,8 @@ START_TEST(unknown_events_are_counted)
 	struct dm_test_text t = {.n = 0};
 	struct result r;
 
-	add(&t, 1, 10, "sched_wakeup: comm=a pid=1 prio=120 target_cpu=000");
+	add(&t, 1, 10,
+	    "sched_migrate_task: comm=a pid=1 prio=120 orig_cpu=0 dest_cpu=1");
 	add(&t, 1, 11, PIT_CW);
 	add(&t, 1, 12, "kvm_hypercall: nr 0x1 a0 0x0");
 	add(&t, 1, 13, "kvm_pic_set_irq: chip 0 pin 0 (edge)");
@@ -658,6 +659,139 @@ START_TEST(unlogged_switch_back_takes_the_next_line)
 	/* Back by 34, preempted there, back unlogged by 36. */
 	ck_assert_uint_eq(r.ev[4].value, 6);
 	ck_assert_uint_eq(r.ev[4].time, 26000000000ULL);
+}
+END_TEST
+
+#define MAIN_SWITCH(state, comm, to)                                          \
+	"sched_switch: prev_comm=qemu-system-x86 prev_pid=100 prev_prio=120 " \
+	"prev_state=" state " ==> next_comm=" comm " next_pid=" #to           \
+	" next_prio=120"
+
+/* QEMU's main loop thread (the capture's pid) gets dev thread 0 events:
+ * 0 when it leaves its CPU, 1 at the switch back, or, when that switch is
+ * not in the trace, at its wake-up or else a line of its own.  Not without the
+ * capture's pid, nor for a VMM that is not QEMU. */
+START_TEST(qemu_main_loop_runs_become_thread_events)
+{
+	static const char *const lines[] = {
+		"  CPU 0/KVM-101 [000] ..... 10.000000000: " PIT_CW "\n",
+		"  qemu-system-x86-100 [001] ..... 11.000000000: " MAIN_SWITCH(
+			"S", "swapper/1", 0) "\n",
+		"  CPU 0/KVM-101 [000] ..... 12.000000000: sched_switch: "
+		"prev_comm=CPU 0/KVM prev_pid=101 prev_prio=120 prev_state=R "
+		"==> next_comm=qemu-system-x86 next_pid=100 next_prio=120\n",
+		"  qemu-system-x86-100 [000] ..... 13.000000000: " MAIN_SWITCH(
+			"S", "CPU 0/KVM", 101) "\n",
+		"  qemu-system-x86-100 [001] ..... 15.000000000: kvm_set_irq: "
+		"gsi 8 level 1 source 0\n",
+		"  qemu-system-x86-100 [001] ..... 16.000000000: " MAIN_SWITCH(
+			"S", "swapper/1", 0) "\n",
+		/* Woken on CPU 1, whose switch from idle is never logged:
+		 * it ran from its wake-up. */
+		"  <idle>-0 [001] dNh4. 17.000000000: sched_wakeup: "
+		"comm=qemu-system-x86 pid=100 prio=120 target_cpu=001\n",
+		"  qemu-system-x86-100 [001] ..... 18.000000000: kvm_set_irq: "
+		"gsi 8 level 0 source 0\n",
+		"  qemu-system-x86-100 [001] ..... 19.000000000: " MAIN_SWITCH(
+			"S", "swapper/1", 0) "\n",
+		/* Woken, then the switch to it logged: from the switch. */
+		"  CPU 0/KVM-101 [000] ..... 20.000000000: sched_wakeup: "
+		"comm=qemu-system-x86 pid=100 prio=120 target_cpu=000\n",
+		"  CPU 0/KVM-101 [000] ..... 21.000000000: sched_switch: "
+		"prev_comm=CPU 0/KVM prev_pid=101 prev_prio=120 prev_state=R "
+		"==> next_comm=qemu-system-x86 next_pid=100 next_prio=120\n",
+		"  qemu-system-x86-100 [000] ..... 22.000000000: " MAIN_SWITCH(
+			"S", "CPU 0/KVM", 101) "\n",
+		"  CPU 0/KVM-101 [000] ..... 23.000000000: " PIT_CW "\n",
+	};
+	static const uint64_t at[] = {1, 2, 3, 5, 6, 7, 9, 11, 12},
+			      level[] = {0, 1, 0, 1, 0, 1, 0, 1, 0};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+	unsigned k = 0;
+
+	dm_test_text_add(&t, "%s",
+			 "# dmsim-capture pid=100 clock=mono buffer_kb=8\n");
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		dm_test_text_add(&t, "%s", lines[i]);
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++) {
+		if (r.ev[i].op != DM_OP_THREAD)
+			continue;
+		ck_assert_uint_lt(k, 9);
+		ck_assert_uint_eq(r.ev[i].addr, 0);
+		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
+		ck_assert_uint_eq(r.ev[i].value, level[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, 9);
+	ck_assert_uint_eq(r.st.main_loop_runs, 4);
+	ck_assert_uint_eq(r.st.main_loop_unlogged, 1);
+	ck_assert_uint_eq(r.st.main_loop_woken, 1);
+
+	/* Without the header no thread is known to be the main loop. */
+	import_text(strchr(t.buf, '\n') + 1, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++)
+		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
+}
+END_TEST
+
+/* KVM's PIT worker gets dev thread 1 events where the capture has its
+ * wake-ups: 1 at a wake-up, 0 when it sleeps (not when preempted). */
+START_TEST(pit_worker_wakeups_become_thread_events)
+{
+	static const char *const lines[] = {
+		"  kvmrun-1 [000] ..... 10.000000000: " PIT_CW "\n",
+		"  <idle>-0 [001] dNh4. 11.000000000: sched_wakeup: "
+		"comm=kvm-pit/1 pid=5 prio=120 target_cpu=001\n",
+		"  kvm-pit/1-5 [001] ..... 12.000000000: kvm_set_irq: gsi 0 "
+		"level 1 source 2\n",
+		"  kvm-pit/1-5 [001] ..... 12.000000000: kvm_set_irq: gsi 0 "
+		"level 0 source 2\n",
+		"  kvm-pit/1-5 [001] ..... 13.000000000: sched_switch: "
+		"prev_comm=kvm-pit/1 prev_pid=5 prev_prio=120 prev_state=R "
+		"==> next_comm=x next_pid=7 next_prio=120\n",
+		"  kvm-pit/1-5 [001] ..... 14.000000000: sched_switch: "
+		"prev_comm=kvm-pit/1 prev_pid=5 prev_prio=120 prev_state=S "
+		"==> next_comm=swapper/1 next_pid=0 next_prio=120\n",
+		"  kvmrun-1 [000] ..... 15.000000000: " PIT_CW "\n",
+	};
+	static const uint64_t at[] = {1, 4}, level[] = {1, 0};
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .pit_irq0_edges = true};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+	unsigned k = 0;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		dm_test_text_add(&t, "%s", lines[i]);
+	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++) {
+		if (r.ev[i].op != DM_OP_THREAD)
+			continue;
+		ck_assert_uint_lt(k, 2);
+		ck_assert_uint_eq(r.ev[i].addr, 1);
+		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
+		ck_assert_uint_eq(r.ev[i].value, level[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, 2);
+	ck_assert_uint_eq(r.st.pit_wakeups, 1);
+	ck_assert_ptr_nonnull(find(&r, DM_OP_IRQ, 2000000000ULL));
+
+	/* Without wake-ups, a switch back says nothing of when it woke. */
+	t.n = 0;
+	t.buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (i != 1)
+			dm_test_text_add(&t, "%s", lines[i]);
+	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	for (unsigned i = 0; i < r.n; i++)
+		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
 }
 END_TEST
 
@@ -1104,6 +1238,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
 	tcase_add_test(tc, unlogged_switch_back_takes_the_next_line);
+	tcase_add_test(tc, qemu_main_loop_runs_become_thread_events);
+	tcase_add_test(tc, pit_worker_wakeups_become_thread_events);
 	tcase_add_test(tc, line_change_on_the_vcpu_shows_it_served);
 	tcase_add_test(tc, hpet_lines_from_the_trace);
 	tcase_add_test(tc, rtc_dated_by_the_guests_reads);

@@ -343,6 +343,62 @@ START_TEST(trace_raises_of_irq0_answer_the_pit_ticks)
 }
 END_TEST
 
+static void pit_worker(struct dm_machine *m, uint64_t t, bool woken)
+{
+	struct dm_error err;
+
+	ck_assert_int_eq(
+		dm_machine_thread(m, t, DM_THREAD_PIT_WORKER, woken, &err), 0);
+}
+
+/*
+ * dev thread 1: the raise is judged from KVM's PIT worker's wake-up, the
+ * host's scheduling after it being no fault of the PIT: a tick that woke
+ * it 10 us late and ran 0.9 ms later passes at 50 us; woken 60 us after
+ * the tick it fails; a tick that came while it was already runnable owes
+ * nothing; asleep at the raise, or with no tick waiting, as before.
+ */
+START_TEST(pit_raises_are_judged_from_the_workers_wakeup)
+{
+	struct dm_machine *m = ticking("pit_irq0_late_ns=50000");
+	struct dm_outcome o;
+	struct dm_error err;
+	size_t len;
+	uint8_t *ck;
+
+	pit_worker(m, 1010000, true);
+	ck = dm_machine_save(m, &len); /* runnable across a checkpoint */
+	dm_machine_destroy(m);
+	ck_assert_int_eq(dm_machine_restore(&m, NULL, ck, len, &err), 0);
+	free(ck);
+	o = trace_irq0(m, 1900000, 1);
+	ck_assert(o.has_actual && !o.mismatch);
+	ck_assert_uint_eq(o.actual, 10000);
+	trace_irq0(m, 1901000, 0);
+	pit_worker(m, 1902000, false);
+	pit_worker(m, 2060000, true); /* 60 us after the 2 ms tick */
+	o = trace_irq0(m, 2061000, 1);
+	ck_assert(o.mismatch);
+	ck_assert_uint_eq(o.actual, 60000);
+	trace_irq0(m, 2062000, 0);
+	/* Runnable since 2.06 ms (preempted, never asleep): the 3 ms tick. */
+	o = trace_irq0(m, 3500000, 1);
+	ck_assert(o.has_actual && !o.mismatch);
+	ck_assert_uint_eq(o.actual, 0);
+	trace_irq0(m, 3501000, 0);
+	pit_worker(m, 3502000, false);
+	o = trace_irq0(m, 4090000, 1); /* asleep: from the raise */
+	ck_assert(o.mismatch);
+	ck_assert_uint_eq(o.actual, 90000);
+	trace_irq0(m, 4091000, 0);
+	pit_worker(m, 4400000, true);
+	o = trace_irq0(m, 4500000, 1); /* no tick waiting */
+	ck_assert(o.mismatch);
+	ck_assert_uint_eq(o.actual, UINT64_MAX);
+	dm_machine_destroy(m);
+}
+END_TEST
+
 /* Raises before QEMU's reset state started KVM's PIT, or while the HPET's
  * legacy replacement owns IRQ0, are not the PIT's: nothing is checked, and
  * legacy replacement drops the ticks waiting. */
@@ -449,6 +505,37 @@ START_TEST(rtc_irq_off_leaves_irq8_to_the_trace)
 }
 END_TEST
 
+/* dev thread 0 reaches the RTC under rtc_uf_trace (on in the kvm and qemu
+ * profiles); any other host thread is refused by name. */
+START_TEST(main_loop_thread_times_the_rtc_update)
+{
+	const char *opts[] = {"rtc=qemu", "rtc=qemu rtc_uf_trace=on"};
+	struct dm_error err = {{0}};
+	struct dm_config cfg;
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct dm_machine *m = make(opts[i]);
+		uint64_t v = 0;
+
+		ck_assert_int_eq(
+			dm_machine_thread(m, 900000000, 0, false, &err), 0);
+		pio_w(m, 1000500000, 0x70, 0x0a);
+		ck_assert_int_eq(
+			dm_machine_pio(m, 1000500000, 0, 0x71, 1, false, &v),
+			DM_ACCESS_OK);
+		ck_assert_uint_eq(v, i ? 0xa6 : 0x26);
+		ck_assert_int_eq(
+			dm_machine_thread(m, 1000600000, 2, true, &err), -1);
+		ck_assert_msg(strstr(err.msg, "host thread 2"), "%s", err.msg);
+		dm_machine_destroy(m);
+	}
+	dm_config_defaults(&cfg, DM_PROFILE_KVM);
+	ck_assert(cfg.rtc_uf_trace);
+	dm_config_defaults(&cfg, DM_PROFILE_DATASHEET);
+	ck_assert(!cfg.rtc_uf_trace);
+}
+END_TEST
+
 START_TEST(a_board_without_hpet_floats_its_registers)
 {
 	struct dm_machine *m = make("hpet_present=off");
@@ -485,6 +572,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, ticks_never_raised_diverge_at_the_end);
 	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
 	tcase_add_test(tc, rtc_irq_off_leaves_irq8_to_the_trace);
+	tcase_add_test(tc, main_loop_thread_times_the_rtc_update);
+	tcase_add_test(tc, pit_raises_are_judged_from_the_workers_wakeup);
 	tcase_add_test(tc, an_hpet_edge_that_reaches_nobody_costs_nothing);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

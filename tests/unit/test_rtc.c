@@ -889,6 +889,56 @@ START_TEST(qemu_pf_from_trace_ticks)
 }
 END_TEST
 
+/*
+ * rtc_uf_trace: QEMU runs its update timer in its main loop and latches UIP
+ * from 244 us before the timer's expiry until it runs (update_in_progress,
+ * rtc_update_timer); the time bytes are computed from the clock at every
+ * read, so the seconds still change on time.
+ */
+START_TEST(qemu_update_waits_for_main_loop)
+{
+	struct fx *f = fx_new("rtc=qemu rtc_uf_trace=on");
+
+	wr(f, 100 * MS, 0x0b, 0x12); /* UIE, 24-hour */
+	dm_rtc_main_loop(&f->rtc, 900 * MS, false);
+	ck_assert(uip(f, NS - 1));
+	ck_assert(uip(f, NS + 500 * US)); /* held: the timer has not run */
+	ck_assert_uint_eq(rd(f, NS + 500 * US, 0x0a), 0xa6);
+	ck_assert_uint_eq(rd(f, NS + 600 * US, 0x00), 0x01);
+	ck_assert_uint_eq(rd(f, NS + 700 * US, 0x0c), 0x00);
+	ck_assert_int_eq(f->irq.level, 0);
+	f = migrate(f); /* held across a checkpoint */
+	ck_assert(uip(f, NS + 800 * US));
+	dm_rtc_main_loop(&f->rtc, NS + 1300 * US, true);
+	ck_assert_int_eq(f->irq.level, 1);
+	ck_assert_uint_eq(f->irq.last_rise, NS + 1300 * US);
+	ck_assert(!uip(f, NS + 1300 * US));
+	ck_assert_uint_eq(rd(f, NS + 1400 * US, 0x0c), 0x90);
+	/* Running at the boundary: the update is on time. */
+	at(f, 2 * NS);
+	ck_assert_uint_eq(f->irq.last_rise, 2 * NS);
+	/* UF still set at the boundary: QEMU's timer is not armed for it, so
+	 * nothing latches; the read that clears UF re-arms it for the next. */
+	dm_rtc_main_loop(&f->rtc, 2 * NS + 500 * MS, false);
+	ck_assert(!uip(f, 3 * NS + 500 * US));
+	ck_assert_uint_eq(rd(f, 3 * NS + 600 * US, 0x0c), 0x90);
+	ck_assert(!uip(f, 3 * NS + 700 * US));
+	ck_assert(uip(f, 4 * NS + 100 * US));
+	ck_assert_uint_eq(rd(f, 4 * NS + 200 * US, 0x0c), 0x00);
+	dm_rtc_main_loop(&f->rtc, 4 * NS + 300 * US, true);
+	ck_assert_uint_eq(f->irq.last_rise, 4 * NS + 300 * US);
+	ck_assert_uint_eq(rd(f, 4 * NS + 400 * US, 0x0c), 0x90);
+	fx_free(f);
+
+	/* Without the option the main loop's runs change nothing. */
+	f = fx_new("rtc=qemu");
+	dm_rtc_main_loop(&f->rtc, 900 * MS, false);
+	ck_assert(!uip(f, NS + 500 * US));
+	ck_assert_uint_eq(rd(f, NS + 600 * US, 0x0c), 0x10);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(qemu_instant_update_and_uip)
 {
 	struct fx *f = fx_new("rtc=qemu");
@@ -1103,6 +1153,15 @@ START_TEST(hostile_checkpoints_rejected)
 	bad.qp_next = 0;
 	expect_rejected("rtc=qemu", &bad, "qp_next");
 	fx_free(f);
+
+	f = fx_new("rtc=qemu rtc_uf_trace=on");
+	dm_rtc_main_loop(&f->rtc, 10 * MS, false);
+	bad = f->rtc;
+	bad.hold_from = bad.base_ns + 1;
+	expect_rejected("rtc=qemu rtc_uf_trace=on", &bad, "hold_from");
+	bad = f->rtc;
+	expect_rejected("", &bad, "loop_off");
+	fx_free(f);
 }
 END_TEST
 
@@ -1143,6 +1202,7 @@ static Suite *suite(void)
 	tcase_add_test(q, qemu_ports);
 	tcase_add_test(q, qemu_periodic_needs_pie_and_phase);
 	tcase_add_test(q, qemu_pf_from_trace_ticks);
+	tcase_add_test(q, qemu_update_waits_for_main_loop);
 	tcase_add_test(q, qemu_instant_update_and_uip);
 	tcase_add_test(q, qemu_time_write_restarts_second);
 	tcase_add_test(q, qemu_century_dow_and_uf_under_set);

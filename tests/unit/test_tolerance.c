@@ -565,6 +565,147 @@ START_TEST(an_intack_taken_before_its_line_moves_back)
 }
 END_TEST
 
+/* ---- dev thread events are no neighbours ----------------------------- */
+
+static struct dm_event loop_run(int running)
+{
+	return (struct dm_event){.op = DM_OP_THREAD,
+				 .actor = DM_ACTOR_DEV,
+				 .value = (uint64_t)running,
+				 .flags = DM_EV_VALUE};
+}
+
+/* Applies the steps in true order and writes them in line order. */
+static void record_steps(struct step *st, size_t count, char *path, size_t n)
+{
+	struct rec r = {0};
+	struct dm_error err;
+
+	rec_open(&r, path, n, "profile=datasheet");
+	qsort(st, count, sizeof(st[0]), by_applied);
+	for (size_t i = 0; i < count; i++) {
+		struct dm_outcome o;
+
+		st[i].ev.time = st[i].applied;
+		ck_assert_int_eq(dm_replay_step(r.m, &st[i].ev, &o, &err), 0);
+		if (o.has_actual) {
+			st[i].ev.value = o.actual;
+			st[i].ev.flags = DM_EV_VALUE;
+		}
+		st[i].ev.time = st[i].line;
+	}
+	qsort(st, count, sizeof(st[0]), by_line);
+	for (size_t i = 0; i < count; i++)
+		ck_assert_int_eq(dm_trace_write(r.w, &st[i].ev, &err), 0);
+	rec_close(&r);
+}
+
+/*
+ * QEMU's main loop ran (dev thread 0) between the instants KVM applied a
+ * TMICT write, computed a PM timer read and latched a PIT count, and
+ * their lines, 30 and 12 us later: each moves back past those events
+ * (the TMICT write beyond the 15 us tolerance, as a start write may).
+ * Past an access a read still may not (the last one).
+ */
+START_TEST(dev_thread_events_are_no_neighbours)
+{
+	const uint64_t t0 = 1000000;
+	struct step st[] = {
+		{t0, t0, mmio(true, 0xfee000f0, 0x1ff)},
+		{t0 + 100 * US, t0 + 100 * US, mmio(true, 0xfee003e0, 0xb)},
+		{t0 + 230 * US, t0 + 200 * US, mmio(true, 0xfee00380, 1000000)},
+		{t0 + 205 * US, t0 + 205 * US, loop_run(0)},
+		{t0 + 210 * US, t0 + 210 * US, loop_run(1)},
+		{t0 + 300 * US, t0 + 300 * US, mmio(false, 0xfee00390, 0)},
+		{t0 + 302 * US, t0 + 302 * US, mmio(false, 0xfee00080, 0)},
+		{t0 + 412 * US, t0 + 400 * US, pio(false, 0xb008, 0)},
+		{t0 + 404 * US, t0 + 404 * US, loop_run(0)},
+		{t0 + 408 * US, t0 + 408 * US, loop_run(1)},
+		{t0 + 500 * US, t0 + 500 * US, pio(true, 0x43, 0x34)},
+		{t0 + 510 * US, t0 + 510 * US, pio(true, 0x40, 0x50)},
+		{t0 + 520 * US, t0 + 520 * US, pio(true, 0x40, 0xc3)},
+		{t0 + 612 * US, t0 + 600 * US, pio(true, 0x43, 0x00)},
+		{t0 + 604 * US, t0 + 604 * US, loop_run(0)},
+		{t0 + 608 * US, t0 + 608 * US, loop_run(1)},
+		{t0 + 620 * US, t0 + 620 * US, pio(false, 0x40, 0)},
+		{t0 + 630 * US, t0 + 630 * US, pio(false, 0x40, 0)},
+		{t0 + 712 * US, t0 + 700 * US, pio(false, 0xb008, 0)},
+		{t0 + 706 * US, t0 + 706 * US, mmio(false, 0xfee00080, 0)},
+	};
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_steps(st, sizeof(st) / sizeof(st[0]), path, sizeof(path));
+	ck_assert_int_eq(replay(path, 15 * US, &s), 1);
+	ck_assert_uint_eq(s.divergences, 1); /* the PM read behind the TPR */
+	ck_assert_uint_eq(s.threads, 6);
+	ck_assert_uint_eq(adopted, 1); /* TMICT, 30 us earlier */
+	ck_assert_uint_eq(max_adopted, 30 * US);
+	ck_assert_uint_eq(s.tolerated, 3); /* TMCCT at the write's move, PM,
+					      the latch */
+	unlink(path);
+}
+END_TEST
+
+/*
+ * A TMICT write applied 10 us late; QEMU's main loop ran 30 ns before the
+ * first read's line, the read computed 100 ns before it; the second read,
+ * boxed in by its neighbours, moves the write.  Checked again against the
+ * moved write, the first read moves back past the dev thread event.
+ */
+START_TEST(an_earlier_read_rechecked_passes_dev_thread_events)
+{
+	const uint64_t t0 = 1000000;
+	struct step st[] = {
+		{t0, t0, mmio(true, 0xfee000f0, 0x1ff)},
+		{t0 + 100 * US, t0 + 100 * US, mmio(true, 0xfee003e0, 0xb)},
+		{t0 + 200 * US, t0 + 210 * US, mmio(true, 0xfee00380, 1000000)},
+		{t0 + 228470, t0 + 228470, loop_run(1)},
+		{t0 + 228500, t0 + 228400, mmio(false, 0xfee00390, 0)},
+		{t0 + 230 * US, t0 + 230 * US, mmio(false, 0xfee00390, 0)},
+		{t0 + 230050, t0 + 230050, mmio(false, 0xfee00080, 0)},
+	};
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_steps(st, sizeof(st) / sizeof(st[0]), path, sizeof(path));
+	ck_assert_int_eq(replay(path, 15 * US, &s), 0);
+	ck_assert_uint_eq(adopted, 1);
+	ck_assert_uint_eq(max_adopted, 10 * US);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * A TMICT write applied 11 us late, past two line changes and a dev thread
+ * event right before the read: the read's sampling window begins at the
+ * thread event, which the moved write passes; the window then begins at
+ * the read instead, and the write is adopted.
+ */
+START_TEST(a_start_write_moves_past_a_window_of_dev_thread_events)
+{
+	const uint64_t t0 = 1000000;
+	struct step st[] = {
+		{t0, t0, mmio(true, 0xfee000f0, 0x1ff)},
+		{t0 + 100 * US, t0 + 100 * US, mmio(true, 0xfee003e0, 0xb)},
+		{t0 + 200 * US, t0 + 211 * US, mmio(true, 0xfee00380, 1000000)},
+		{t0 + 203 * US, t0 + 203 * US, edge(1)},
+		{t0 + 204 * US, t0 + 204 * US, edge(0)},
+		{t0 + 208 * US, t0 + 208 * US, loop_run(0)},
+		{t0 + 213 * US, t0 + 213 * US, mmio(false, 0xfee00390, 0)},
+		{t0 + 216 * US, t0 + 216 * US, mmio(false, 0xfee00390, 0)},
+	};
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_steps(st, sizeof(st) / sizeof(st[0]), path, sizeof(path));
+	ck_assert_int_eq(replay(path, 15 * US, &s), 0);
+	ck_assert_uint_eq(adopted, 1);
+	ck_assert_uint_eq(max_adopted, 11 * US);
+	unlink(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tolerance");
@@ -579,6 +720,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
 	tcase_add_test(tc, a_mode3_count_past_its_half_period_wrap_is_found);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
+	tcase_add_test(tc, dev_thread_events_are_no_neighbours);
+	tcase_add_test(tc, an_earlier_read_rechecked_passes_dev_thread_events);
+	tcase_add_test(tc,
+		       a_start_write_moves_past_a_window_of_dev_thread_events);
 	suite_add_tcase(s, tc);
 	return s;
 }

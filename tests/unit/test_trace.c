@@ -326,9 +326,8 @@ static void make_event(struct dm_event *ev, uint64_t time, uint8_t op,
 		       uint64_t addr, uint8_t size, uint64_t value)
 {
 	static const uint8_t actors[DM_OP_COUNT] = {
-		[DM_OP_IRQ] = DM_ACTOR_DEV,
-		[DM_OP_MSI] = DM_ACTOR_DEV,
-		[DM_OP_MARK] = DM_ACTOR_SIM,
+		[DM_OP_IRQ] = DM_ACTOR_DEV,    [DM_OP_MSI] = DM_ACTOR_DEV,
+		[DM_OP_THREAD] = DM_ACTOR_DEV, [DM_OP_MARK] = DM_ACTOR_SIM,
 		[DM_OP_HASH] = DM_ACTOR_SIM,
 	};
 
@@ -471,6 +470,9 @@ static void random_event(uint64_t *s, struct dm_event *ev, uint64_t *time)
 	case DM_OP_IRQ:
 		ev->addr = rnd_sized(s) & 0xffffffff;
 		break;
+	case DM_OP_THREAD:
+		ev->addr = rnd(s) & 1;
+		break;
 	case DM_OP_MSI:
 		ev->addr = rnd_sized(s);
 		ev->size = 4;
@@ -487,7 +489,7 @@ static void random_event(uint64_t *s, struct dm_event *ev, uint64_t *time)
 		break;
 	}
 	ev->value = rnd_sized(s);
-	if (op == DM_OP_IRQ)
+	if (op == DM_OP_IRQ || op == DM_OP_THREAD)
 		ev->value &= 1;
 	else if (op == DM_OP_INTACK || dm_op_is_signal(op))
 		ev->value &= 0xff;
@@ -916,8 +918,16 @@ START_TEST(binary_event_errors)
 	put_file(tmp("ok.bin"), buf, n);
 	ck_assert_int_eq(read_all(tmp("ok.bin"), NULL), 1);
 
+	/* Op code 15 is dev thread: the thread (0 or 1) and the level. */
+	n = build_bin(buf, "\x05\x5f\x00\x01", 4, 1, true);
+	put_file(tmp("ok.bin"), buf, n);
+	ck_assert_int_eq(read_all(tmp("ok.bin"), NULL), 1);
+	expect_payload_error("\x05\x5f\x02\x01", 4, 1,
+			     ": byte 40: chunk 0 event 0: thread 0x2 out of "
+			     "range (max 0x1)");
 	expect_payload_error("\x05\x4f", 2, 1,
-			     ": byte 41: chunk 0 event 0: unknown op code 15");
+			     ": byte 41: chunk 0 event 0: op thread needs "
+			     "actor dev, got cpuN");
 	/* Bit 7 of the op byte is the #GP flag: an msr.r or msr.w only. */
 	expect_payload_error("\x05\xc1\x00\x40\x01\x12", 6, 1,
 			     ": byte 40: chunk 0 event 0: only msr.r and msr.w "
@@ -1015,7 +1025,7 @@ START_TEST(writer_rejects_bad_events)
 	assert_msg_has(&err, "empty mark label");
 	ev.op = DM_OP_COUNT;
 	ck_assert_int_eq(dm_trace_write(w, &ev, &err), -1);
-	assert_msg_has(&err, "unknown op code 15");
+	assert_msg_has(&err, "unknown op code 16");
 	ck_assert_int_eq(dm_trace_finish(w, &err), 0);
 	ck_assert_int_eq(read_all(path, &err), 1);
 
