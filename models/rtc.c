@@ -1234,4 +1234,4 @@ static const struct dm_field rtc_fields[] = {
 };
 
 const struct dm_state_desc dm_rtc_state_desc = DM_STATE_DESC(
-	"rtc", 1, struct dm_rtc, rtc_fields, .validate = rtc_validate);
+	"rtc", 2, struct dm_rtc, rtc_fields, .validate = rtc_validate);

@@ -75,7 +75,7 @@ static int machine_validate(const void *state, struct dm_error *err)
 }
 
 const struct dm_state_desc dm_machine_state_desc =
-	DM_STATE_DESC("machine", 2, struct dm_machine_state, machine_fields,
+	DM_STATE_DESC("machine", 3, struct dm_machine_state, machine_fields,
 		      .validate = machine_validate);
 
 /* ---- interrupt lines ------------------------------------------------- */

@@ -553,12 +553,57 @@ START_TEST(a_board_without_hpet_floats_its_registers)
 }
 END_TEST
 
+/*
+ * The machine's board state and the RTC gained fields for the host-thread
+ * events (machine version 3, rtc version 2): a blob of the version before
+ * is refused with both versions named, not misread.
+ */
+static void assert_old_version_refused(struct dm_machine *m, const char *name,
+				       uint16_t old, const char *want)
+{
+	for (unsigned i = 0; i < m->ndevices; i++) {
+		const struct dm_device *d = &m->devices[i];
+		size_t n = dm_device_encoded_size(d);
+		uint8_t *buf;
+		struct dm_error err = {""};
+
+		if (strcmp(d->name, name))
+			continue;
+		buf = malloc(n);
+		ck_assert_ptr_nonnull(buf);
+		ck_assert_uint_eq(dm_device_encode(d, buf, n), n);
+		ck_assert_int_eq(dm_device_load(d, buf, n, &err), 0);
+		buf[0] = (uint8_t)old;
+		buf[1] = (uint8_t)(old >> 8);
+		ck_assert_int_eq(dm_device_load(d, buf, n, &err), -1);
+		ck_assert_str_eq(err.msg, want);
+		free(buf);
+		return;
+	}
+	ck_abort_msg("no device %s", name);
+}
+
+START_TEST(state_versions_before_the_thread_fields_are_refused)
+{
+	struct dm_machine *m = make("profile=qemu");
+
+	assert_old_version_refused(
+		m, "machine", 2,
+		"machine: state version 2, this build reads version 3");
+	assert_old_version_refused(
+		m, "rtc", 1,
+		"rtc: state version 1, this build reads version 2");
+	dm_machine_destroy(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("machine");
 	TCase *tc = tcase_create("wiring");
 
 	tcase_add_test(tc, isa_irq_routing_and_override);
+	tcase_add_test(tc, state_versions_before_the_thread_fields_are_refused);
 	tcase_add_test(tc, sources_are_ored);
 	tcase_add_test(tc, hpet_legacy_takes_irq0_and_irq8_and_gives_them_back);
 	tcase_add_test(tc, hpet_irq_off_leaves_its_lines_to_the_trace);
