@@ -87,7 +87,9 @@ static bool is_pit_port(const struct dm_event *ev)
 	       ev->addr >= 0x40 && ev->addr <= 0x43;
 }
 
-/* A counter-latch command, or a read-back that latches a count. */
+/* A counter-latch command, or a read-back that latches a count or a
+ * status: a status holds OUT and NULL COUNT, which the time decides as
+ * much as a count. */
 static bool latches_pit(const struct dm_event *ev)
 {
 	uint8_t v = (uint8_t)ev->value;
@@ -95,7 +97,7 @@ static bool latches_pit(const struct dm_event *ev)
 	if (ev->op != DM_OP_PIO_W || ev->addr != 0x43)
 		return false;
 	if (v >> 6 == 3)
-		return !(v & 0x20);
+		return (v & 0x30) != 0x30;
 	return ((v >> 4) & 3) == 0;
 }
 

@@ -412,6 +412,41 @@ START_TEST(a_latched_low_byte_that_wraps_is_found)
 END_TEST
 
 /*
+ * A read-back that latches only counter 2's status (0xe8): KVM took it
+ * 150 us after its line, which is 20 us after the count of 365 (mode 3,
+ * a half period of 153 us) was loaded, so the status's OUT bit is low
+ * where the line's instant has it high.  The read-back is the sample the
+ * status read shows, and moves as a count latch does, within the
+ * tolerance only.
+ */
+START_TEST(a_status_read_back_taken_late_is_found)
+{
+	struct rec r = {.t = 1000000};
+	struct dm_replay_stats s;
+	uint64_t loaded;
+	char path[64];
+
+	rec_open(&r, path, sizeof(path), "profile=kvm");
+	emit_exact(&r, pio(true, 0x43, 0xb6), 0);
+	emit_exact(&r, pio(true, 0x42, 0x6d), 0);
+	loaded = r.t;
+	emit_exact(&r, pio(true, 0x42, 0x01), 0);
+	r.t = loaded + 20000;
+	emit_exact(&r, pio(true, 0x43, 0xe8), 150000);
+	r.t = loaded + 200000;
+	emit_exact(&r, pio(false, 0x42, 0), 0);
+	rec_close(&r);
+
+	ck_assert_int_eq(replay(path, 0, &s), 1);
+	ck_assert_int_eq(replay(path, 50000, &s), 1);
+	ck_assert_int_eq(replay(path, 200000, &s), 0);
+	ck_assert_uint_eq(s.divergences, 0);
+	ck_assert_uint_ge(s.tolerated, 1);
+	unlink(path);
+}
+END_TEST
+
+/*
  * KVM's mode 3 count (count - 2 x ticks mod count) wraps at every half
  * period.  Counter 2 loaded with 443 (a half period of 186 us); the
  * host stopped the vcpu 200 us before the latch's line, and the latch
@@ -718,6 +753,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_read_needing_another_instant_diverges);
 	tcase_add_test(tc, a_read_logged_late_after_a_late_start_fits_both);
 	tcase_add_test(tc, a_latched_low_byte_that_wraps_is_found);
+	tcase_add_test(tc, a_status_read_back_taken_late_is_found);
 	tcase_add_test(tc, a_mode3_count_past_its_half_period_wrap_is_found);
 	tcase_add_test(tc, an_intack_taken_before_its_line_moves_back);
 	tcase_add_test(tc, dev_thread_events_are_no_neighbours);
