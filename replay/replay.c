@@ -551,13 +551,15 @@ static void report_summary(const struct dm_replay_opts *opts, const char *path,
 		"machine:     %s\n"
 		"events:      %" PRIu64 " (%" PRIu64 " reads checked, %" PRIu64
 		" recorded, %" PRIu64 " writes, %" PRIu64 " irq/msi, %" PRIu64
-		" intack, %" PRIu64 " signal, %" PRIu64 " hash checks)\n"
+		" intack, %" PRIu64 " signal, %" PRIu64 " thread, %" PRIu64
+		" hash checks)\n"
 		"divergences: %" PRIu64 "\n"
 		"final time:  %" PRIu64 " ns\n"
 		"state hash:  0x%016" PRIx64 "\n",
 		path, encoding, config, s->events, s->reads_checked,
 		s->reads_recorded, s->writes, s->irqs, s->intacks, s->signals,
-		s->hashes_checked, s->divergences, m->clock.now, hash);
+		s->threads, s->hashes_checked, s->divergences, m->clock.now,
+		hash);
 	if (s->pit_raises)
 		fprintf(opts->out,
 			"irq0:        %" PRIu64 " raises checked against the "

@@ -53,6 +53,7 @@ struct dm_ftrace_stats {
 	uint64_t dev_irqs;     /* dev irq events */
 	uint64_t pit_edges;    /* of which the PIT's IRQ0 (pit_irq0_edges) */
 	uint64_t dev_msis;     /* dev msi events */
+	uint64_t threads;      /* dev thread events */
 	uint64_t intacks;      /* intack events (derived or kvm_inj_virq) */
 	uint64_t eois_by_kvm;  /* EOIs KVM did itself at delivery */
 	uint64_t acks_vec;     /* irqchip off: intacks with a known vector */

@@ -1290,6 +1290,9 @@ static int q_write(struct conv *c, const struct oev *o)
 	case DM_OP_MSI:
 		c->st->dev_msis++;
 		break;
+	case DM_OP_THREAD:
+		c->st->threads++;
+		break;
 	case DM_OP_INTACK:
 		c->st->intacks++;
 		break;
@@ -2945,9 +2948,9 @@ static void report_summary(FILE *log, const struct conv *c)
 		"import: %" PRIu64 " lines -> %" PRIu64 " events: %" PRIu64
 		" accesses, %" PRIu64 " intacks (%" PRIu64
 		" with KVM's own EOI), %" PRIu64 " dev irq, %" PRIu64
-		" dev msi\n",
+		" dev msi, %" PRIu64 " dev thread\n",
 		st->lines, st->events, st->accesses, st->intacks,
-		st->eois_by_kvm, st->dev_irqs, st->dev_msis);
+		st->eois_by_kvm, st->dev_irqs, st->dev_msis, st->threads);
 	if (c->o->pit_irq0_edges)
 		fprintf(log,
 			"import: %" PRIu64 " of the dev irq events are the "
