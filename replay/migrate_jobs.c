@@ -47,8 +47,7 @@ struct jobs {
 	const char *path;
 	const struct dm_config *cfg;
 	const struct dm_migrate_opts *opts;
-	uint64_t size;	/* events per slice */
-	uint64_t every; /* the migration period */
+	uint64_t size; /* events per slice */
 	pthread_mutex_t lock;
 	struct slice **slices; /* by index, as handed out */
 	size_t n, cap;
@@ -157,7 +156,7 @@ static void check_slice(struct worker *w, struct slice *s, uint64_t k)
 {
 	struct jobs *j = w->j;
 	uint64_t start = k * j->size;
-	uint64_t from = k && k != w->prev + 1 ? start - j->every : start;
+	uint64_t from = k && k != w->prev + 1 ? start - j->opts->every : start;
 	struct dm_migrate_result before = {0};
 	FILE *out;
 	int rc;
@@ -269,7 +268,6 @@ int dm_migrate_jobs(const char *path, const struct dm_config *cfg,
 			 .cfg = cfg,
 			 .opts = opts,
 			 .size = slice_size(opts),
-			 .every = opts->every,
 			 .lock = PTHREAD_MUTEX_INITIALIZER,
 			 .end = UINT64_MAX};
 	unsigned n = opts->jobs;

@@ -62,10 +62,7 @@ static int alloc_tracking(struct dm_twin *t, struct dm_error *err)
 int dm_twin_open(struct dm_twin *t, const struct dm_config *cfg,
 		 const struct dm_migrate_opts *opts, struct dm_error *err)
 {
-	*t = (struct dm_twin){.cfg = cfg,
-			      .opts = opts,
-			      .out = opts->out,
-			      .loaded_at = UINT64_MAX};
+	*t = (struct dm_twin){.cfg = cfg, .opts = opts, .out = opts->out};
 	if (build(t, &t->ref, err) || build(t, &t->mig, err) ||
 	    alloc_tracking(t, err)) {
 		dm_twin_close(t);
@@ -82,9 +79,6 @@ void dm_twin_close(struct dm_twin *t)
 	free(t->enc);
 	dm_machine_destroy(t->ref);
 	dm_machine_destroy(t->mig);
-	t->seen_ref = t->seen_mig = t->enc = NULL;
-	t->stale = NULL;
-	t->ref = t->mig = NULL;
 }
 
 /* Whether device i of m changed since snap was taken; brings snap up to
@@ -122,7 +116,7 @@ static bool states_equal(struct dm_twin *t)
 	return true;
 }
 
-bool dm_twin_migrates_before(const struct dm_migrate_opts *opts, uint64_t i)
+static bool migrates_before(const struct dm_migrate_opts *opts, uint64_t i)
 {
 	if (opts->every && i % opts->every == 0)
 		return true;
@@ -358,7 +352,6 @@ static int rebase(struct dm_twin *t, struct dm_error *err)
 	snapshot(t->mig, t->seen_mig);
 	t->built_all = true;
 	t->compare_all = true;
-	t->loaded_at = t->index;
 	t->behind = false;
 	return 0;
 }
@@ -368,8 +361,7 @@ static int migrate_if_due(struct dm_twin *t, struct dm_error *err)
 {
 	int rc;
 
-	if (t->index == t->loaded_at ||
-	    !dm_twin_migrates_before(t->opts, t->index))
+	if (!migrates_before(t->opts, t->index))
 		return 0;
 	t->res->migration = t->index;
 	rc = migrate(t, err);
@@ -384,9 +376,9 @@ int dm_twin_step(struct dm_twin *t, const struct dm_event *ev,
 	int rc;
 
 	t->now = ev->time;
-	rc = t->behind ? rebase(t, err) : 0;
-	if (!rc)
-		rc = migrate_if_due(t, err);
+	/* After events on the reference alone, the rebase is this event's
+	 * migration. */
+	rc = t->behind ? rebase(t, err) : migrate_if_due(t, err);
 	if (!rc)
 		rc = lockstep(t, ev, err);
 	if (rc < 0)

@@ -23,11 +23,10 @@ struct dm_twin {
 	struct dm_machine *mig;
 	/* Counts migrations and bytes; event, migration on a divergence. */
 	struct dm_migrate_result *res;
-	uint64_t index;	    /* of the next event */
-	uint64_t now;	    /* its time */
-	uint64_t loaded_at; /* the migration due here is already made */
-	bool behind;	    /* events ran on the reference alone */
-	int64_t run;	    /* in opts->store */
+	uint64_t index; /* of the next event */
+	uint64_t now;	/* its time */
+	bool behind;	/* events ran on the reference alone */
+	int64_t run;	/* in opts->store */
 	/* Each machine at the last comparison; the two share a layout. */
 	uint8_t *seen_ref;
 	uint8_t *seen_mig;
@@ -42,9 +41,6 @@ struct dm_twin {
 int dm_twin_open(struct dm_twin *t, const struct dm_config *cfg,
 		 const struct dm_migrate_opts *opts, struct dm_error *err);
 void dm_twin_close(struct dm_twin *t);
-
-/* Whether the options migrate before event i. */
-bool dm_twin_migrates_before(const struct dm_migrate_opts *opts, uint64_t i);
 
 /*
  * One event: the migration due before it, then the event on both

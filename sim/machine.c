@@ -162,6 +162,13 @@ static void isa_source(struct dm_machine *m, uint64_t now, unsigned irq,
  * (dm_machine_pit_raised).  Under HPET
  * legacy replacement the PIT's ticks reach nothing.
  */
+/* Unused slots stay zero, so equal queues encode equally. */
+static void forget_pit_ticks(struct dm_machine_state *ms)
+{
+	memset(ms->pit_tick, 0, sizeof(ms->pit_tick));
+	ms->npit_ticks = 0;
+}
+
 static void pit_tick(struct dm_machine_state *ms, uint64_t now)
 {
 	if (ms->hpet_legacy)
@@ -211,8 +218,7 @@ bool dm_machine_pit_raised(struct dm_machine *m, uint64_t *late, uint32_t *lost)
 	 * already owes nothing. */
 	from = ms->pit_worker_ready ? ms->pit_worker_since : m->clock.now;
 	*late = from > ms->pit_tick[0] ? from - ms->pit_tick[0] : 0;
-	memset(ms->pit_tick, 0, sizeof(ms->pit_tick));
-	ms->npit_ticks = 0;
+	forget_pit_ticks(ms);
 	return true;
 }
 
@@ -265,10 +271,8 @@ static void hpet_legacy(void *opaque, uint64_t now, unsigned pin, int level)
 	m->ms.hpet_legacy = level;
 	/* QEMU's KVM_PIT_FLAGS_HPET_LEGACY: the PIT injects nothing more,
 	 * ticks still waiting included. */
-	if (level) {
-		memset(m->ms.pit_tick, 0, sizeof(m->ms.pit_tick));
-		m->ms.npit_ticks = 0;
-	}
+	if (level)
+		forget_pit_ticks(&m->ms);
 	drive_inputs(m, now);
 }
 

@@ -10,20 +10,8 @@ traces=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-# expect_fail WANT ARGS...: dmsim convert must exit 2 saying WANT.
-expect_fail() {
-	local want=$1 rc=0
-	shift
-	"$dmsim" convert "$@" >"$work/out" 2>"$work/err" || rc=$?
-	[ "$rc" -eq 2 ] || fail "convert $* exited $rc, not 2"
-	grep -qF -- "$want" "$work/err" ||
-		fail "convert $* said '$(cat "$work/err")', not '$want'"
-}
+cmd=convert
+. "$(dirname "$0")/cli_lib.bash"
 
 all=$traces/codec_all_ops.txt
 canon=$traces/codec_all_ops.canon.txt

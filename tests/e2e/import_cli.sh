@@ -10,20 +10,8 @@ traces=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-# expect_fail WANT ARGS...: dmsim import must exit 2 saying WANT.
-expect_fail() {
-	local want=$1 rc=0
-	shift
-	"$dmsim" import "$@" >"$work/out" 2>"$work/err" || rc=$?
-	[ "$rc" -eq 2 ] || fail "import $* exited $rc, not 2"
-	grep -qF -- "$want" "$work/err" ||
-		fail "import $* said '$(cat "$work/err")', not '$want'"
-}
+cmd=import
+. "$(dirname "$0")/cli_lib.bash"
 
 "$dmsim" import qemu "$traces/qemu_probe.log" -o "$work/q.txt" \
 	--pit-irq0 trace --model-gsi 0,8 --to text --quiet ||
