@@ -145,6 +145,7 @@ static const char usage_text[] =
 	"                    [--model-gsi LIST] [--pit-irq0 model|trace]\n"
 	"                    [--hpet-irq model|trace] [--to text|binary]\n"
 	"                    [--quiet]\n"
+	"       dmsim import qemu ...   (dmsim import qemu --help)\n"
 	"\n"
 	"Converts the text of the Linux kvm tracepoints (tracefs trace or\n"
 	"trace_pipe, trace-cmd report, or a `dmsim kvm capture` raw file)\n"
@@ -241,7 +242,8 @@ int dm_cmd_import(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "qemu"))
 		return import_qemu(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "ftrace"))
-		return usage_error(usage_text, "the only format is ftrace; not",
+		return usage_error(usage_text,
+				   "the formats are ftrace and qemu; not",
 				   argc < 2 ? "(none)" : argv[1]);
 	rc = parse_args(argc, argv, usage_text, 23, true, &a);
 	if (rc >= 0)

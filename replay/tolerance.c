@@ -170,8 +170,7 @@ static int base_of(const struct dm_machine *m, const struct dm_event *ev)
  * count (the last data byte written before the count runs), a LAPIC
  * TMICT write, an HPET enable, an RTC register A write (releasing the
  * divider). */
-static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
-		      const struct dm_event *ev)
+static int started_by(const struct dm_machine *m, const struct dm_event *ev)
 {
 	int b = base_of(m, ev);
 
@@ -188,7 +187,7 @@ static int started_by(const struct dm_tolerance *t, const struct dm_machine *m,
 			       ? b
 			       : -1;
 	if (b == BASE_RTC)
-		return ev->addr == 0x71 && t->rtc_index == RTC_REG_A ? b : -1;
+		return ev->addr == 0x71 && m->rtc.index == RTC_REG_A ? b : -1;
 	return ev->addr == 0x61 ? -1 : b;
 }
 
@@ -199,6 +198,49 @@ static void *checkpoint(const struct dm_machine *m, size_t *len,
 
 	if (!buf)
 		dm_errorf(err, "out of memory for a tolerance checkpoint");
+	return buf;
+}
+
+/*
+ * The machine as an event finds it, saved at most once for that event:
+ * a start write, a vcpu's gap and the sampling window may each keep it,
+ * and a copy costs far less than a save.
+ */
+struct before {
+	const struct dm_machine *m;
+	uint8_t *buf;
+	size_t len;
+};
+
+static void *dup_state(const void *buf, size_t len, struct dm_error *err)
+{
+	void *c = malloc(len);
+
+	if (c)
+		memcpy(c, buf, len);
+	else
+		dm_errorf(err, "out of memory for a tolerance checkpoint");
+	return c;
+}
+
+/* A copy of the saved machine, of its own. */
+static void *copy_before(struct before *b, size_t *len, struct dm_error *err)
+{
+	if (!b->buf && !(b->buf = checkpoint(b->m, &b->len, err)))
+		return NULL;
+	*len = b->len;
+	return dup_state(b->buf, b->len, err);
+}
+
+/* The saved machine itself, for the last holder. */
+static void *take_before(struct before *b, size_t *len, struct dm_error *err)
+{
+	void *buf = b->buf;
+
+	if (!buf)
+		return checkpoint(b->m, len, err);
+	*len = b->len;
+	b->buf = NULL;
 	return buf;
 }
 
@@ -241,7 +283,7 @@ static uint64_t win_first(const struct dm_tolerance *t)
 /* A start write right after dev thread events takes the sampling
  * window's checkpoint, from before them, so that it may move before them
  * (back to the event before them, the window's floor). */
-static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
+static int open_start(struct dm_tolerance *t, struct before *now, int b,
 		      struct dm_error *err)
 {
 	struct dm_tol_start *s = &t->starts[b];
@@ -249,21 +291,16 @@ static int open_start(struct dm_tolerance *t, const struct dm_machine *m, int b,
 
 	free(s->anchor);
 	s->at = s->ev = t->seen;
-	s->floor_ns = m->clock.now;
+	s->floor_ns = now->m->clock.now;
 	if (before_threads) {
-		s->anchor = malloc(t->anchor_len);
-		if (s->anchor)
-			memcpy(s->anchor, t->anchor, t->anchor_len);
+		s->anchor = dup_state(t->anchor, t->anchor_len, err);
 		s->anchor_len = t->anchor_len;
 		s->floor_ns = t->floor_ns;
 		s->at = t->win_at;
 	} else {
-		s->anchor = checkpoint(m, &s->anchor_len, err);
+		s->anchor = copy_before(now, &s->anchor_len, err);
 	}
-	if (!s->anchor)
-		return dm_errorf(err, "out of memory for a tolerance "
-				      "checkpoint");
-	return 0;
+	return s->anchor ? 0 : -1;
 }
 
 static void close_start(struct dm_tol_start *s)
@@ -280,7 +317,7 @@ static void close_start(struct dm_tol_start *s)
  * the gap becomes the intack's window, which a later acceptance that
  * mismatches may move it back through.
  */
-static int track_gaps(struct dm_tolerance *t, const struct dm_machine *m,
+static int track_gaps(struct dm_tolerance *t, struct before *now,
 		      const struct dm_event *ev, int *opened,
 		      struct dm_error *err)
 {
@@ -304,30 +341,22 @@ static int track_gaps(struct dm_tolerance *t, const struct dm_machine *m,
 	close_start(gap);
 	if (ev->actor == DM_ACTOR_CPU && ev->cpu == prev->cpu)
 		return 0;
-	gap->anchor = checkpoint(m, &gap->anchor_len, err);
-	gap->floor_ns = m->clock.now;
+	gap->anchor = copy_before(now, &gap->anchor_len, err);
+	gap->floor_ns = now->m->clock.now;
 	gap->at = t->seen;
 	*opened = (int)prev->cpu;
 	return gap->anchor ? 0 : -1;
 }
 
-int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
-			const struct dm_event *ev, struct dm_error *err)
+/* Keeps ev, and the machine before it where a later rescue may start. */
+static int keep_before(struct dm_tolerance *t, struct before *now,
+		       const struct dm_event *ev, struct dm_error *err)
 {
-	int b, gap;
+	int b = started_by(now->m, ev), gap;
 
-	if (!t->ring) {
-		t->ring = malloc(DM_TOL_SPAN * sizeof(*t->ring));
-		if (!t->ring)
-			return dm_errorf(err, "out of memory for the "
-					      "tolerance's events");
-	}
-	b = started_by(t, m, ev);
-	if ((b >= 0 && open_start(t, m, b, err)) ||
-	    track_gaps(t, m, ev, &gap, err))
+	if ((b >= 0 && open_start(t, now, b, err)) ||
+	    track_gaps(t, now, ev, &gap, err))
 		return -1;
-	if (ev->op == DM_OP_PIO_W && ev->addr == 0x70)
-		t->rtc_index = ev->value & 0x7f;
 	keep_event(t, ev, b, gap);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
 	 * the reads of what it sampled follow, and before dev thread events
@@ -343,13 +372,30 @@ int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
 		}
 	}
 	free(t->anchor);
-	t->anchor = checkpoint(m, &t->anchor_len, err);
+	t->anchor = take_before(now, &t->anchor_len, err);
 	if (!t->anchor)
 		return -1;
-	t->floor_ns = m->clock.now;
+	t->floor_ns = now->m->clock.now;
 	t->win_at = t->seen - 1;
 	t->win_threads = ev->op == DM_OP_THREAD;
 	return 0;
+}
+
+int dm_tolerance_before(struct dm_tolerance *t, const struct dm_machine *m,
+			const struct dm_event *ev, struct dm_error *err)
+{
+	struct before now = {m, NULL, 0};
+	int rc;
+
+	if (!t->ring) {
+		t->ring = malloc(DM_TOL_SPAN * sizeof(*t->ring));
+		if (!t->ring)
+			return dm_errorf(err, "out of memory for the "
+					      "tolerance's events");
+	}
+	rc = keep_before(t, &now, ev, err);
+	free(now.buf);
+	return rc;
 }
 
 bool dm_tolerance_applies(const struct dm_machine *m, const struct dm_event *ev)

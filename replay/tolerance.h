@@ -93,7 +93,6 @@ struct dm_tolerance {
 	uint64_t win_at;
 	uint64_t floor_ns; /* the machine's time at the checkpoint */
 	bool win_threads;  /* every event since win_at is a dev thread */
-	uint8_t rtc_index; /* the RTC register port 0x70 selects */
 	struct dm_tol_start starts[DM_TOL_BASES];
 	/* Per vcpu: the machine after its last event, while other actors'
 	 * events follow (an intack next may move back to there). */

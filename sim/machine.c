@@ -558,7 +558,10 @@ static const struct dm_state_plan *plan_of(const struct dm_device *d)
 
 size_t dm_device_encoded_size(const struct dm_device *d)
 {
-	return dm_state_encoded_size(d->desc);
+	const struct dm_state_plan *p = plan_of(d);
+
+	return p ? dm_state_plan_encoded_size(p)
+		 : dm_state_encoded_size(d->desc);
 }
 
 size_t dm_device_encode(const struct dm_device *d, uint8_t *buf, size_t cap)
@@ -950,7 +953,7 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 
 	for (unsigned i = 0; i < m->ndevices; i++)
 		total += 1 + strlen(m->devices[i].name) + 4 +
-			 dm_state_encoded_size(m->devices[i].desc);
+			 dm_device_encoded_size(&m->devices[i]);
 	buf = malloc(total);
 	if (!buf)
 		return NULL;
@@ -962,7 +965,7 @@ uint8_t *dm_machine_save(const struct dm_machine *m, size_t *len)
 	p += nc;
 	for (unsigned i = 0; i < m->ndevices; i++) {
 		const struct dm_device *d = &m->devices[i];
-		size_t n = dm_state_encoded_size(d->desc);
+		size_t n = dm_device_encoded_size(d);
 		size_t nl = strlen(d->name);
 
 		*p++ = (uint8_t)nl;

@@ -28,6 +28,7 @@
 #include "models/rtc.h"
 #include "sim/clock.h"
 #include "sim/config.h"
+#include "sim/machine.h"
 #include "traces/import_common.h"
 
 #define MAX_THREADS 1024
@@ -1292,6 +1293,10 @@ static int q_write(struct conv *c, const struct oev *o)
 		break;
 	case DM_OP_THREAD:
 		c->st->threads++;
+		c->st->main_loop_runs +=
+			ev.addr == DM_THREAD_MAIN_LOOP && ev.value;
+		c->st->pit_wakeups +=
+			ev.addr == DM_THREAD_PIT_WORKER && ev.value;
 		break;
 	case DM_OP_INTACK:
 		c->st->intacks++;
@@ -2410,20 +2415,31 @@ static int returned_unlogged(struct conv *c, struct thread *t, uint64_t time)
 	return back_on_cpu(c, t, time);
 }
 
-/* A dev thread event, when the thread's level changes. */
+static struct oev thread_event(uint32_t thread, uint64_t time, int level)
+{
+	return (struct oev){.time = time,
+			    .actor = DM_ACTOR_DEV,
+			    .op = DM_OP_THREAD,
+			    .addr = thread,
+			    .value = (uint64_t)level,
+			    .flags = DM_EV_VALUE};
+}
+
+/* After the vcpus' last event host threads serve nobody, and a trace that
+ * ran on would leave the PIT's last ticks unanswered: no thread events. */
+static bool past_last_vcpu_line(const struct conv *c)
+{
+	return c->in->lineno > c->sv->last_vcpu_line;
+}
+
+/* A dev thread event, when the thread's level changes (q_write counts
+ * the runs and wake-ups). */
 static int thread_level(struct conv *c, int *was, uint32_t thread,
 			uint64_t time, int level)
 {
-	struct oev e = {.time = time,
-			.actor = DM_ACTOR_DEV,
-			.op = DM_OP_THREAD,
-			.addr = thread,
-			.value = (uint64_t)level,
-			.flags = DM_EV_VALUE};
+	struct oev e = thread_event(thread, time, level);
 
-	/* After the vcpus' last event they serve nobody, and a trace that
-	 * ran on would leave the PIT's last ticks unanswered. */
-	if (*was == level || c->in->lineno > c->sv->last_vcpu_line)
+	if (*was == level || past_last_vcpu_line(c))
 		return 0;
 	*was = level;
 	return q_push(c, &e);
@@ -2431,8 +2447,7 @@ static int thread_level(struct conv *c, int *was, uint32_t thread,
 
 static int main_loop_level(struct conv *c, uint64_t time, int level)
 {
-	c->st->main_loop_runs += (uint64_t)(level && c->main_loop != 1);
-	return thread_level(c, &c->main_loop, 0, time, level);
+	return thread_level(c, &c->main_loop, DM_THREAD_MAIN_LOOP, time, level);
 }
 
 static bool is_pit_worker(struct conv *c, uint64_t tid)
@@ -2462,13 +2477,14 @@ static int follow_pit_worker(struct conv *c, const struct fline *fl, enum kev k,
 		return 0;
 	if (k == K_WAKEUP && parse_wakeup(fl->body, &tid) &&
 	    is_pit_worker(c, tid)) {
-		c->st->pit_wakeups += c->pit_worker != 1;
-		return thread_level(c, &c->pit_worker, 1, time, 1);
+		return thread_level(c, &c->pit_worker, DM_THREAD_PIT_WORKER,
+				    time, 1);
 	}
 	if (k == K_SWITCH && is_pit_worker(c, fl->tid) &&
 	    parse_switch(fl->body, &blocks, &tid) &&
 	    (blocks || prev_state(fl->body) == 'X'))
-		return thread_level(c, &c->pit_worker, 1, time, 0);
+		return thread_level(c, &c->pit_worker, DM_THREAD_PIT_WORKER,
+				    time, 0);
 	return 0;
 }
 
@@ -2492,18 +2508,12 @@ static int follow_pit_worker(struct conv *c, const struct fline *fl, enum kev k,
 static int close_main_wake(struct conv *c, bool ran)
 {
 	uint64_t slot = c->main_wake_slot;
-	struct oev e = {.time = c->main_wake_time,
-			.actor = DM_ACTOR_DEV,
-			.op = DM_OP_THREAD,
-			.addr = 0,
-			.value = 1,
-			.flags = DM_EV_VALUE};
+	struct oev e = thread_event(DM_THREAD_MAIN_LOOP, c->main_wake_time, 1);
 
 	c->main_wake_slot = UINT64_MAX;
 	if (!ran)
 		return q_fill(c, slot, NULL, NULL);
 	c->main_loop = 1;
-	c->st->main_loop_runs++;
 	c->st->main_loop_woken++;
 	return q_fill(c, slot, &e, NULL);
 }
@@ -2514,8 +2524,8 @@ static int main_loop_woken(struct conv *c, const struct fline *fl,
 	uint64_t tid;
 
 	if (c->main_loop || c->main_wake_slot != UINT64_MAX ||
-	    c->in->lineno > c->sv->last_vcpu_line ||
-	    !parse_wakeup(fl->body, &tid) || tid != c->sv->main_tid)
+	    past_last_vcpu_line(c) || !parse_wakeup(fl->body, &tid) ||
+	    tid != c->sv->main_tid)
 		return 0;
 	c->main_wake_time = time;
 	return q_reserve(c, &c->main_wake_slot);
@@ -2536,7 +2546,7 @@ static int follow_main_loop(struct conv *c, const struct fline *fl, enum kev k,
 			if (close_main_wake(c, true))
 				return -1;
 		} else {
-			c->st->main_loop_unlogged++;
+			c->st->main_loop_unlogged += !past_last_vcpu_line(c);
 			if (main_loop_level(c, time, 1))
 				return -1;
 		}
