@@ -433,7 +433,7 @@ struct search {
 	uint64_t w;
 	int64_t w_delta;
 	uint64_t want;
-	unsigned bits;	/* of want: narrower values wrap (want_bits) */
+	unsigned bits;	/* of want: narrower values wrap (set_want) */
 	int64_t lo, hi; /* allowed deltas */
 	int check;	/* the base whose earlier reads are compared */
 	uint64_t check_after;
@@ -475,46 +475,33 @@ static bool latch_byte(const struct dm_tolerance *t, uint64_t upto,
 	return e->op == DM_OP_PIO_R && e->addr == event(t, upto)->addr;
 }
 
-/* What reads up to upto of the latch group saw, as run() combines them. */
-static uint64_t group_want(const struct dm_tolerance *t, uint64_t group,
-			   uint64_t upto)
+/*
+ * What s must match, and its width: upto's outcome and the access's
+ * size, or for a PIT latch (s->group) the bytes of it read so far.  A
+ * counter read a byte at a time wraps (a count's low byte goes from 0x00
+ * to 0xff as the count goes on), so the search must see a crossing the
+ * long way round; interrupt vectors, signals and hashes are 64 bits and
+ * never wrap.
+ */
+static void set_want(struct search *s, uint64_t upto)
 {
-	uint64_t v = 0;
+	const struct dm_tolerance *t = s->t;
 	unsigned bytes = 0;
 	struct dm_event e;
 
-	if (group == NONE)
-		return event(t, upto)->value;
-	for (uint64_t n = group + 1; n <= upto; n++) {
+	if (s->group == NONE) {
+		expand(t, upto, &e);
+		s->want = e.value;
+		s->bits = dm_op_is_read(e.op) && e.size < 8 ? 8u * e.size : 64;
+		return;
+	}
+	s->want = 0;
+	for (uint64_t n = s->group + 1; n <= upto; n++) {
 		expand(t, n, &e);
 		if (latch_byte(t, upto, &e))
-			v |= (e.value & 0xff) << (8 * bytes++);
+			s->want |= (e.value & 0xff) << (8 * bytes++);
 	}
-	return v;
-}
-
-/*
- * The width of the value a search matches: the bytes of the latch read so
- * far, or the access's size.  A counter read a byte at a time wraps (a
- * count's low byte goes from 0x00 to 0xff as the count goes on), so the
- * search must see a crossing the long way round; interrupt vectors,
- * signals and hashes are 64 bits and never wrap.
- */
-static unsigned want_bits(const struct dm_tolerance *t, uint64_t group,
-			  uint64_t upto)
-{
-	unsigned bytes = 0;
-	struct dm_event e;
-
-	if (group == NONE) {
-		expand(t, upto, &e);
-		return dm_op_is_read(e.op) && e.size < 8 ? 8u * e.size : 64;
-	}
-	for (uint64_t n = group + 1; n <= upto; n++) {
-		expand(t, n, &e);
-		bytes += latch_byte(t, upto, &e);
-	}
-	return bytes && bytes < 8 ? 8 * bytes : 64;
+	s->bits = bytes && bytes < 8 ? 8 * bytes : 64;
 }
 
 static int step(struct dm_machine *m, const struct search *s, uint64_t n,
@@ -1063,8 +1050,7 @@ static bool rescue_sample(struct dm_tolerance *t, const struct dm_event *ev)
 		if (latches_pit(&first))
 			s.group = s.k;
 	}
-	s.want = group_want(t, s.group, last);
-	s.bits = want_bits(t, s.group, last);
+	set_want(&s, last);
 	if (!search_sample(&s, t->floor_ns, &found))
 		return false;
 	record(t, found);
@@ -1089,8 +1075,7 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 	p.upto = bad;
 	p.k = sampler(t, v->from, bad);
 	p.group = latch_group(t, p.k, bad);
-	p.want = group_want(t, p.group, bad);
-	p.bits = want_bits(t, p.group, bad);
+	set_want(&p, bad);
 	p.check = p.fit = -1;
 	/* Before the dev thread events ahead of it too: it may pass them. */
 	at = p.k;
@@ -1221,8 +1206,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.check = -1;
 	s.fit = b;
 	s.group = latch_group(t, sampler(t, st->ev, last), last);
-	s.want = group_want(t, s.group, last);
-	s.bits = want_bits(t, s.group, last);
+	set_want(&s, last);
 	if ((!search(&s, found) || !*found) &&
 	    (b >= BASE_INTACK ||
 	     !search_sampled(&s, st->floor_ns, found, sampled)))

@@ -514,3 +514,11 @@ bool dm_cur_end(struct dm_cur *c, const char *tail)
 		c->p = dm_import_skip_ws(c->p + strlen(tail));
 	return c->ok && !*c->p;
 }
+
+uint16_t dm_import_pmbase(const struct dm_import_pci *pci, uint32_t pmbase)
+{
+	return dm_pmtimer_base(&(struct dm_config){
+		.chipset = pci->chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
+							  : DM_CHIPSET_PC,
+		.pmbase = pmbase});
+}

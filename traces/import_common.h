@@ -40,6 +40,10 @@ struct dm_import_pci {
 	const char *chipset_why;
 };
 
+/* The PM block's base: the PMBASE the guest wrote (pmbase, 0 if none),
+ * else the default of the chipset inferred (i440FX when none was). */
+uint16_t dm_import_pmbase(const struct dm_import_pci *pci, uint32_t pmbase);
+
 /*
  * Follows one port access.  Returns true for a 32-bit data access to bus 0
  * (*cf8: the address it used), after inferring the chipset from it.

@@ -547,12 +547,21 @@ static bool parse_tsc_offset(const char *b, uint64_t *vcpu, uint64_t *next)
 	return dm_cur_end(&c, NULL);
 }
 
-/* The state sched_switch gives the task leaving the CPU, or 0. */
-static char prev_state(const char *b)
+/* Where sched_switch gives the state of the task leaving the CPU, or
+ * NULL. */
+static const char *prev_state_at(const char *b)
 {
 	const char *st = strstr(b, " prev_state=");
 
-	return st ? st[strlen(" prev_state=")] : 0;
+	return st ? st + strlen(" prev_state=") : NULL;
+}
+
+/* That state, or 0. */
+static char prev_state(const char *b)
+{
+	const char *st = prev_state_at(b);
+
+	return st ? *st : 0;
 }
 
 /* sched_switch: "prev_comm=C prev_pid=P prev_prio=N prev_state=S ==>
@@ -562,13 +571,13 @@ static char prev_state(const char *b)
 static bool parse_switch(const char *b, bool *blocks, uint64_t *next)
 {
 	const char *arrow = strstr(b, " ==> ");
-	const char *st = strstr(b, " prev_state=");
 	const char *p = arrow ? strstr(arrow, " next_pid=") : NULL;
+	const char *st = prev_state_at(b);
 	struct dm_cur c;
 
 	if (!p || !st || st > arrow)
 		return false;
-	*blocks = prev_state(b) == 'S' || prev_state(b) == 'D';
+	*blocks = *st == 'S' || *st == 'D';
 	c = (struct dm_cur){p, true};
 	dm_cur_lit(&c, "next_pid=");
 	*next = dm_cur_num(&c, 10, false);
@@ -862,9 +871,7 @@ static void survey_mmio(struct survey *sv, const struct ev_mmio *e)
  * (the PMBASE write, else the chipset's default). */
 static void survey_pm(struct survey *sv, const struct ev_pio *e, uint64_t ts)
 {
-	uint32_t base = sv->pmbase			    ? sv->pmbase
-			: sv->pci.chipset == DM_CHIPSET_Q35 ? 0x600
-							    : 0xb000;
+	uint32_t base = dm_import_pmbase(&sv->pci, sv->pmbase);
 
 	if (e->write || e->port != base + 8 || e->size < 3 ||
 	    sv->pm.n == MAX_PM_READS)
@@ -1326,10 +1333,9 @@ static int resolve(struct conv *c, struct thread *t);
 static int gap_release(struct conv *c, struct gap *g);
 static int gap_merge(struct conv *c, struct thread *t);
 static int release_cand_at(struct conv *c, uint64_t idx);
-
-/* A free slot at the tail; a full queue first closes its oldest access. */
 static int close_main_wake(struct conv *c, bool ran);
 
+/* A free slot at the tail; a full queue first closes its oldest access. */
 static int q_reserve(struct conv *c, uint64_t *idx)
 {
 	struct slot *grown;
@@ -2489,15 +2495,6 @@ static int follow_pit_worker(struct conv *c, const struct fline *fl, enum kev k,
 }
 
 /*
- * QEMU's main loop thread (the process's first: its tid is the capture's
- * pid) runs QEMU's device timers, the RTC's update among them; when it is
- * off its CPU they wait.  Its switches give dev thread 0 events: away from
- * the CPU (it is prev), back (next).  A line it logs while off means it
- * came back unseen (no switch from CPU 1's idle task is ever in this
- * host's trace): it runs from that line on, as a vcpu thread does in
- * returned_unlogged.
- */
-/*
  * The main loop's wake-up while it is off: whether it ran from there is
  * known only from what comes next, so the wake-up holds a queue slot.
  * ran: its own line came first, with no switch to it (from CPU 1's idle
@@ -2531,6 +2528,15 @@ static int main_loop_woken(struct conv *c, const struct fline *fl,
 	return q_reserve(c, &c->main_wake_slot);
 }
 
+/*
+ * QEMU's main loop thread (the process's first: its tid is the capture's
+ * pid) runs QEMU's device timers, the RTC's update among them; when it is
+ * off its CPU they wait.  Its switches give dev thread 0 events: away from
+ * the CPU (it is prev), back (next).  A line it logs while off means it
+ * came back unseen (no switch from CPU 1's idle task is ever in this
+ * host's trace): it runs from that line on, as a vcpu thread does in
+ * returned_unlogged.
+ */
 static int follow_main_loop(struct conv *c, const struct fline *fl, enum kev k,
 			    uint64_t time)
 {
@@ -3100,10 +3106,7 @@ static int run(struct dm_import_input *in, const char *out,
 	c->err = err;
 	c->sv = sv;
 	c->in = in;
-	c->pmbase = dm_pmtimer_base(&(struct dm_config){
-		.chipset = sv->pci.chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
-							     : DM_CHIPSET_PC,
-		.pmbase = sv->pmbase});
+	c->pmbase = dm_import_pmbase(&sv->pci, sv->pmbase);
 	c->qcap = 64;
 	c->q = calloc(c->qcap, sizeof(*c->q));
 	if (!c->q)

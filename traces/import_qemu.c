@@ -1270,10 +1270,7 @@ static void init_conv(struct conv *c, const struct survey *sv)
 		c->rte[i] = 1u << 16;
 	c->model_gsis = c->o->model_gsis_given ? c->o->model_gsis
 					       : MODEL_GSIS | sv->hpet_gsis;
-	c->pmbase = dm_pmtimer_base(&(struct dm_config){
-		.chipset = sv->pci.chipset == DM_CHIPSET_Q35 ? DM_CHIPSET_Q35
-							     : DM_CHIPSET_PC,
-		.pmbase = sv->pmbase});
+	c->pmbase = dm_import_pmbase(&sv->pci, sv->pmbase);
 }
 
 static void machine_line(const struct survey *sv, bool pit_irq0_edges,
