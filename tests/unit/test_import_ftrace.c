@@ -66,6 +66,12 @@ static void import_text(const char *text, struct result *r)
 	import(dm_test_write_file(dir, "in.txt", text), r);
 }
 
+static void import_text_opts(const char *text, struct dm_ftrace_opts *o,
+			     struct result *r)
+{
+	import_opts(dm_test_write_file(dir, "in.txt", text), o, r);
+}
+
 /* Imports tests/traces/RAW and asserts the trace is EXPECT, byte for byte. */
 static void import_as_expected(const char *raw, const char *expect,
 			       struct result *r)
@@ -394,7 +400,7 @@ START_TEST(counter_clock_needs_a_rate)
 	import_text(t.buf, &r);
 	ck_assert_int_eq(r.rc, -1);
 	ck_assert_ptr_nonnull(strstr(r.err.msg, "--tsc-hz"));
-	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.ev[1].time, 1000); /* 2000 cycles at 2 GHz */
 	ck_assert_uint_eq(r.st.tsc_hz, 2000000000);
@@ -770,7 +776,7 @@ START_TEST(pit_worker_wakeups_become_thread_events)
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		dm_test_text_add(&t, "%s", lines[i]);
-	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	for (unsigned i = 0; i < r.n; i++) {
 		if (r.ev[i].op != DM_OP_THREAD)
@@ -791,7 +797,7 @@ START_TEST(pit_worker_wakeups_become_thread_events)
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		if (i != 1)
 			dm_test_text_add(&t, "%s", lines[i]);
-	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	for (unsigned i = 0; i < r.n; i++)
 		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
@@ -851,7 +857,7 @@ START_TEST(hpet_lines_from_the_trace)
 	add(&t, 2, 12, "kvm_set_irq: gsi 0 level 0 source 0");
 	for (int edges = 0; edges < 2; edges++) {
 		o.hpet_irq_edges = edges;
-		import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+		import_text_opts(t.buf, &o, &r);
 		ck_assert_msg(!r.rc, "%s", r.err.msg);
 		ck_assert_uint_eq(r.n, edges ? 3 : 1);
 		ck_assert_uint_eq(r.st.outputs, edges ? 0 : 2);
@@ -968,7 +974,7 @@ static void import_edges(const char *text, struct result *r)
 	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
 				   .pit_irq0_edges = true};
 
-	import_opts(dm_test_write_file(dir, "in.txt", text), &o, r);
+	import_text_opts(text, &o, r);
 	ck_assert_msg(!r->rc, "%s", r->err.msg);
 }
 
@@ -1103,7 +1109,7 @@ START_TEST(pit_and_userspace_share_gsi_0)
 	add(&t, 3, 13, "kvm_set_irq: gsi 0 level 1 source 0");
 	add(&t, 2, 14, PIT_LOWER);
 	add(&t, 3, 15, "kvm_set_irq: gsi 0 level 0 source 0");
-	import_opts(dm_test_write_file(dir, "in.txt", t.buf), &o, &r);
+	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.n, 2);
 	assert_irq0(&r.ev[0], 2000000000, 1);
