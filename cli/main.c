@@ -27,7 +27,7 @@ static const struct subcommand subcommands[] = {
 	{"options", dm_cmd_options,
 	 "list the machine options and each profile's defaults"},
 	{"import", dm_cmd_import,
-	 "convert a foreign capture (ftrace text) into a dmsim trace"},
+	 "turn a kvm tracepoint capture or a QEMU log into a dmsim trace"},
 	{"kvm", dm_cmd_kvm,
 	 "capture a running KVM guest's device accesses (kvm capture)"},
 };
