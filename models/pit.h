@@ -97,6 +97,7 @@ struct dm_pit {
 	uint64_t hz;
 	uint64_t min_period_ns;
 	bool reinject;
+	bool inta_ack;	   /* kvm, reinject: pit_inta_ack */
 	bool qemu_speaker; /* kvm: port 0x61 is QEMU's (pit_qemu_reset) */
 };
 
@@ -128,6 +129,12 @@ bool dm_pit_out(struct dm_pit *pit, uint64_t now, unsigned channel);
  * dropped and the next tick is injected at once.
  */
 void dm_pit_irq0_unmasked(struct dm_pit *pit);
+/*
+ * kvm, reinject, pit_inta_ack: a vcpu took IRQ0 from the 8259 (INTA): the
+ * next tick injects without waiting for the EOI; the ticks held for
+ * reinjection stay as they are.
+ */
+void dm_pit_irq0_taken(struct dm_pit *pit);
 void dm_pit_irq0_acked(void *pit, uint64_t now, unsigned irq);
 
 #endif

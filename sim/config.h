@@ -91,6 +91,7 @@ struct dm_config {
 	uint32_t pit_min_period_us; /* KVM min_timer_period_us clamp */
 	bool pit_reinject;	    /* KVM reinject mode for counter 0 */
 	bool pit_qemu_reset;	    /* QEMU's reset state put into KVM's PIT */
+	bool pit_inta_ack;	    /* an 8259 INTA of IRQ0 rearms reinject */
 	uint64_t pit_start_ns;	    /* ... at this virtual time */
 	bool pit_irq0;		    /* OUT0 drives ISA IRQ0 */
 	uint64_t pit_irq0_late_ns; /* off: a trace raise's bound after a tick */

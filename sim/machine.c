@@ -285,11 +285,16 @@ static void pic_intr(void *opaque, uint64_t now, unsigned pin, int level)
 	dm_lapic_set_lint(&m->lapics[0], now, 0, level);
 }
 
+/* The 8259's INTA cycle; KVM's PIT hears IRQ0 taken (pit_inta_ack). */
 static int pic_inta(void *opaque, uint64_t now)
 {
 	struct dm_machine *m = opaque;
+	bool irq0 = dm_pic_request(&m->pic, 0) == 0;
+	int v = dm_pic_intack(&m->pic, now);
 
-	return dm_pic_intack(&m->pic, now);
+	if (irq0)
+		dm_pit_irq0_taken(&m->pit);
+	return v;
 }
 
 static void lapic_eoi(void *opaque, uint64_t now, uint8_t vector)
@@ -879,7 +884,7 @@ int dm_machine_intack(struct dm_machine *m, uint64_t now, uint32_t cpu)
 	 * (8259A "Interrupt Sequence"), which is how a spurious IRQ7 looks.
 	 */
 	if (v < 0 && pic_serves_inta(m, cpu))
-		v = dm_pic_intack(&m->pic, m->clock.now);
+		v = pic_inta(m, m->clock.now);
 	return v;
 }
 

@@ -399,6 +399,67 @@ START_TEST(pit_raises_are_judged_from_the_workers_wakeup)
 }
 END_TEST
 
+/* KVM's 8259 pair initialised with vector base 0x20 and mask imr; then
+ * KVM's PIT in mode 2 with a 1 ms period, reinject on. */
+static struct dm_machine *kvm_pic_and_pit(const char *opts, uint8_t imr)
+{
+	char all[256];
+	struct dm_machine *m;
+
+	snprintf(all, sizeof(all),
+		 "profile=kvm pit_hz=1000000 pit_min_period_us=0 %s", opts);
+	m = make(all);
+	pio_w(m, 0, 0x20, 0x11); /* ICW1: cascade, ICW4 */
+	pio_w(m, 0, 0x21, 0x20); /* ICW2 */
+	pio_w(m, 0, 0x21, 0x04); /* ICW3 */
+	pio_w(m, 0, 0x21, 0x01); /* ICW4: 8086 */
+	pio_w(m, 0, 0x21, imr);
+	pio_w(m, 0, 0x43, 0x34);
+	pio_w(m, 0, 0x40, 1000 & 0xff);
+	pio_w(m, 0, 0x40, 1000 >> 8);
+	return m;
+}
+
+/*
+ * pit_inta_ack: the vcpu taking IRQ0 from the 8259 lets KVM's PIT inject
+ * its next tick before the guest's EOI (off: the tick waits); taking
+ * another IRQ does not.
+ */
+START_TEST(an_8259_inta_of_irq0_rearms_the_kvm_pit)
+{
+	struct dm_machine *m;
+	struct dm_error err;
+	size_t len;
+	uint8_t *ck;
+
+	for (int on = 1; on >= 0; on--) {
+		m = kvm_pic_and_pit(on ? "" : "pit_inta_ack=off", 0);
+		dm_machine_advance(m, 1000000); /* tick 1 */
+		ck_assert_uint_eq(m->pic.chip[0].irr & 1, 1);
+		ck_assert_int_eq(dm_machine_intack(m, 1100000, 0), 0x20);
+		ck_assert_uint_eq(m->pic.chip[0].irr & 1, 0);
+		ck = dm_machine_save(m, &len);
+		dm_machine_destroy(m);
+		ck_assert_int_eq(dm_machine_restore(&m, NULL, ck, len, &err),
+				 0);
+		free(ck);
+		dm_machine_advance(m, 2000000); /* tick 2, no EOI yet */
+		ck_assert_uint_eq(m->pic.chip[0].irr & 1, (unsigned)on);
+		ck_assert_uint_eq(m->pit.kvm_pending, 2);
+		dm_machine_destroy(m);
+	}
+
+	/* IRQ0 masked: tick 1 is injected into the mask; IRQ1 taken. */
+	m = kvm_pic_and_pit("", 0x01);
+	dm_machine_advance(m, 1000000);
+	ck_assert(!m->pit.kvm_irq_ack);
+	ck_assert_int_eq(dm_machine_set_gsi(m, 1100000, 1, 1, &err), 0);
+	ck_assert_int_eq(dm_machine_intack(m, 1200000, 0), 0x21);
+	ck_assert(!m->pit.kvm_irq_ack);
+	dm_machine_destroy(m);
+}
+END_TEST
+
 /* Raises before QEMU's reset state started KVM's PIT, or while the HPET's
  * legacy replacement owns IRQ0, are not the PIT's: nothing is checked, and
  * legacy replacement drops the ticks waiting. */
@@ -614,6 +675,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pit_irq0_off_leaves_irq0_to_the_trace);
 	tcase_add_test(tc, trace_raises_of_irq0_answer_the_pit_ticks);
 	tcase_add_test(tc, raises_that_are_not_the_pits_go_unchecked);
+	tcase_add_test(tc, an_8259_inta_of_irq0_rearms_the_kvm_pit);
 	tcase_add_test(tc, ticks_never_raised_diverge_at_the_end);
 	tcase_add_test(tc, a_board_without_hpet_floats_its_registers);
 	tcase_add_test(tc, rtc_irq_off_leaves_irq8_to_the_trace);

@@ -720,6 +720,47 @@ START_TEST(kvm_unmask_drops_the_held_ticks)
 }
 END_TEST
 
+/*
+ * pit_inta_ack (kvm profile, from this host's kvm_pvm): the vcpu taking
+ * IRQ0 from the 8259 lets the next expiry inject without the EOI; the
+ * ticks held for reinjection stay, so the EOI still releases one.
+ */
+START_TEST(kvm_inta_lets_the_next_tick_inject)
+{
+	struct fx *f = fx_new(KVM);
+
+	out8(f, 0, 0x43, 0x34); /* mode 2, count 1193: 999848 ns */
+	load16(f, 0, 0, 1193);
+	at(f, 3 * 999848);
+	ck_assert_uint_eq(f->out0.falls, 1);
+	ck_assert_uint_eq(f->pit.kvm_pending, 3);
+	dm_pit_irq0_taken(&f->pit);
+	/* Nothing injected at the INTA, nothing drained ... */
+	ck_assert_uint_eq(f->out0.falls, 1);
+	ck_assert_uint_eq(f->pit.kvm_pending, 3);
+	f = migrate(f);
+	at(f, 4 * 999848);
+	ck_assert_uint_eq(f->out0.falls, 2); /* ... but the next expiry */
+	ck_assert_uint_eq(f->pit.kvm_pending, 4);
+	/* The EOI then releases a held tick at once (4 - 1 left). */
+	dm_pit_irq0_acked(&f->pit, 4 * 999848 + 10, 0);
+	ck_assert_uint_eq(f->out0.falls, 3);
+	ck_assert_uint_eq(f->pit.kvm_pending, 3);
+	fx_free(f);
+
+	/* Off (upstream KVM): the INTA changes nothing. */
+	f = fx_new("profile=kvm pit_inta_ack=off");
+	out8(f, 0, 0x43, 0x34);
+	load16(f, 0, 0, 1193);
+	at(f, 3 * 999848);
+	dm_pit_irq0_taken(&f->pit);
+	at(f, 4 * 999848);
+	ck_assert_uint_eq(f->out0.falls, 1);
+	ck_assert_uint_eq(f->pit.kvm_pending, 4);
+	fx_free(f);
+}
+END_TEST
+
 /* pit_qemu_reset: the counters run in mode 3 with count 65536 from
  * pit_start_ns, as QEMU's reset state put into KVM at the VM's start, and
  * port 0x61 is QEMU's.
@@ -979,6 +1020,7 @@ static Suite *suite(void)
 	tcase_add_test(kvm, kvm_counter0_hrtimer_clamp_and_reinject);
 	tcase_add_test(kvm, kvm_no_reinject_pulses_every_period);
 	tcase_add_test(kvm, kvm_unmask_drops_the_held_ticks);
+	tcase_add_test(kvm, kvm_inta_lets_the_next_tick_inject);
 	tcase_add_test(kvm, kvm_qemu_port61_write_reloads_the_counters);
 	tcase_add_test(kvm, kvm_qemu_reset_runs_from_the_start);
 	tcase_add_test(kvm, kvm_reset_state);
