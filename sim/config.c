@@ -66,11 +66,11 @@ static const struct opt options[] = {
 	  "kvm PIT: hold each counter-0 tick until the previous IRQ0 is "
 	  "acknowledged (KVM reinject mode)" },
 	{ "pit_inta_ack", OPT_BOOL, OFF(pit_inta_ack), 0, 1, NULL,
-	  { 0, 1, 0 },
+	  { 0, 0, 0 },
 	  "kvm PIT, reinject: a vcpu taking IRQ0 from the 8259 (its INTA) "
 	  "lets the next tick inject without waiting for the EOI, the ticks "
-	  "held for reinjection unchanged (seen under this host's kvm_pvm; "
-	  "upstream KVM waits for the EOI)" },
+	  "held for reinjection unchanged (KVM's kvm_pvm backend, which "
+	  "`dmsim import ftrace` sets; upstream KVM waits for the EOI)" },
 	{ "pit_qemu_reset", OPT_BOOL, OFF(pit_qemu_reset), 0, 1, NULL,
 	  { 0, 0, 0 },
 	  "kvm PIT under QEMU: every counter starts in mode 3 with count "

@@ -2700,6 +2700,16 @@ static bool irqchip_off(const struct survey *sv)
 	return sv->userspace_irqchip && !sv->kernel_irqchip;
 }
 
+/*
+ * KVM's in-kernel irqchip injecting without kvm_inj_virq lines: the
+ * kvm_pvm backend, which acknowledges the LAPIC as it delivers (an EOI
+ * nobody wrote at each injection, "Captures' quirks").
+ */
+static bool pvm_injection(const struct survey *sv)
+{
+	return !sv->inj_virq && !irqchip_off(sv);
+}
+
 /* A board without an HPET answers its capabilities read with the bus's
  * all ones (or QEMU's unassigned 0). */
 static bool hpet_absent(const struct survey *sv)
@@ -2721,7 +2731,7 @@ static void init_conv(struct conv *c, struct survey *sv)
 	c->main_loop = -1;
 	c->main_wake_slot = UINT64_MAX;
 	c->pit_worker = -1;
-	c->delivery_eoi = !sv->inj_virq && !c->irqchip_off;
+	c->delivery_eoi = pvm_injection(sv);
 	if (c->o->model_gsis_given)
 		c->model_gsis = c->o->model_gsis;
 	else
@@ -2857,6 +2867,12 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 	if (sv->qemu && sv->pm.n && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n,
 			      " pmtimer_start_ns=%" PRIu64, pm_start(sv, rate));
+	/*
+	 * KVM's kvm_pvm backend, which never logs kvm_inj_virq, lets its PIT
+	 * inject the tick after an 8259 INTA of IRQ0 (docs/profiles.md).
+	 */
+	if (pvm_injection(sv) && n > 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, " pit_inta_ack=on");
 	/* IRQ0 comes from the trace's dev irq 0 events, not the PIT model. */
 	if (hpet_irq_edges && sv->hpet && n > 0 && (size_t)n < cap)
 		n += snprintf(buf + n, cap - (size_t)n, " hpet_irq=off");
@@ -2881,6 +2897,10 @@ static void report_inference(FILE *log, const struct survey *sv,
 			"import: kernel-irqchip=off (QEMU's LAPIC, 8259 or "
 			"PIT served reads, no in-kernel irqchip events): "
 			"profile=qemu, interrupts from the guest's EOIs\n");
+	if (pvm_injection(sv))
+		fprintf(log, "import: no kvm_inj_virq lines: KVM's kvm_pvm "
+			     "backend, interrupts from its EOIs at delivery: "
+			     "pit_inta_ack=on\n");
 	if (irqchip_off(sv) && hpet_absent(sv))
 		fprintf(log,
 			"import: no HPET (its capabilities read 0x%" PRIx64
@@ -3073,7 +3093,7 @@ static int run(struct dm_import_input *in, const char *out,
 	       const struct dm_ftrace_opts *o, struct dm_ftrace_stats *st,
 	       struct survey *sv, struct conv *c, struct dm_error *err)
 {
-	char config[320];
+	char config[384];
 	const char *why = NULL;
 	struct dm_import_rtc_at0 rtc;
 	unsigned vcpus;

@@ -191,7 +191,8 @@ START_TEST(probe_pit_edges_from_the_trace)
 	import_opts(dm_test_trace_path("ftrace_probe.raw"), &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	text = dm_test_slurp(r.out);
-	ck_assert_ptr_nonnull(strstr(text, "tsc_hz=2445432000 pit_irq0=off\n"));
+	ck_assert_ptr_nonnull(strstr(
+		text, "tsc_hz=2445432000 pit_inta_ack=on pit_irq0=off\n"));
 	free(text);
 	ck_assert_uint_eq(r.st.pit_edges, 4);
 	ck_assert_uint_eq(r.st.dev_irqs, plain.st.dev_irqs + 4);

@@ -433,7 +433,7 @@ START_TEST(an_8259_inta_of_irq0_rearms_the_kvm_pit)
 	uint8_t *ck;
 
 	for (int on = 1; on >= 0; on--) {
-		m = kvm_pic_and_pit(on ? "" : "pit_inta_ack=off", 0);
+		m = kvm_pic_and_pit(on ? "pit_inta_ack=on" : "", 0);
 		dm_machine_advance(m, 1000000); /* tick 1 */
 		ck_assert_uint_eq(m->pic.chip[0].irr & 1, 1);
 		ck_assert_int_eq(dm_machine_intack(m, 1100000, 0), 0x20);
@@ -450,7 +450,7 @@ START_TEST(an_8259_inta_of_irq0_rearms_the_kvm_pit)
 	}
 
 	/* IRQ0 masked: tick 1 is injected into the mask; IRQ1 taken. */
-	m = kvm_pic_and_pit("", 0x01);
+	m = kvm_pic_and_pit("pit_inta_ack=on", 0x01);
 	dm_machine_advance(m, 1000000);
 	ck_assert(!m->pit.kvm_irq_ack);
 	ck_assert_int_eq(dm_machine_set_gsi(m, 1100000, 1, 1, &err), 0);
