@@ -2216,7 +2216,7 @@ static void served_now(struct conv *c, struct thread *t, uint64_t time)
  * interrupt's) after an exit is running QEMU's handler of that exit (an
  * HPET write re-arms QEMU's timers, which wakes the main loop): the access
  * was served by now, whatever preempts the thread next.  The HPET enable
- * of a 2-vcpu boot woke it 16 us after its exit, then the capture itself
+ * of a 2-vcpu boot woke it 16 us after its exit, then another program
  * preempted the thread for 5.3 ms; the ticks ran from the wake-up.
  */
 static void woke_main_loop(struct conv *c, struct thread *t,
