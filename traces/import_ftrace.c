@@ -56,6 +56,7 @@ struct fline {
 	uint64_t lost;
 	bool lost_known;
 	bool resched; /* the flags column shows a reschedule pending */
+	bool in_irq;  /* ... or an interrupt context (hardirq, softirq) */
 };
 
 static const char *rfind(const char *from, const char *to, char ch)
@@ -178,10 +179,11 @@ static enum line_kind lex_event(const char *p, struct fline *fl)
 	end = tok + strcspn(tok, " \t");
 	if (end == tok)
 		return L_BAD;
-	fl->resched = false;
+	fl->resched = fl->in_irq = false;
 	if (end[-1] != ':' || !parse_ts(tok, end - 1, fl)) { /* flags */
 		/* irqs-off, need-resched, irq context, preempt depth... */
 		fl->resched = end - tok > 1 && tok[1] != '.';
+		fl->in_irq = end - tok > 2 && tok[2] != '.';
 		tok = dm_import_skip_ws(end);
 		end = tok + strcspn(tok, " \t");
 		if (end == tok || end[-1] != ':' || !parse_ts(tok, end - 1, fl))
@@ -748,6 +750,7 @@ struct survey {
 	bool pit_started;      /* a PIT edge came between the two: ... */
 	uint64_t pit_start_ts; /* ... the last at this timestamp */
 	unsigned apic_ids;     /* highest APIC ID targeted, plus one */
+	unsigned hdr_vcpus; /* highest vcpu in the capture's list, plus one */
 	uint64_t events, kvm_events;
 	uint64_t line;		 /* the line being surveyed */
 	uint64_t last_vcpu_line; /* the vcpus' last event */
@@ -807,7 +810,15 @@ static int survey_comment(struct survey *sv, const char *line,
 	} else if (sscanf(p, "dmsim-vcpu %llu tid=%llu tsc_offset=%lld", &a, &b,
 			  &off) == 3 &&
 		   a < MAX_VCPUS && b <= UINT32_MAX) {
-		struct tinfo *t = thread_get(sv, (uint32_t)b, err);
+		struct tinfo *t;
+
+		if (a + 1 > sv->hdr_vcpus)
+			sv->hdr_vcpus = (unsigned)a + 1;
+		/* Thread 0: the vcpu never ran (an AP nobody started); the
+		 * idle task's lines are not its. */
+		if (!b)
+			return 0;
+		t = thread_get(sv, (uint32_t)b, err);
 
 		if (!t)
 			return -1;
@@ -1101,7 +1112,11 @@ static void assign_vcpus(struct survey *sv)
 
 static unsigned vcpu_count(const struct survey *sv)
 {
-	unsigned n = sv->apic_ids ? sv->apic_ids : 1;
+	unsigned n =
+		sv->apic_ids > sv->hdr_vcpus ? sv->apic_ids : sv->hdr_vcpus;
+
+	if (!n)
+		n = 1;
 
 	for (unsigned i = 0; i < sv->nt; i++)
 		if (sv->t[i].vcpu >= 0 && (unsigned)sv->t[i].vcpu + 1 > n)
@@ -2197,6 +2212,24 @@ static void served_now(struct conv *c, struct thread *t, uint64_t time)
 }
 
 /*
+ * A vcpu thread that wakes QEMU's main loop from its own context (not an
+ * interrupt's) after an exit is running QEMU's handler of that exit (an
+ * HPET write re-arms QEMU's timers, which wakes the main loop): the access
+ * was served by now, whatever preempts the thread next.  The HPET enable
+ * of a 2-vcpu boot woke it 16 us after its exit, then another program
+ * preempted the thread for 5.3 ms; the ticks ran from the wake-up.
+ */
+static void woke_main_loop(struct conv *c, struct thread *t,
+			   const struct fline *fl, uint64_t time)
+{
+	uint64_t tid;
+
+	if (!fl->in_irq && c->sv->main_tid && parse_wakeup(fl->body, &tid) &&
+	    tid == c->sv->main_tid)
+		served_now(c, t, time);
+}
+
+/*
  * KVM frees its PIT (kvm_free_pit, the VM's teardown) with reinject off
  * before it cancels the PIT's timer, so a tick then raises IRQ0 whether
  * the guest acknowledged the last or not; no vcpu runs to take it.  The
@@ -2614,6 +2647,7 @@ static int on_event(struct conv *c, const struct fline *fl)
 	case K_SWITCH:
 		return on_switch(c, fl->tid, time, fl->body);
 	case K_WAKEUP:
+		woke_main_loop(c, t, fl, time);
 		return 0;
 	case K_UNKNOWN:
 		if (!c->st->unknown++) {
@@ -2880,6 +2914,15 @@ static void machine_line(const struct survey *sv, unsigned vcpus, uint64_t rate,
 		snprintf(buf + n, cap - (size_t)n, " pit_irq0=off");
 }
 
+/* The vcpu v has a thread in the trace. */
+static bool vcpu_has_thread(const struct survey *sv, unsigned v)
+{
+	for (unsigned i = 0; i < sv->nt; i++)
+		if (sv->t[i].vcpu == (int)v)
+			return true;
+	return false;
+}
+
 static void report_inference(FILE *log, const struct survey *sv,
 			     const char *rate_why, uint64_t rate)
 {
@@ -2888,6 +2931,12 @@ static void report_inference(FILE *log, const struct survey *sv,
 			fprintf(log, "import: thread %u is cpu%d (from %s)\n",
 				sv->t[i].tid, sv->t[i].vcpu,
 				claim_names[sv->t[i].claim]);
+	for (unsigned v = 0; v < sv->hdr_vcpus; v++)
+		if (!vcpu_has_thread(sv, v))
+			fprintf(log,
+				"import: cpu%u never ran (thread 0 in the "
+				"capture's vcpu list)\n",
+				v);
 	dm_import_report_chipset(log, &sv->pci);
 	if (sv->pmbase)
 		fprintf(log, "import: PM timer block at 0x%x (PMBASE write)\n",

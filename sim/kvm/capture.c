@@ -366,7 +366,9 @@ static long long debugfs_number(const char *vm, const char *vcpu,
 						 : strtoll(buf, NULL, 10);
 }
 
-/* "# dmsim-vcpu N tid=T tsc_offset=O" for each vcpuN of one VM. */
+/* "# dmsim-vcpu N tid=T tsc_offset=O" for each vcpuN of one VM.  A vcpu
+ * that never entered KVM shows thread 0 and is listed so: an AP that no
+ * firmware started logs nothing, and the importer counts it from here. */
 static void vm_vcpus(struct session *s, const char *vm)
 {
 	DIR *dir = opendir(vm);
@@ -380,11 +382,12 @@ static void vm_vcpus(struct session *s, const char *vm)
 			continue;
 		tid = debugfs_number(vm, d->d_name, "pid", -1);
 		off = debugfs_number(vm, d->d_name, "tsc-offset", 0);
-		if (tid <= 0)
+		if (tid < 0)
 			continue;
 		fprintf(s->raw, "# dmsim-vcpu %u tid=%lld tsc_offset=%lld\n",
 			id, tid, off);
-		s->st->vcpus++;
+		if (tid > 0)
+			s->st->vcpus++;
 	}
 	if (dir)
 		closedir(dir);

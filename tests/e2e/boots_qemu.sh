@@ -30,6 +30,8 @@ cases=(
 	"qemu-off-pc-hpet|profile=qemu vcpus=1 chipset=pc |350|85|18"
 	"qemu-off-q35-nohpet|profile=qemu vcpus=1 chipset=q35 |340|90|21"
 	"qemu-off-q35-hpet|profile=qemu vcpus=1 chipset=q35 |355|75|19"
+	"qemu-off-pc-2cpu-hpet|profile=qemu vcpus=2 chipset=pc |177|88|0"
+	"qemu-off-q35-2cpu-nohpet|profile=qemu vcpus=2 chipset=q35 |162|71|0"
 )
 
 for c in "${cases[@]}"; do

@@ -560,6 +560,8 @@ static void add_flags(struct dm_test_text *t, int tid, int sec,
 #define HPET_COUNTER_UNSAT \
 	"kvm_mmio: mmio unsatisfied-read len 4 gpa 0xfed000f0 val 0x0"
 #define MMIO_EXIT "kvm_userspace_exit: reason KVM_EXIT_MMIO (6)"
+#define WAKEUP_MAIN \
+	"sched_wakeup: comm=qemu-system-x86 pid=100 prio=120 target_cpu=000"
 
 /* QEMU serves an exit only once the vcpu thread is back in userspace with
  * its lock: an access whose exit was logged with a reschedule pending,
@@ -625,6 +627,43 @@ START_TEST(userspace_access_takes_the_switch_back)
 	ck_assert_uint_eq(r.ev[7].value, 7);
 	ck_assert_uint_eq(r.ev[7].time, 18500000000ULL);
 	ck_assert_uint_eq(r.st.service_window_ns, 1000000000ULL);
+}
+END_TEST
+
+/* A vcpu thread that wakes QEMU's main loop (the capture's pid) from its
+ * own context after a write's exit is running QEMU's handler of it (an
+ * HPET write re-arms QEMU's timers): the write keeps its exit's time even
+ * if a thread not QEMU's preempts it next.  A wake-up from an interrupt
+ * on that CPU says nothing of the thread: that write waits for the switch
+ * back. */
+START_TEST(write_that_woke_the_main_loop_was_served)
+{
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	dm_test_text_add(&t, "%s",
+			 "# dmsim-capture pid=100 clock=mono buffer_kb=8\n");
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x3");
+	add(&t, 1, 11, MMIO_EXIT);
+	add(&t, 1, 12, WAKEUP_MAIN);
+	add(&t, 1, 13, SWITCH(1, "R", 3));
+	add(&t, 3, 20, SWITCH(3, "S", 1));
+	add(&t, 1, 21, "kvm_mmio: mmio write len 4 gpa 0xfed00010 val 0x2");
+	add(&t, 1, 21, MMIO_EXIT);
+	add_flags(&t, 1, 22, "dNh4.", WAKEUP_MAIN);
+	add(&t, 1, 23, SWITCH(1, "R", 3));
+	add(&t, 3, 30, SWITCH(3, "S", 1));
+	add(&t, 1, 31, PIT_CW);
+	import_text(t.buf, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.n, 4);
+	ck_assert_uint_eq(r.ev[1].op, DM_OP_MMIO_W);
+	ck_assert_uint_eq(r.ev[1].value, 3);
+	ck_assert_uint_eq(r.ev[1].time, 1000000000ULL);
+	ck_assert_uint_eq(r.ev[2].value, 2);
+	ck_assert_uint_eq(r.ev[2].time, 20000000000ULL);
+	ck_assert_uint_eq(r.st.rescheduled, 1);
 }
 END_TEST
 
@@ -922,6 +961,39 @@ START_TEST(capture_vcpu_list_maps_threads)
 	ck_assert_uint_eq(r.st.vcpus, 2);
 	ck_assert_uint_eq(r.ev[0].cpu, 1);
 	ck_assert_uint_eq(r.ev[1].cpu, 0);
+}
+END_TEST
+
+/* A vcpu that never entered KVM (an AP no firmware started) is listed
+ * with thread 0: it counts as a vcpu, and the idle task (thread 0 too)
+ * is not taken for it. */
+START_TEST(capture_vcpu_list_counts_a_vcpu_that_never_ran)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+	char log[4096] = "";
+	size_t n;
+
+	o.log = tmpfile();
+	ck_assert_ptr_nonnull(o.log);
+	dm_test_text_add(&t, "%s", "# dmsim-vcpu 1 tid=0 tsc_offset=0\n");
+	dm_test_text_add(&t, "%s", "# dmsim-vcpu 0 tid=7 tsc_offset=0\n");
+	add(&t, 7, 10, "kvm_pio: pio_write at 0x21 size 1 count 1 val 0xff");
+	add(&t, 0, 11, SWITCH(0, "R", 7));
+	add(&t, 7, 12, "kvm_pio: pio_write at 0xa1 size 1 count 1 val 0xff");
+	import_text_opts(t.buf, &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	rewind(o.log);
+	n = fread(log, 1, sizeof(log) - 1, o.log);
+	log[n] = 0;
+	fclose(o.log);
+	ck_assert_uint_eq(r.st.vcpus, 2);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert_uint_eq(r.ev[0].cpu, 0);
+	ck_assert_uint_eq(r.ev[1].cpu, 0);
+	ck_assert_msg(strstr(log, "cpu1 never ran"), "%s", log);
+	ck_assert_msg(!strstr(log, "thread 0 is"), "%s", log);
 }
 END_TEST
 
@@ -1246,6 +1318,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, lost_events_are_marked);
 	tcase_add_test(tc, incomplete_userspace_read_is_dropped);
 	tcase_add_test(tc, userspace_access_takes_the_switch_back);
+	tcase_add_test(tc, write_that_woke_the_main_loop_was_served);
 	tcase_add_test(tc, unlogged_switch_back_takes_the_next_line);
 	tcase_add_test(tc, qemu_main_loop_runs_become_thread_events);
 	tcase_add_test(tc, pit_worker_wakeups_become_thread_events);
@@ -1255,6 +1328,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, rtc_dated_by_the_wall_clock_and_uf);
 	tcase_add_test(tc, inj_virq_host_keeps_unpaired_eoi_as_a_write);
 	tcase_add_test(tc, capture_vcpu_list_maps_threads);
+	tcase_add_test(tc, capture_vcpu_list_counts_a_vcpu_that_never_ran);
 	tcase_add_test(tc, open_access_does_not_hold_the_trace_forever);
 	tcase_add_test(tc, pit_edge_takes_its_echo_time);
 	tcase_add_test(tc, pit_edge_without_echo);
