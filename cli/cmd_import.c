@@ -87,7 +87,7 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 	} else if (ftrace && !strcmp(arg, "--mark-silences")) {
 		errno = 0;
 		a->silence_ns = strtoull(val, &end, 0);
-		if (errno || *end || !a->silence_ns)
+		if (errno || *end)
 			return usage_error(usage, "bad --mark-silences", val);
 	} else if (!strcmp(arg, "--model-gsi")) {
 		if (parse_gsis(val, max_gsi, &a->model_gsis))
@@ -179,7 +179,7 @@ static const char usage_text[] =
 	"  --mark-silences NS  a silence of the host of NS or more after a\n"
 	"                    vcpu's line logged in the kernel becomes sim\n"
 	"                    mark host-silent-LEN at its end (the replay's\n"
-	"                    tolerance then tries both ends; default none)\n"
+	"                    tolerance then tries both ends; default 0: none)\n"
 	"  --quiet           no inference report or summary on stderr\n"
 	"\n"
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
@@ -216,7 +216,7 @@ static const char qemu_usage[] =
 	"  --mark-silences NS  a silence of the host of NS or more after a\n"
 	"                    vcpu's line logged in the kernel becomes sim\n"
 	"                    mark host-silent-LEN at its end (the replay's\n"
-	"                    tolerance then tries both ends; default none)\n"
+	"                    tolerance then tries both ends; default 0: none)\n"
 	"  --quiet           no inference report or summary on stderr\n"
 	"\n"
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
