@@ -1216,7 +1216,6 @@ struct thread {
 	 * thread's return (on_switch); QEMU had served it by served_by (0:
 	 * not known: a read's window ends at its completion). */
 	bool exit_resched, settled, served_late;
-	bool silent; /* the read just completed had a silent window */
 	uint64_t served_by;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool line_pend;	 /* a line change waits for its echo line */
@@ -1261,8 +1260,6 @@ struct conv {
 	int pit_worker;	     /* KVM's kvm-pit thread runnable: 1, 0, -1 */
 	uint64_t line_ns;    /* the last line's time */
 	bool line_in_kernel; /* ... a vcpu's line KVM logged in the kernel */
-	const struct thread *line_exit; /* ... an exit to userspace: its
-					   thread */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -1570,36 +1567,6 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
 	return 0;
 }
 
-/*
- * A read's service window in which the host logged nothing from t's exit
- * to the completion at end, for at least silence_ns: QEMU serves such a
- * read in about 12 us (the median of a capture's 999 HPET counter reads;
- * 99% within 65 us), so the host stopped, and QEMU computed it at one end
- * or the other.  The read takes the near end, and a sim mark
- * host-silent-LEN the far end (mark_window).
- */
-static bool silent_window(const struct conv *c, const struct thread *t,
-			  uint64_t end)
-{
-	return c->o->silence_ns && !c->irqchip_off && !t->served_by &&
-	       c->line_exit == t && end >= c->line_ns &&
-	       end - c->line_ns >= c->o->silence_ns;
-}
-
-/* The mark after a read whose window was silent (silent_window). */
-static int mark_window(struct conv *c, struct thread *t, uint64_t end,
-		       uint64_t start)
-{
-	struct oev a = {.time = end, .actor = DM_ACTOR_SIM, .op = DM_OP_MARK};
-
-	if (!t->silent)
-		return 0;
-	t->silent = false;
-	snprintf(a.label, sizeof(a.label), "host-silent-%" PRIu64, end - start);
-	c->st->silences++;
-	return q_push(c, &a);
-}
-
 /* The slot and time of a read that completes t's open access, or a new
  * slot at time.  QEMU computed a read it served somewhere between the exit
  * (or the switch back) and the completion line at *time, or the line that
@@ -1620,8 +1587,7 @@ static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
 			end = t->ptime;
 		if (end - t->ptime > c->st->service_window_ns)
 			c->st->service_window_ns = end - t->ptime;
-		t->silent = silent_window(c, t, end);
-		*time = t->silent ? t->ptime : t->ptime + (end - t->ptime) / 2;
+		*time = t->ptime + (end - t->ptime) / 2;
 		t->pend = P_NONE;
 		*slot = t->slot;
 		return 0;
@@ -1870,7 +1836,6 @@ static int off_access(struct conv *c, struct thread *t, struct gap before,
 static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		  const char *body)
 {
-	const uint64_t line = time;
 	struct ev_pio e;
 	struct oev a;
 	uint64_t slot;
@@ -1908,7 +1873,6 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 	t->last = LAST_OTHER;
 	if (!dm_import_modelled_port(e.port, c->pmbase)) {
 		c->st->unmodelled++;
-		t->silent = false;
 		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
 	}
 	if (off_access(c, t, gap_before_read(t), time, DM_OP_PIO_R, e.port,
@@ -1920,7 +1884,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		!dm_import_cmos_access(&c->cmos, e.port, false, 0);
 	c->st->cmos_unknown += !known;
 	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, known);
-	if (q_fill(c, slot, &a, NULL) || mark_window(c, t, line, time))
+	if (q_fill(c, slot, &a, NULL))
 		return -1;
 	a.flags = 0;
 	a.value = 0;
@@ -1959,7 +1923,6 @@ static int on_uexit(struct conv *c, struct thread *t, uint64_t time,
 static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 		   const char *body)
 {
-	const uint64_t line = time;
 	struct ev_mmio e;
 	struct oev a;
 	uint64_t slot;
@@ -2023,13 +1986,12 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 	t->last = LAST_OTHER;
 	if (!modelled) {
 		c->st->unmodelled++;
-		t->silent = false;
 		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
 	}
 	a = cpu_ev(time, t->vcpu, DM_OP_MMIO_R, e.gpa, e.len, e.val, true);
 	return off_access(c, t, gap_before_read(t), time, DM_OP_MMIO_R, e.gpa,
 			  e.val) ||
-	       q_fill(c, slot, &a, NULL) || mark_window(c, t, line, time);
+	       q_fill(c, slot, &a, NULL);
 }
 
 /*
@@ -2762,13 +2724,9 @@ static int convert(void *ctx)
 			r = mark_silence(c, &fl) || on_event(c, &fl);
 			c->line_ns = vtime(c, &fl);
 			c->line_in_kernel = in_kernel(c, &fl);
-			c->line_exit = event_kind(fl.event) == K_EXIT
-					       ? conv_thread(c, fl.tid)
-					       : NULL;
 			break;
 		case L_LOST:
 			c->line_in_kernel = false;
-			c->line_exit = NULL;
 			r = on_lost(c, &fl);
 			break;
 		case L_BAD:
