@@ -44,7 +44,7 @@
  * read or a start write moved earlier than some is applied before them.
  *
  * A sim mark host-silent-LEN (the importer's: no line of any CPU for LEN
- * ns up to the mark) right after a sample or a start write whose line
+ * ns up to the mark) right after a PIT latch or a start write whose line
  * began the silence is no neighbour either: the host was stopped, and
  * what KVM did after the line it did near one end of the silence or the
  * other.  When the silence outlasts the tolerance and the near end gives
