@@ -23,6 +23,7 @@ struct dm_import_args {
 	bool hpet_irq_edges;
 	enum dm_trace_encoding encoding;
 	uint64_t tsc_hz;
+	uint64_t silence_ns;
 	bool quiet;
 };
 
@@ -83,6 +84,11 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 		a->tsc_hz = strtoull(val, &end, 0);
 		if (errno || *end || !a->tsc_hz)
 			return usage_error(usage, "bad --tsc-hz", val);
+	} else if (ftrace && !strcmp(arg, "--mark-silences")) {
+		errno = 0;
+		a->silence_ns = strtoull(val, &end, 0);
+		if (errno || *end)
+			return usage_error(usage, "bad --mark-silences", val);
 	} else if (!strcmp(arg, "--model-gsi")) {
 		if (parse_gsis(val, max_gsi, &a->model_gsis))
 			return usage_error(usage, "bad --model-gsi", val);
@@ -144,7 +150,7 @@ static const char usage_text[] =
 	"usage: dmsim import ftrace IN -o OUT [--tsc-hz HZ]\n"
 	"                    [--model-gsi LIST] [--pit-irq0 model|trace]\n"
 	"                    [--hpet-irq model|trace] [--to text|binary]\n"
-	"                    [--quiet]\n"
+	"                    [--mark-silences NS] [--quiet]\n"
 	"       dmsim import qemu ...   (dmsim import qemu --help)\n"
 	"\n"
 	"Converts the text of the Linux kvm tracepoints (tracefs trace or\n"
@@ -170,6 +176,10 @@ static const char usage_text[] =
 	"                    dev irq events and the machine gets\n"
 	"                    hpet_irq=off: QEMU's timers fire late)\n"
 	"  --to ENC          output encoding (default text)\n"
+	"  --mark-silences NS  a silence of the host of NS or more after a\n"
+	"                    vcpu's line logged in the kernel becomes sim\n"
+	"                    mark host-silent-LEN at its end (the replay's\n"
+	"                    tolerance then tries both ends; default 0: none)\n"
 	"  --quiet           no inference report or summary on stderr\n"
 	"\n"
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
@@ -203,6 +213,10 @@ static const char qemu_usage[] =
 	"                    legacy mode and the machine gets pit_irq0=off:\n"
 	"                    QEMU's timers fire late)\n"
 	"  --to ENC          output encoding (default text)\n"
+	"  --mark-silences NS  a silence of the host of NS or more after a\n"
+	"                    vcpu's line logged in the kernel becomes sim\n"
+	"                    mark host-silent-LEN at its end (the replay's\n"
+	"                    tolerance then tries both ends; default 0: none)\n"
 	"  --quiet           no inference report or summary on stderr\n"
 	"\n"
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
@@ -254,6 +268,7 @@ int dm_cmd_import(int argc, char **argv)
 				    .model_gsis_given = a.model_gsis_given,
 				    .pit_irq0_edges = a.pit_irq0_edges,
 				    .hpet_irq_edges = a.hpet_irq_edges,
+				    .silence_ns = a.silence_ns,
 				    .encoding = a.encoding,
 				    .log = a.quiet ? NULL : stderr};
 	return finish(dm_import_ftrace(a.in, a.out, &o, &st, &err), &err);

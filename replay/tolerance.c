@@ -49,20 +49,30 @@ static const struct dm_tol_event *event(const struct dm_tolerance *t,
 	return &t->ring[n % DM_TOL_SPAN];
 }
 
+#define SILENT "host-silent-"
+
+/* The length of the silence of the host that a mark ev ends, or 0. */
+static uint64_t silence_of(const struct dm_event *ev)
+{
+	if (ev->op != DM_OP_MARK || strncmp(ev->label, SILENT, strlen(SILENT)))
+		return 0;
+	return strtoull(ev->label + strlen(SILENT), NULL, 10);
+}
+
 static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
 		       int base, int gap)
 {
-	t->ring[t->seen++ % DM_TOL_SPAN] =
-		(struct dm_tol_event){.time = ev->time,
-				      .addr = ev->addr,
-				      .value = ev->value,
-				      .cpu = ev->cpu,
-				      .actor = ev->actor,
-				      .op = ev->op,
-				      .size = ev->size,
-				      .flags = ev->flags,
-				      .base = (int16_t)base,
-				      .gap = (int16_t)gap};
+	t->ring[t->seen++ % DM_TOL_SPAN] = (struct dm_tol_event){
+		.time = ev->time,
+		.addr = ev->addr,
+		.value = ev->op == DM_OP_MARK ? silence_of(ev) : ev->value,
+		.cpu = ev->cpu,
+		.actor = ev->actor,
+		.op = ev->op,
+		.size = ev->size,
+		.flags = ev->flags,
+		.base = (int16_t)base,
+		.gap = (int16_t)gap};
 }
 
 /* Event n as the replay applies it. */
@@ -249,24 +259,58 @@ static bool is_thread(const struct dm_tolerance *t, uint64_t n)
 	return event(t, n)->op == DM_OP_THREAD;
 }
 
-/* The time of the last event in [from, n) that is not a dev thread, or
+/* A mark at the end of a silence of the host (its length in value). */
+static bool is_silence(const struct dm_tolerance *t, uint64_t n)
+{
+	return event(t, n)->op == DM_OP_MARK && event(t, n)->value;
+}
+
+/* A fact about the host, not the guest: no neighbour of a move. */
+static bool is_host(const struct dm_tolerance *t, uint64_t n)
+{
+	return is_thread(t, n) || is_silence(t, n);
+}
+
+/* The time of the last event in [from, n) that is not about the host, or
  * floor_ns: how far back event n may move. */
 static uint64_t prev_time(const struct dm_tolerance *t, uint64_t from,
 			  uint64_t n, uint64_t floor_ns)
 {
 	while (n-- > from)
-		if (!is_thread(t, n))
+		if (!is_host(t, n))
 			return event(t, n)->time;
 	return floor_ns;
 }
 
-/* The time of the first event after n that is not a dev thread, or NONE. */
+/* The time of the first event after n that is not about the host, or
+ * NONE. */
 static uint64_t next_time(const struct dm_tolerance *t, uint64_t n)
 {
 	while (++n < t->seen)
-		if (!is_thread(t, n))
+		if (!is_host(t, n))
 			return event(t, n)->time;
 	return NONE;
+}
+
+/*
+ * The far end of a silence of the host longer than the tolerance that
+ * began at event n's line, or NONE: the importer marks it at its end
+ * (docs/importers.md, "The host frozen"), right after n.  The host was
+ * stopped whole, so what n sampled or started happened at one end or
+ * the other, not inside.
+ */
+static uint64_t silence_after(const struct dm_tolerance *t, uint64_t n)
+{
+	uint64_t m = n + 1, at = event(t, n)->time;
+
+	while (m < t->seen && is_thread(t, m))
+		m++;
+	if (m >= t->seen || !is_silence(t, m))
+		return NONE;
+	if (event(t, m)->value <= t->ns ||
+	    event(t, m)->time - event(t, m)->value < at)
+		return NONE;
+	return event(t, m)->time;
 }
 
 /* The sampling window's first event other than a dev thread: the one
@@ -439,6 +483,7 @@ struct search {
 	uint64_t check_after;
 	int fit;	/* a match must fit this base's earlier reads too */
 	uint64_t group; /* a PIT latch: want holds every byte read of it */
+	int64_t k_base; /* k moves by k_base + the delta searched */
 };
 
 #define BADS 16 /* earlier reads that mismatched, gathered per replay */
@@ -638,7 +683,7 @@ static int retake(const struct search *s, uint64_t n,
 static int64_t shift(const struct search *s, int64_t delta, uint64_t n)
 {
 	if (n == s->k)
-		return delta;
+		return s->k_base + delta;
 	if (n == s->w)
 		return s->w_delta;
 	return event(s->t, n)->moved;
@@ -1001,8 +1046,34 @@ static uint64_t latch_group(const struct dm_tolerance *t, uint64_t first,
 	return latches_pit(&e) ? first : NONE;
 }
 
+/*
+ * Searches s->k within the tolerance of the far end of the silence after
+ * it (silence_after), before next: *found is the whole move.  The near
+ * end is the search before this one.
+ */
+static bool search_far_end(struct search *s, uint64_t next, int64_t *found)
+{
+	const struct dm_tolerance *t = s->t;
+	uint64_t at = event(t, s->k)->time, end = silence_after(t, s->k);
+	bool ok;
+
+	if (end == NONE || next <= at + 1)
+		return false;
+	if (end >= next)
+		end = next - 1;
+	s->k_base = (int64_t)(end - at);
+	s->lo = -reach(end - at, t->ns);
+	s->hi = reach(next - end, t->ns);
+	ok = search(s, found);
+	if (ok)
+		*found += s->k_base;
+	s->k_base = 0;
+	return ok;
+}
+
 /* Moves s->k within the tolerance, between its neighbours (floor_ns
- * bounds the first event; a start write moved before it, its instant). */
+ * bounds the first event; a start write moved before it, its instant),
+ * or to the far end of a silence of the host after it. */
 static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
 {
 	const struct dm_tolerance *t = s->t;
@@ -1015,7 +1086,7 @@ static bool search_sample(struct search *s, uint64_t floor_ns, int64_t *found)
 
 	s->lo = -reach(at - prev, t->ns);
 	s->hi = reach(next - at, t->ns);
-	return search(s, found);
+	return search(s, found) || search_far_end(s, next, found);
 }
 
 static void record(struct dm_tolerance *t, int64_t delta)
@@ -1077,9 +1148,9 @@ static bool prior_fits(const struct search *v, uint64_t bad)
 	p.group = latch_group(t, p.k, bad);
 	set_want(&p, bad);
 	p.check = p.fit = -1;
-	/* Before the dev thread events ahead of it too: it may pass them. */
+	/* Before the host events ahead of it too: it may pass them. */
 	at = p.k;
-	while (at > v->from + 1 && is_thread(t, at - 1))
+	while (at > v->from + 1 && is_host(t, at - 1))
 		at--;
 	q.upto = at - 1;
 	q.check = -1;
@@ -1109,8 +1180,9 @@ static bool accepts(const struct search *s, int64_t delta)
 	if (s->fit < 0)
 		return true;
 	v.k = NONE;
+	v.k_base = 0;
 	v.w = s->k;
-	v.w_delta = delta;
+	v.w_delta = s->k_base + delta;
 	v.check = s->fit;
 	v.check_after = s->from;
 	for (;;) {
@@ -1171,6 +1243,27 @@ static bool search_sampled(struct search *s, uint64_t floor_ns, int64_t *found,
 }
 
 /*
+ * Searches s->k, start st's event: near its line with the read at its
+ * own, then with the read at an end of its window, then at the far end of
+ * a silence of the host after the event (the read at its line).
+ */
+static bool fit_instant(struct search *s, const struct dm_tol_start *st, int b,
+			int64_t *found, int64_t *sampled)
+{
+	const struct dm_tolerance *t = s->t;
+
+	if (search(s, found) && *found)
+		return true;
+	if (b >= BASE_INTACK)
+		return false;
+	if (search_sampled(s, st->floor_ns, found, sampled))
+		return true;
+	s->w = NONE;
+	s->w_delta = 0;
+	return search_far_end(s, vcpu_next(t, st->ev, s->upto), found);
+}
+
+/*
  * The instant of start st's event closest to its line that gives ev's
  * value and fits every earlier read of base b since: returns the machine
  * that applied the event then, or NULL.  A start write's instant follows
@@ -1207,9 +1300,7 @@ static struct dm_machine *fit_start(struct dm_tolerance *t,
 	s.fit = b;
 	s.group = latch_group(t, sampler(t, st->ev, last), last);
 	set_want(&s, last);
-	if ((!search(&s, found) || !*found) &&
-	    (b >= BASE_INTACK ||
-	     !search_sampled(&s, st->floor_ns, found, sampled)))
+	if (!fit_instant(&s, st, b, found, sampled))
 		return NULL;
 	s.k = NONE;
 	s.w = st->ev;

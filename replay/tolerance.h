@@ -42,6 +42,13 @@
  * intack only those after its vcpu's previous one.  dev thread events
  * (when a host thread had a CPU) move nothing and are no neighbours: a
  * read or a start write moved earlier than some is applied before them.
+ *
+ * A sim mark host-silent-LEN (the importer's: no line of any CPU for LEN
+ * ns up to the mark) right after a PIT latch or a start write whose line
+ * began the silence is no neighbour either: the host was stopped, and
+ * what KVM did after the line it did near one end of the silence or the
+ * other.  When the silence outlasts the tolerance and the near end gives
+ * nothing, the event is searched within the tolerance of the far end.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H

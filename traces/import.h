@@ -42,6 +42,11 @@ struct dm_ftrace_opts {
 	 * late) become dev irq events, and the machine line says
 	 * hpet_irq=off.  false: they are the HPET model's output. */
 	bool hpet_irq_edges;
+	/* Silences of the host of at least this many ns that follow a
+	 * vcpu's line served in the kernel become sim marks
+	 * host-silent-LEN at their far end (docs/importers.md, "The host
+	 * frozen"); 0: none. */
+	uint64_t silence_ns;
 	enum dm_trace_encoding encoding;
 	FILE *log; /* warnings and the summary; NULL: none */
 };
@@ -83,6 +88,7 @@ struct dm_ftrace_stats {
 	uint64_t pit_wakeups;	    /* dev thread 1 1: KVM's PIT worker woken */
 	uint64_t service_window_ns; /* longest exit-to-completion of a read
 				       QEMU served */
+	uint64_t silences;	    /* sim marks host-silent-LEN */
 	unsigned vcpus;
 	uint64_t tsc_hz; /* rate used for counter timestamps; 0 if none */
 };

@@ -1272,7 +1272,9 @@ struct conv {
 	int main_loop;	   /* QEMU's main loop on a CPU: 1, 0, -1 unknown */
 	uint64_t main_wake_slot; /* its wake-up's queue slot while open */
 	uint64_t main_wake_time;
-	int pit_worker; /* KVM's kvm-pit thread runnable: 1, 0, -1 */
+	int pit_worker;	     /* KVM's kvm-pit thread runnable: 1, 0, -1 */
+	uint64_t line_ns;    /* the last line's time */
+	bool line_in_kernel; /* ... a vcpu's line KVM logged in the kernel */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -1585,7 +1587,8 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
  * (or the switch back) and the completion line at *time, or the line that
  * showed QEMU serving it (served_now); when that window is long the host
  * stopped the thread unseen (this host is a VM too): the read takes the
- * middle, off by at most half the window.  With kernel-irqchip=off QEMU
+ * middle, off by at most half the window (a window with no line at all
+ * but its exit, its near end: silent_window).  With kernel-irqchip=off QEMU
  * injects the next interrupt after serving the exit, and that injection
  * takes the exit's instant (off_access): the read keeps the exit too, or
  * it would follow an interrupt that came after it. */
@@ -2697,6 +2700,50 @@ static int finish_threads(struct conv *c)
 	return q_flush(c);
 }
 
+/* A line change held for its echo, which may come after a silence. */
+static bool lines_held(const struct conv *c)
+{
+	for (unsigned i = 0; i < c->sv->nt; i++)
+		if (c->th[i].line_pend)
+			return true;
+	return false;
+}
+
+/*
+ * sim mark host-silent-LEN at the line fl that ends a silence of LEN ns
+ * (no line of any CPU) begun at a vcpu's line logged in the kernel.  The
+ * capture keeps every line of the traced threads, and those logged in
+ * interrupts that stopped them: the vcpu thread neither ran its guest on
+ * (a halted vcpu that spins is interrupted by the host's timer, which
+ * logs its wake-ups), nor left its CPU (sched_switch), nor ran QEMU (the
+ * silence begins in the kernel, not at an exit).  The host itself was
+ * stopped (this host is a VM), and what KVM did after the line it did at
+ * one end of the silence.  Only where every event so far is written, so
+ * that the mark follows the line's own event at its own time.
+ */
+static int mark_silence(struct conv *c, const struct fline *fl)
+{
+	uint64_t time = vtime(c, fl), len = time - c->line_ns;
+	struct oev a = {.time = time, .actor = DM_ACTOR_SIM, .op = DM_OP_MARK};
+
+	if (!c->o->silence_ns || !c->line_in_kernel || time < c->line_ns ||
+	    len < c->o->silence_ns || c->head != c->tail || lines_held(c))
+		return 0;
+	snprintf(a.label, sizeof(a.label), "host-silent-%" PRIu64, len);
+	c->st->silences++;
+	return q_push(c, &a);
+}
+
+/* Whether fl is a vcpu's line KVM logged in the kernel (not an exit). */
+static bool in_kernel(struct conv *c, const struct fline *fl)
+{
+	enum kev k = event_kind(fl->event);
+	const struct thread *t = conv_thread(c, fl->tid);
+
+	return t && t->vcpu >= 0 &&
+	       (k == K_PIO || k == K_MMIO || k == K_MSR || k == K_APIC);
+}
+
 static int convert(void *ctx)
 {
 	struct conv *c = ctx;
@@ -2708,9 +2755,12 @@ static int convert(void *ctx)
 		c->st->lines++;
 		switch (lex(c->in->line, &fl)) {
 		case L_EVENT:
-			r = on_event(c, &fl);
+			r = mark_silence(c, &fl) || on_event(c, &fl);
+			c->line_ns = vtime(c, &fl);
+			c->line_in_kernel = in_kernel(c, &fl);
 			break;
 		case L_LOST:
+			c->line_in_kernel = false;
 			r = on_lost(c, &fl);
 			break;
 		case L_BAD:
@@ -3069,6 +3119,12 @@ static void report_summary(FILE *log, const struct conv *c)
 			" ns): one that moves with time is off by at most "
 			"half its window\n",
 			st->service_window_ns);
+	if (st->silences)
+		fprintf(log,
+			"import: %" PRIu64
+			" silences of the host after a vcpu's line in the "
+			"kernel marked (sim mark host-silent-LEN)\n",
+			st->silences);
 	if (st->rescheduled)
 		fprintf(log,
 			"import: %" PRIu64

@@ -1287,6 +1287,54 @@ START_TEST(rtc_dated_by_the_wall_clock_and_uf)
 }
 END_TEST
 
+/*
+ * With silence_ns, a silence of the host (no line of any CPU) of at least
+ * that long begun at a vcpu's line KVM logged in the kernel becomes sim
+ * mark host-silent-LEN at its far end, right after that line's event.
+ * Not after an exit (QEMU was running, which logs nothing), nor after a
+ * switch away (the vcpu halted or was preempted), nor when shorter, nor
+ * without the option.
+ */
+START_TEST(silences_of_the_host_are_marked)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .silence_ns = 1500000000};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 12, PIT_LSB); /* 2 s after a line in the kernel */
+	add(&t, 1, 13, SWITCH(1, "S", 0));
+	add(&t, 1, 15, PIT_LSB); /* 2 s after a switch away */
+	add(&t, 1, 16, PIT_LSB); /* 1 s after a line in the kernel */
+	add(&t, 1, 17, HPET_COUNTER_UNSAT);
+	add(&t, 1, 17, MMIO_EXIT);
+	add(&t, 1, 20, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
+	add(&t, 1, 22, PIT_LSB); /* 2 s after the completion, in the kernel */
+	import_text_opts(t.buf, &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.silences, 2);
+	ck_assert_uint_eq(r.n, 8);
+	ck_assert_uint_eq(r.ev[0].addr, 0x43);
+	ck_assert_uint_eq(r.ev[1].op, DM_OP_MARK);
+	ck_assert_str_eq(r.ev[1].label, "host-silent-2000000000");
+	ck_assert_uint_eq(r.ev[1].time, 2000000000ULL);
+	ck_assert_uint_eq(r.ev[2].time, 2000000000ULL);
+	ck_assert_uint_eq(r.ev[3].time, 5000000000ULL);
+	ck_assert_uint_eq(r.ev[4].time, 6000000000ULL);
+	ck_assert_uint_eq(r.ev[5].value, 5); /* the middle of 17..20 */
+	ck_assert_uint_eq(r.ev[6].op, DM_OP_MARK);
+	ck_assert_str_eq(r.ev[6].label, "host-silent-2000000000");
+	ck_assert_uint_eq(r.ev[6].time, 12000000000ULL);
+	ck_assert_uint_eq(r.ev[7].time, 12000000000ULL);
+	o.silence_ns = 0;
+	import_text_opts(t.buf, &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.silences, 0);
+	ck_assert_uint_eq(r.n, 6);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("import_ftrace");
@@ -1334,6 +1382,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pit_edge_without_echo);
 	tcase_add_test(tc, pit_edges_of_the_teardown_are_skipped);
 	tcase_add_test(tc, pit_edge_without_its_echo_is_not_held);
+	tcase_add_test(tc, silences_of_the_host_are_marked);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -749,6 +749,111 @@ START_TEST(a_start_write_moves_past_a_window_of_dev_thread_events)
 }
 END_TEST
 
+/* ---- the host frozen: either end of a silence ----------------------- */
+
+/* sim mark host-silent-LEN: the host logged nothing for len ns before. */
+static struct dm_event silence(uint64_t len)
+{
+	struct dm_event ev = {.op = DM_OP_MARK, .actor = DM_ACTOR_SIM};
+
+	snprintf(ev.label, sizeof(ev.label), "host-silent-%llu",
+		 (unsigned long long)len);
+	return ev;
+}
+
+/*
+ * A PIT latch (counter 0, mode 2, 50000) whose line the host's silence of
+ * 735 us followed; KVM latched at applied us after the line.  Its bytes
+ * are read 39 and 41 us after the silence.
+ */
+static void record_silent_latch(char *path, size_t n, uint64_t applied,
+				bool marked)
+{
+	const uint64_t t0 = 1000000, line = t0 + 100 * US;
+	struct step st[] = {
+		{t0, t0, pio(true, 0x43, 0x34)},
+		{t0 + 10 * US, t0 + 10 * US, pio(true, 0x40, 0x50)},
+		{t0 + 20 * US, t0 + 20 * US, pio(true, 0x40, 0xc3)},
+		{line, line + applied, pio(true, 0x43, 0x00)},
+		{line + 774 * US, line + 774 * US, pio(false, 0x40, 0)},
+		{line + 776 * US, line + 776 * US, pio(false, 0x40, 0)},
+		{line + 735 * US, line + 735 * US, silence(735 * US)},
+	};
+
+	record_steps(st, sizeof(st) / sizeof(st[0]) - !marked, path, n);
+}
+
+/*
+ * The host stopped whole right after the latch's line (no line of any
+ * CPU for 735 us), and KVM latched when it ran again, 2 us after the
+ * silence's far end: beyond the tolerance from the line, within it from
+ * the far end, which the mark gives.  Without the mark, or latched in the
+ * middle of the silence (beyond the tolerance from either end), the read
+ * diverges.
+ */
+START_TEST(a_latch_at_the_far_end_of_a_silence_is_found)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_silent_latch(path, sizeof(path), 737 * US, true);
+	assert_tolerated(path, 200 * US, &s);
+	ck_assert_uint_ge(s.tolerated, 1);
+	/* The closest instant of the latched count, a PIT tick is 838 ns. */
+	ck_assert_uint_gt(max_residual, 736 * US);
+	ck_assert_uint_le(max_residual, 737 * US);
+	unlink(path);
+	record_silent_latch(path, sizeof(path), 737 * US, false);
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	unlink(path);
+	record_silent_latch(path, sizeof(path), 400 * US, true);
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * A TMICT write of a kvmrun capture whose line a silence of the host
+ * (313715 ns) followed, applied 206185 ns after its line, 107.5 us before
+ * the silence's end; the current count read at the silence's end, which
+ * KVM computed 481 ns before it logged it, and again 2.7 us later.  The
+ * first read alone fits the write 6.6 us late with the read sampled the
+ * tolerance before its line; the second then fits no instant within the
+ * tolerance of the write's line, one within the tolerance of the
+ * silence's far end, with the first read sampled back past the mark.
+ */
+static void record_silent_start(char *path, size_t n, bool marked)
+{
+	const uint64_t t0 = 1000000, line = t0 + 200 * US;
+	struct step st[] = {
+		{t0, t0, mmio(true, 0xfee000f0, 0x1ff)},
+		{t0 + 100 * US, t0 + 100 * US, mmio(true, 0xfee003e0, 0xb)},
+		{line, line + 206185, mmio(true, 0xfee00380, 0x100000)},
+		{line + 313715, line + 313234, mmio(false, 0xfee00390, 0)},
+		{line + 316430, line + 316430, mmio(false, 0xfee00390, 0)},
+		{line + 313714, line + 313714, silence(313714)},
+	};
+
+	record_steps(st, sizeof(st) / sizeof(st[0]) - !marked, path, n);
+}
+
+START_TEST(a_start_write_at_the_far_end_of_a_silence_is_adopted)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_silent_start(path, sizeof(path), true);
+	assert_tolerated(path, 200 * US, &s);
+	ck_assert_uint_eq(adopted, 2);
+	ck_assert_uint_eq(max_adopted, 206185);
+	unlink(path);
+	record_silent_start(path, sizeof(path), false);
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	ck_assert_uint_eq(s.divergences, 1); /* the second read */
+	unlink(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tolerance");
@@ -768,6 +873,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, an_earlier_read_rechecked_passes_dev_thread_events);
 	tcase_add_test(tc,
 		       a_start_write_moves_past_a_window_of_dev_thread_events);
+	tcase_add_test(tc, a_latch_at_the_far_end_of_a_silence_is_found);
+	tcase_add_test(tc,
+		       a_start_write_at_the_far_end_of_a_silence_is_adopted);
 	suite_add_tcase(s, tc);
 	return s;
 }
