@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "models/hpet.h"
+#include "models/pmtimer.h"
 #include "replay/replay.h"
 
 /* Coarse grid points on each side of 0; matches between two grid points
@@ -25,6 +26,8 @@ enum {
 #define LAPIC_TMICT 0x380  /* SDM 11.5.4: the initial count */
 #define X2APIC_TMICT 0x838 /* ... as an x2APIC MSR */
 #define RTC_REG_A 0x0a
+#define HPET_COUNTER 0xf0 /* the main counter, 8 bytes */
+#define PM_TMR 8	  /* the PM timer's count in its block */
 
 void dm_tolerance_init(struct dm_tolerance *t, uint64_t ns)
 {
@@ -37,8 +40,10 @@ void dm_tolerance_destroy(struct dm_tolerance *t)
 	free(t->anchor);
 	for (unsigned b = 0; b < DM_TOL_BASES; b++)
 		free(t->starts[b].anchor);
-	for (unsigned c = 0; c < DM_MAX_VCPUS; c++)
+	for (unsigned c = 0; c < DM_MAX_VCPUS; c++) {
 		free(t->gaps[c].anchor);
+		free(t->windows[c].anchor);
+	}
 	free(t->pulls);
 	*t = (struct dm_tolerance){0};
 }
@@ -50,6 +55,8 @@ static const struct dm_tol_event *event(const struct dm_tolerance *t,
 }
 
 #define SILENT "host-silent-"
+#define WINDOW "qemu-window-"
+#define WINDOW_MARK 1 /* a kept mark's addr: a read's window */
 
 /* The length of the silence of the host that a mark ev ends, or 0. */
 static uint64_t silence_of(const struct dm_event *ev)
@@ -59,14 +66,37 @@ static uint64_t silence_of(const struct dm_event *ev)
 	return strtoull(ev->label + strlen(SILENT), NULL, 10);
 }
 
+/* A mark qemu-window-V-LEN: *cpu = V, *len = LEN. */
+static bool window_of(const struct dm_event *ev, uint32_t *cpu, uint64_t *len)
+{
+	const char *p = ev->label + strlen(WINDOW);
+	char *end;
+	unsigned long v;
+
+	if (ev->op != DM_OP_MARK || strncmp(ev->label, WINDOW, strlen(WINDOW)))
+		return false;
+	v = strtoul(p, &end, 10);
+	if (end == p || *end != '-' || v >= DM_MAX_VCPUS)
+		return false;
+	*cpu = (uint32_t)v;
+	*len = strtoull(end + 1, NULL, 10);
+	return true;
+}
+
 static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
 		       int base, int gap)
 {
+	uint32_t cpu = ev->cpu;
+	uint64_t len;
+	bool window = window_of(ev, &cpu, &len);
+
 	t->ring[t->seen++ % DM_TOL_SPAN] = (struct dm_tol_event){
 		.time = ev->time,
-		.addr = ev->addr,
-		.value = ev->op == DM_OP_MARK ? silence_of(ev) : ev->value,
-		.cpu = ev->cpu,
+		.addr = window ? WINDOW_MARK : ev->addr,
+		.value = window			? len
+			 : ev->op == DM_OP_MARK ? silence_of(ev)
+						: ev->value,
+		.cpu = cpu,
 		.actor = ev->actor,
 		.op = ev->op,
 		.size = ev->size,
@@ -262,13 +292,21 @@ static bool is_thread(const struct dm_tolerance *t, uint64_t n)
 /* A mark at the end of a silence of the host (its length in value). */
 static bool is_silence(const struct dm_tolerance *t, uint64_t n)
 {
-	return event(t, n)->op == DM_OP_MARK && event(t, n)->value;
+	return event(t, n)->op == DM_OP_MARK && event(t, n)->addr == 0 &&
+	       event(t, n)->value;
+}
+
+/* A mark of a read's service window (its vcpu in cpu, length in value). */
+static bool is_window(const struct dm_tolerance *t, uint64_t n)
+{
+	return event(t, n)->op == DM_OP_MARK &&
+	       event(t, n)->addr == WINDOW_MARK;
 }
 
 /* A fact about the host, not the guest: no neighbour of a move. */
 static bool is_host(const struct dm_tolerance *t, uint64_t n)
 {
-	return is_thread(t, n) || is_silence(t, n);
+	return is_thread(t, n) || is_silence(t, n) || is_window(t, n);
 }
 
 /* The time of the last event in [from, n) that is not about the host, or
@@ -392,6 +430,37 @@ static int track_gaps(struct dm_tolerance *t, struct before *now,
 	return gap->anchor ? 0 : -1;
 }
 
+/*
+ * A sim mark qemu-window opens its vcpu's window: the machine before it,
+ * where the read it qualifies, the vcpu's next event, may be searched
+ * from.  The vcpu's event after that read closes it.
+ */
+static int track_windows(struct dm_tolerance *t, struct before *now,
+			 const struct dm_event *ev, struct dm_error *err)
+{
+	struct dm_tol_start *w;
+	uint32_t cpu;
+	uint64_t len;
+
+	if (window_of(ev, &cpu, &len)) {
+		w = &t->windows[cpu];
+		close_start(w);
+		w->anchor = copy_before(now, &w->anchor_len, err);
+		w->floor_ns = now->m->clock.now;
+		w->at = t->seen;
+		w->ev = NONE;
+		return w->anchor ? 0 : -1;
+	}
+	if (ev->actor != DM_ACTOR_CPU || ev->cpu >= DM_MAX_VCPUS)
+		return 0;
+	w = &t->windows[ev->cpu];
+	if (w->anchor && w->ev == NONE)
+		w->ev = t->seen;
+	else
+		close_start(w);
+	return 0;
+}
+
 /* Keeps ev, and the machine before it where a later rescue may start. */
 static int keep_before(struct dm_tolerance *t, struct before *now,
 		       const struct dm_event *ev, struct dm_error *err)
@@ -399,7 +468,7 @@ static int keep_before(struct dm_tolerance *t, struct before *now,
 	int b = started_by(now->m, ev), gap;
 
 	if ((b >= 0 && open_start(t, now, b, err)) ||
-	    track_gaps(t, now, ev, &gap, err))
+	    track_gaps(t, now, ev, &gap, err) || track_windows(t, now, ev, err))
 		return -1;
 	keep_event(t, ev, b, gap);
 	/* Keep the checkpoint before a latch or a halt of the HPET while
@@ -1377,6 +1446,10 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	}
 	dm_machine_destroy(*m);
 	*m = moved;
+	/* A window's machine may predate the moved event: it no longer
+	 * holds. */
+	for (unsigned c = 0; c < DM_MAX_VCPUS; c++)
+		close_start(&t->windows[c]);
 	t->ring[st->ev % DM_TOL_SPAN].moved = found;
 	if (sampled)
 		record(t, sampled);
@@ -1387,10 +1460,77 @@ static bool adopt_start(struct dm_tolerance *t, struct dm_machine **m,
 	return true;
 }
 
+/* A read whose value only the time decides: the HPET's main counter, the
+ * PM timer.  A device's line change cannot change it. */
+static bool reads_time(const struct dm_machine *m, const struct dm_event *ev)
+{
+	if (ev->op == DM_OP_MMIO_R)
+		return ev->addr - (DM_HPET_BASE + HPET_COUNTER) < 8;
+	return ev->op == DM_OP_PIO_R &&
+	       ev->addr - dm_pmtimer_base(&m->cfg) - PM_TMR < 4;
+}
+
+/* Event n, between a read's window mark and the read, cannot change what
+ * the read returns: a fact about the host, or for a read of the time
+ * alone, a device's line change. */
+static bool passable(const struct dm_tolerance *t, uint64_t n, bool time_only)
+{
+	const struct dm_tol_event *e = event(t, n);
+
+	return is_host(t, n) || (time_only && e->actor == DM_ACTOR_DEV &&
+				 (e->op == DM_OP_IRQ || e->op == DM_OP_MSI));
+}
+
+/*
+ * The read ev, the last event, searched anywhere in its service window
+ * (its vcpu's sim mark qemu-window, the event before it of that vcpu),
+ * whose ends are lines, each instant within the tolerance of its line:
+ * from the tolerance before the mark (after the event before it), or
+ * just after the last event since the mark that could change what the
+ * read returns, to the tolerance after the window's end.
+ */
+static bool rescue_window(struct dm_tolerance *t, const struct dm_machine *m,
+			  const struct dm_event *ev)
+{
+	uint64_t last = t->seen - 1, from, end, at = ev->time;
+	const struct dm_tol_start *w;
+	bool time_only = reads_time(m, ev);
+	struct search s;
+	int64_t found;
+
+	if (!dm_op_is_read(ev->op) || ev->cpu >= DM_MAX_VCPUS)
+		return false;
+	w = &t->windows[ev->cpu];
+	if (!w->anchor || w->ev != last || t->seen - w->at > DM_TOL_SPAN)
+		return false;
+	from = event(t, w->at)->time;
+	end = from + event(t, w->at)->value + t->ns;
+	from = from - w->floor_ns > t->ns ? from - t->ns : w->floor_ns + 1;
+	for (uint64_t n = last; n-- > w->at + 1;)
+		if (!passable(t, n, time_only)) {
+			from = event(t, n)->time + 1;
+			break;
+		}
+	if (from > at || end < at)
+		return false;
+	s = (struct search){t,	  w->anchor, w->anchor_len, w->at, last, last,
+			    NONE, 0,	     ev->value};
+	s.check = s.fit = -1;
+	s.group = NONE;
+	s.lo = -(int64_t)(at - from);
+	s.hi = (int64_t)(end - at);
+	set_want(&s, last);
+	if (!search(&s, &found))
+		return false;
+	record(t, found);
+	return true;
+}
+
 bool dm_tolerance_rescue(struct dm_tolerance *t, struct dm_machine **m,
 			 const struct dm_event *ev)
 {
 	if (!t->anchor || !t->seen || !(ev->flags & DM_EV_VALUE))
 		return false;
-	return rescue_sample(t, ev) || adopt_start(t, m, ev);
+	return rescue_sample(t, ev) || rescue_window(t, *m, ev) ||
+	       adopt_start(t, m, ev);
 }

@@ -49,6 +49,14 @@
  * what KVM did after the line it did near one end of the silence or the
  * other.  When the silence outlasts the tolerance and the near end gives
  * nothing, the event is searched within the tolerance of the far end.
+ *
+ * A sim mark qemu-window-V-LEN (the importer's, at a read's exit to QEMU)
+ * says that vcpu V's next event, a read QEMU served, was computed within
+ * LEN ns from the mark: its service window, a fact of the trace.  When
+ * the searches above give nothing, the read is searched anywhere in that
+ * window, passing only events that cannot change what it returns (line
+ * changes by devices, for a read of the HPET's main counter or the PM
+ * timer); it is not moved past any other.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H
@@ -104,6 +112,9 @@ struct dm_tolerance {
 	/* Per vcpu: the machine after its last event, while other actors'
 	 * events follow (an intack next may move back to there). */
 	struct dm_tol_start gaps[DM_MAX_VCPUS];
+	/* Per vcpu: the machine before its last sim mark qemu-window (at),
+	 * while the read it qualifies (ev, NONE until seen) may search it. */
+	struct dm_tol_start windows[DM_MAX_VCPUS];
 	/* Intacks whose adopted instant precedes their line. */
 	uint64_t *pulls;
 	unsigned npulls, pulls_cap;

@@ -89,6 +89,7 @@ struct dm_ftrace_stats {
 	uint64_t service_window_ns; /* longest exit-to-completion of a read
 				       QEMU served */
 	uint64_t silences;	    /* sim marks host-silent-LEN */
+	uint64_t windows;	    /* sim marks qemu-window-V-LEN */
 	unsigned vcpus;
 	uint64_t tsc_hz; /* rate used for counter timestamps; 0 if none */
 };

@@ -1232,6 +1232,13 @@ struct thread {
 	 * not known: a read's window ends at its completion). */
 	bool exit_resched, settled, served_late;
 	uint64_t served_by;
+	/* With silence_ns, a read QEMU served whose window the importer
+	 * cannot place it in: the slot of its exit, held for a sim mark
+	 * qemu-window when the read moved to a switch back (wlive, the exit
+	 * at wtime), and that mark once the read completes (wmarked). */
+	bool wlive, wmarked;
+	uint64_t wslot, wtime;
+	struct oev wmark;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool line_pend;	 /* a line change waits for its echo line */
 	struct oev line; /* that change */
@@ -1275,6 +1282,8 @@ struct conv {
 	int pit_worker;	     /* KVM's kvm-pit thread runnable: 1, 0, -1 */
 	uint64_t line_ns;    /* the last line's time */
 	bool line_in_kernel; /* ... a vcpu's line KVM logged in the kernel */
+	const struct thread *line_exit; /* ... an exit to userspace: its
+					   thread */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
 	char first_unknown[48];
@@ -1371,7 +1380,9 @@ static int q_reserve(struct conv *c, uint64_t *idx)
 		struct thread *owner = NULL;
 
 		for (unsigned i = 0; i < c->sv->nt; i++)
-			if (c->th[i].pend != P_NONE && c->th[i].slot == c->head)
+			if (c->th[i].pend != P_NONE &&
+			    (c->th[i].slot == c->head ||
+			     (c->th[i].wlive && c->th[i].wslot == c->head)))
 				owner = &c->th[i];
 		if (!owner && c->head == c->main_wake_slot) {
 			if (close_main_wake(c, false))
@@ -1508,6 +1519,24 @@ static int emit_unpaired_apic(struct conv *c, struct thread *t)
 	return q_fill(c, t->slot, &a, NULL);
 }
 
+/* Fills the slot of t's read that completed with a (NULL: none), after
+ * the read's window mark if a is there (in the slot of its exit, or
+ * before it in its own). */
+static int fill_read(struct conv *c, struct thread *t, uint64_t slot,
+		     const struct oev *a)
+{
+	const struct oev *mark = a && t->wmarked ? &t->wmark : NULL;
+
+	t->wmarked = false;
+	if (t->wlive) {
+		t->wlive = false;
+		if (q_fill(c, t->wslot, mark, NULL))
+			return -1;
+		mark = NULL;
+	}
+	return mark ? q_fill(c, slot, mark, a) : q_fill(c, slot, a, NULL);
+}
+
 /* Closes t's open access: a kvm_apic line is emitted as the guest's own
  * access; a userspace read that never completed is dropped. */
 static int resolve(struct conv *c, struct thread *t)
@@ -1537,7 +1566,7 @@ static int resolve(struct conv *c, struct thread *t)
 				"completed; dropped\n",
 				c->in->name, t->pline);
 		c->st->incomplete++;
-		return gap_merge(c, t) || q_fill(c, t->slot, NULL, NULL);
+		return gap_merge(c, t) || fill_read(c, t, t->slot, NULL);
 	}
 	return 0;
 }
@@ -1582,6 +1611,35 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
 	return 0;
 }
 
+/*
+ * A read QEMU served was computed somewhere in its window, from its exit to
+ * its completion (or the line that showed QEMU serving it), where the
+ * middle that the read takes may not reach: when the read moved to a
+ * switch back (events of other threads then lie between the exit and the
+ * read), or when the window held no line of any CPU for silence_ns (the
+ * host stopped: QEMU serves a counter read in about 12 us, the median of a
+ * capture's 999 HPET counter reads, 99% within 65 us, while one such
+ * window lasted 1.6 ms and QEMU had computed the read 7 us in).  With
+ * silence_ns, sim mark qemu-window-V-LEN at the exit gives the tolerance
+ * that window: vcpu V's next read was computed within LEN ns from here.
+ */
+static void mark_window(struct conv *c, struct thread *t, uint64_t end)
+{
+	uint64_t from = t->wlive ? t->wtime : t->ptime;
+	bool silent = c->line_exit == t && !t->served_by && end >= c->line_ns &&
+		      end - c->line_ns >= c->o->silence_ns;
+
+	t->wmarked = c->o->silence_ns && !c->irqchip_off &&
+		     (t->wlive || silent) && end >= from;
+	if (!t->wmarked)
+		return;
+	t->wmark = (struct oev){
+		.time = from, .actor = DM_ACTOR_SIM, .op = DM_OP_MARK};
+	snprintf(t->wmark.label, sizeof(t->wmark.label),
+		 "qemu-window-%d-%" PRIu64, t->vcpu, end - from);
+	c->st->windows++;
+}
+
 /* The slot and time of a read that completes t's open access, or a new
  * slot at time.  QEMU computed a read it served somewhere between the exit
  * (or the switch back) and the completion line at *time, or the line that
@@ -1602,6 +1660,7 @@ static int read_slot(struct conv *c, struct thread *t, enum pend p, bool match,
 			end = t->ptime;
 		if (end - t->ptime > c->st->service_window_ns)
 			c->st->service_window_ns = end - t->ptime;
+		mark_window(c, t, end);
 		*time = t->ptime + (end - t->ptime) / 2;
 		t->pend = P_NONE;
 		*slot = t->slot;
@@ -1888,7 +1947,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 	t->last = LAST_OTHER;
 	if (!dm_import_modelled_port(e.port, c->pmbase)) {
 		c->st->unmodelled++;
-		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
+		return gap_merge(c, t) || fill_read(c, t, slot, NULL);
 	}
 	if (off_access(c, t, gap_before_read(t), time, DM_OP_PIO_R, e.port,
 		       e.val))
@@ -1899,7 +1958,7 @@ static int on_pio(struct conv *c, struct thread *t, uint64_t time,
 		!dm_import_cmos_access(&c->cmos, e.port, false, 0);
 	c->st->cmos_unknown += !known;
 	a = cpu_ev(time, t->vcpu, DM_OP_PIO_R, e.port, e.size, e.val, known);
-	if (q_fill(c, slot, &a, NULL))
+	if (fill_read(c, t, slot, &a))
 		return -1;
 	a.flags = 0;
 	a.value = 0;
@@ -2001,12 +2060,12 @@ static int on_mmio(struct conv *c, struct thread *t, uint64_t time,
 	t->last = LAST_OTHER;
 	if (!modelled) {
 		c->st->unmodelled++;
-		return gap_merge(c, t) || q_fill(c, slot, NULL, NULL);
+		return gap_merge(c, t) || fill_read(c, t, slot, NULL);
 	}
 	a = cpu_ev(time, t->vcpu, DM_OP_MMIO_R, e.gpa, e.len, e.val, true);
 	return off_access(c, t, gap_before_read(t), time, DM_OP_MMIO_R, e.gpa,
 			  e.val) ||
-	       q_fill(c, slot, &a, NULL);
+	       fill_read(c, t, slot, &a);
 }
 
 /*
@@ -2390,8 +2449,17 @@ static bool in_qemu(const struct conv *c, const struct thread *t)
  * next switch away is judged again, on its state alone. */
 static int back_on_cpu(struct conv *c, struct thread *t, uint64_t time)
 {
+	bool read = t->pend == P_PIO_READ || t->pend == P_MMIO_READ;
+
 	t->served_late = t->exit_resched = t->settled = false;
-	if (q_fill(c, t->slot, NULL, NULL) || q_reserve(c, &t->slot))
+	if (c->o->silence_ns && !c->irqchip_off && read && !t->wlive) {
+		t->wlive = true; /* its window mark's place (mark_window) */
+		t->wslot = t->slot;
+		t->wtime = t->ptime;
+	} else if (q_fill(c, t->slot, NULL, NULL)) {
+		return -1;
+	}
+	if (q_reserve(c, &t->slot))
 		return -1;
 	t->ptime = time;
 	return 0;
@@ -2758,9 +2826,13 @@ static int convert(void *ctx)
 			r = mark_silence(c, &fl) || on_event(c, &fl);
 			c->line_ns = vtime(c, &fl);
 			c->line_in_kernel = in_kernel(c, &fl);
+			c->line_exit = event_kind(fl.event) == K_EXIT
+					       ? conv_thread(c, fl.tid)
+					       : NULL;
 			break;
 		case L_LOST:
 			c->line_in_kernel = false;
+			c->line_exit = NULL;
 			r = on_lost(c, &fl);
 			break;
 		case L_BAD:
@@ -3125,6 +3197,12 @@ static void report_summary(FILE *log, const struct conv *c)
 			" silences of the host after a vcpu's line in the "
 			"kernel marked (sim mark host-silent-LEN)\n",
 			st->silences);
+	if (st->windows)
+		fprintf(log,
+			"import: %" PRIu64
+			" windows of reads QEMU served marked (sim mark "
+			"qemu-window-V-LEN)\n",
+			st->windows);
 	if (st->rescheduled)
 		fprintf(log,
 			"import: %" PRIu64
