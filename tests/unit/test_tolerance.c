@@ -854,6 +854,132 @@ START_TEST(a_start_write_at_the_far_end_of_a_silence_is_adopted)
 }
 END_TEST
 
+/* ---- a read QEMU served: anywhere in its service window ------------- */
+
+/* sim mark qemu-window-0-LEN: vcpu 0's next read was computed within len
+ * ns from here. */
+static struct dm_event window(uint64_t len)
+{
+	struct dm_event ev = {.op = DM_OP_MARK, .actor = DM_ACTOR_SIM};
+
+	snprintf(ev.label, sizeof(ev.label), "qemu-window-0-%llu",
+		 (unsigned long long)len);
+	return ev;
+}
+
+/*
+ * An HPET counter read QEMU served whose window, from its exit to its
+ * completion 1.6 ms later, held no line of any CPU (the host stopped);
+ * QEMU computed it applied ns after the exit, the importer put it in the
+ * middle.  The HPET's enable follows another access closely, as in the
+ * probe, so that its own instant cannot explain a read.
+ */
+static void record_silent_window(char *path, size_t n, uint64_t applied,
+				 bool marked)
+{
+	const uint64_t t0 = 1000000, exit = t0 + 200 * US;
+	struct step st[] = {
+		{t0 - 10 * US, t0 - 10 * US, mmio(false, 0xfee00080, 0)},
+		{t0, t0, mmio(true, 0xfed00010, 1)},
+		{t0 + 100 * US, t0 + 100 * US, mmio(false, 0xfee00080, 0)},
+		{exit + 800 * US, exit + applied, mmio(false, 0xfed000f0, 0)},
+		{exit, exit, window(1600 * US)},
+	};
+
+	record_steps(st, sizeof(st) / sizeof(st[0]) - !marked, path, n);
+}
+
+/*
+ * 7 us after its exit, 793 us from the read's place: beyond the tolerance,
+ * within the window the mark gives.  Without the mark it diverges; so
+ * does a value of 300 us after the window's end, which no instant of the
+ * window (its ends within the tolerance) gives.
+ */
+START_TEST(a_read_in_its_silent_service_window_is_found)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_silent_window(path, sizeof(path), 7 * US, true);
+	assert_tolerated(path, 200 * US, &s);
+	/* The closest instant of that count: an HPET tick is 69.8 ns. */
+	ck_assert_uint_gt(max_residual, 793 * US - 70);
+	ck_assert_uint_le(max_residual, 793 * US);
+	unlink(path);
+	/* The window's end, the completion's line, is an instant within the
+	 * tolerance, as any line's. */
+	record_silent_window(path, sizeof(path), 1650 * US, true);
+	assert_tolerated(path, 200 * US, &s);
+	unlink(path);
+	record_silent_window(path, sizeof(path), 7 * US, false);
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	unlink(path);
+	record_silent_window(path, sizeof(path), 1900 * US, true);
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	unlink(path);
+}
+END_TEST
+
+/*
+ * A read QEMU served (read at 0xfed000f0, the HPET's main counter, or
+ * 0xfee00390, the LAPIC's current count) computed applied ns after its
+ * exit (negative: before); the kvm-pit worker preempted the thread, its
+ * IRQ0 edges 25 and 27 us after the exit (here pin 10's), and the
+ * importer put the read after the switch back, 45 us after the exit; the
+ * window ends at the completion, 50 us after it.
+ */
+static void record_preempted_read(char *path, size_t n, uint64_t read,
+				  int64_t applied)
+{
+	const uint64_t t0 = 1000000, exit = t0 + 300 * US;
+	struct step st[] = {
+		{t0, t0, mmio(true, 0xfed00010, 1)},
+		{t0 + 10 * US, t0 + 10 * US, mmio(true, 0xfee000f0, 0x1ff)},
+		{t0 + 20 * US, t0 + 20 * US, mmio(true, 0xfee003e0, 0xb)},
+		{t0 + 30 * US, t0 + 30 * US, mmio(true, 0xfee00380, 1000000)},
+		{exit - 3 * US, exit - 3 * US, mmio(false, 0xfee00080, 0)},
+		{exit, exit, window(50 * US)},
+		{exit + 25 * US, exit + 25 * US, edge(1)},
+		{exit + 27 * US, exit + 27 * US, edge(0)},
+		{exit + 45 * US, (uint64_t)((int64_t)exit + applied),
+		 mmio(false, read, 0)},
+	};
+
+	record_steps(st, sizeof(st) / sizeof(st[0]), path, n);
+}
+
+/*
+ * The HPET counter read computed 5 us after its exit passes the edges,
+ * which cannot change it; so does one computed 1 us before the exit (the
+ * exit's line is an instant within the tolerance too), after the event
+ * before it.  A read the edges may change is not moved past them: the
+ * LAPIC's current count computed 5 us after the exit diverges, as does a
+ * counter read computed before the event before the window.
+ */
+START_TEST(a_read_served_before_a_preemption_passes_line_changes)
+{
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_preempted_read(path, sizeof(path), 0xfed000f0, 5 * US);
+	assert_tolerated(path, 20 * US, &s);
+	ck_assert_uint_gt(max_residual, 40 * US - 70);
+	ck_assert_uint_le(max_residual, 40 * US);
+	unlink(path);
+	record_preempted_read(path, sizeof(path), 0xfed000f0, -1 * US);
+	assert_tolerated(path, 20 * US, &s);
+	ck_assert_uint_gt(max_residual, 46 * US - 70);
+	ck_assert_uint_le(max_residual, 46 * US);
+	unlink(path);
+	record_preempted_read(path, sizeof(path), 0xfee00390, 5 * US);
+	ck_assert_int_eq(replay(path, 20 * US, &s), 1);
+	unlink(path);
+	record_preempted_read(path, sizeof(path), 0xfed000f0, -4 * US);
+	ck_assert_int_eq(replay(path, 20 * US, &s), 1);
+	unlink(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tolerance");
@@ -876,6 +1002,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_latch_at_the_far_end_of_a_silence_is_found);
 	tcase_add_test(tc,
 		       a_start_write_at_the_far_end_of_a_silence_is_adopted);
+	tcase_add_test(tc, a_read_in_its_silent_service_window_is_found);
+	tcase_add_test(tc,
+		       a_read_served_before_a_preemption_passes_line_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }
