@@ -1314,7 +1314,7 @@ START_TEST(silences_of_the_host_are_marked)
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.silences, 2);
-	ck_assert_uint_eq(r.n, 8);
+	ck_assert_uint_eq(r.n, 9);
 	ck_assert_uint_eq(r.ev[0].addr, 0x43);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MARK);
 	ck_assert_str_eq(r.ev[1].label, "host-silent-2000000000");
@@ -1322,15 +1322,76 @@ START_TEST(silences_of_the_host_are_marked)
 	ck_assert_uint_eq(r.ev[2].time, 2000000000ULL);
 	ck_assert_uint_eq(r.ev[3].time, 5000000000ULL);
 	ck_assert_uint_eq(r.ev[4].time, 6000000000ULL);
-	ck_assert_uint_eq(r.ev[5].value, 5); /* the middle of 17..20 */
-	ck_assert_uint_eq(r.ev[6].op, DM_OP_MARK);
-	ck_assert_str_eq(r.ev[6].label, "host-silent-2000000000");
-	ck_assert_uint_eq(r.ev[6].time, 12000000000ULL);
+	/* The read's silent window (served_reads_mark_their_windows). */
+	ck_assert_str_eq(r.ev[5].label, "qemu-window-0-3000000000");
+	ck_assert_uint_eq(r.ev[6].value, 5); /* the middle of 17..20 */
+	ck_assert_uint_eq(r.ev[7].op, DM_OP_MARK);
+	ck_assert_str_eq(r.ev[7].label, "host-silent-2000000000");
 	ck_assert_uint_eq(r.ev[7].time, 12000000000ULL);
+	ck_assert_uint_eq(r.ev[8].time, 12000000000ULL);
 	o.silence_ns = 0;
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.silences, 0);
+	ck_assert_uint_eq(r.n, 6);
+}
+END_TEST
+
+/*
+ * With silence_ns, a read QEMU served whose window, from its exit to its
+ * completion, the read's place may not reach gets sim mark
+ * qemu-window-V-LEN at the exit, before the read and whatever lies
+ * between: a window that held no line of any CPU for silence_ns, and one
+ * whose read moved to the switch back (a thread not QEMU's preempted it).
+ * Not a window holding a line (a wake-up of another task), nor a silent
+ * one shorter than silence_ns, nor without the option.
+ */
+START_TEST(served_reads_mark_their_windows)
+{
+	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
+				   .silence_ns = 1500000000};
+	struct dm_test_text t = {.n = 0};
+	struct result r;
+
+	add(&t, 1, 10, PIT_CW);
+	add(&t, 1, 11, HPET_COUNTER_UNSAT);
+	add(&t, 1, 11, MMIO_EXIT);
+	add(&t, 1, 14, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
+	add(&t, 1, 15, HPET_COUNTER_UNSAT);
+	add(&t, 1, 15, MMIO_EXIT);
+	add(&t, 3, 16, "sched_wakeup: comm=foo pid=99 prio=120 target_cpu=000");
+	add(&t, 1, 18, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x6");
+	add(&t, 1, 19, HPET_COUNTER_UNSAT);
+	add(&t, 1, 19, MMIO_EXIT);
+	add(&t, 1, 20, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x7");
+	add(&t, 1, 21, HPET_COUNTER_UNSAT);
+	add(&t, 1, 21, MMIO_EXIT);
+	add(&t, 1, 22, SWITCH(1, "R", 3));
+	add(&t, 2, 22, "kvm_set_irq: gsi 4 level 1 source 0"); /* QEMU's */
+	add(&t, 3, 23, SWITCH(3, "S", 1));
+	add(&t, 1, 24, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x8");
+	import_text_opts(t.buf, &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.windows, 2);
+	ck_assert_uint_eq(r.n, 8);
+	ck_assert_uint_eq(r.ev[1].op, DM_OP_MARK);
+	ck_assert_str_eq(r.ev[1].label, "qemu-window-0-3000000000");
+	ck_assert_uint_eq(r.ev[1].time, 1000000000ULL);
+	ck_assert_uint_eq(r.ev[2].value, 5);
+	ck_assert_uint_eq(r.ev[2].time, 2500000000ULL); /* the middle */
+	ck_assert_uint_eq(r.ev[3].value, 6);
+	ck_assert_uint_eq(r.ev[4].value, 7);
+	ck_assert_uint_eq(r.ev[5].op, DM_OP_MARK);
+	ck_assert_str_eq(r.ev[5].label, "qemu-window-0-3000000000");
+	ck_assert_uint_eq(r.ev[5].time, 11000000000ULL);
+	ck_assert_uint_eq(r.ev[6].op, DM_OP_IRQ);
+	ck_assert_uint_eq(r.ev[7].op, DM_OP_MMIO_R);
+	ck_assert_uint_eq(r.ev[7].value, 8);
+	ck_assert_uint_eq(r.ev[7].time, 13500000000ULL); /* 23..24 */
+	o.silence_ns = 0;
+	import_text_opts(t.buf, &o, &r);
+	ck_assert_msg(!r.rc, "%s", r.err.msg);
+	ck_assert_uint_eq(r.st.windows, 0);
 	ck_assert_uint_eq(r.n, 6);
 }
 END_TEST
@@ -1383,6 +1444,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pit_edges_of_the_teardown_are_skipped);
 	tcase_add_test(tc, pit_edge_without_its_echo_is_not_held);
 	tcase_add_test(tc, silences_of_the_host_are_marked);
+	tcase_add_test(tc, served_reads_mark_their_windows);
 	suite_add_tcase(s, tc);
 	return s;
 }
