@@ -1645,8 +1645,8 @@ static void mark_window(struct conv *c, struct thread *t, uint64_t end)
  * (or the switch back) and the completion line at *time, or the line that
  * showed QEMU serving it (served_now); when that window is long the host
  * stopped the thread unseen (this host is a VM too): the read takes the
- * middle, off by at most half the window (a window with no line at all
- * but its exit, its near end: silent_window).  With kernel-irqchip=off QEMU
+ * middle, off by at most half the window (where that may not reach, the
+ * window is marked: mark_window).  With kernel-irqchip=off QEMU
  * injects the next interrupt after serving the exit, and that injection
  * takes the exit's instant (off_access): the read keeps the exit too, or
  * it would follow an interrupt that came after it. */
