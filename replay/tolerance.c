@@ -1471,14 +1471,18 @@ static bool reads_time(const struct dm_machine *m, const struct dm_event *ev)
 }
 
 /* Event n, between a read's window mark and the read, cannot change what
- * the read returns: a fact about the host, or for a read of the time
- * alone, a device's line change. */
+ * the read returns: a mark, or for a read of the time alone, a host
+ * thread's run or a device's line change (either may change an RTC
+ * register: rtc_uf_trace, rtc_pf_trace). */
 static bool passable(const struct dm_tolerance *t, uint64_t n, bool time_only)
 {
 	const struct dm_tol_event *e = event(t, n);
 
-	return is_host(t, n) || (time_only && e->actor == DM_ACTOR_DEV &&
-				 (e->op == DM_OP_IRQ || e->op == DM_OP_MSI));
+	if (e->op == DM_OP_MARK)
+		return true;
+	return time_only && e->actor == DM_ACTOR_DEV &&
+	       (e->op == DM_OP_THREAD || e->op == DM_OP_IRQ ||
+		e->op == DM_OP_MSI);
 }
 
 /*
