@@ -80,7 +80,8 @@ static bool window_of(const struct dm_event *ev, uint32_t *cpu, uint64_t *len)
 		return false;
 	*cpu = (uint32_t)v;
 	*len = strtoull(end + 1, NULL, 10);
-	return true;
+	/* A window longer than a search can span is no window. */
+	return *len <= INT64_MAX / 4;
 }
 
 static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
@@ -1509,6 +1510,8 @@ static bool rescue_window(struct dm_tolerance *t, const struct dm_machine *m,
 		return false;
 	from = event(t, w->at)->time;
 	end = from + event(t, w->at)->value + t->ns;
+	if (end < from) /* past the end of time */
+		return false;
 	from = from - w->floor_ns > t->ns ? from - t->ns : w->floor_ns + 1;
 	for (uint64_t n = last; n-- > w->at + 1;)
 		if (!passable(t, n, time_only)) {
