@@ -920,6 +920,27 @@ START_TEST(a_read_in_its_silent_service_window_is_found)
 }
 END_TEST
 
+/* A window no search can span (a hostile trace's) is no window: the read
+ * 793 us from its place diverges, as without a mark. */
+START_TEST(a_window_too_long_is_none)
+{
+	const uint64_t t0 = 1000000, exit = t0 + 200 * US;
+	struct step st[] = {
+		{t0 - 10 * US, t0 - 10 * US, mmio(false, 0xfee00080, 0)},
+		{t0, t0, mmio(true, 0xfed00010, 1)},
+		{exit + 800 * US, exit + 7 * US, mmio(false, 0xfed000f0, 0)},
+		{exit, exit, window(0x8000000000000000ULL)},
+	};
+	char path[64];
+	struct dm_replay_stats s;
+
+	record_steps(st, sizeof(st) / sizeof(st[0]), path, sizeof(path));
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	ck_assert_uint_eq(s.divergences, 1);
+	unlink(path);
+}
+END_TEST
+
 /*
  * A read QEMU served (read at 0xfed000f0, the HPET's main counter, or
  * 0xfee00390, the LAPIC's current count) computed applied ns after its
@@ -1013,6 +1034,7 @@ static Suite *suite(void)
 	tcase_add_test(tc,
 		       a_start_write_at_the_far_end_of_a_silence_is_adopted);
 	tcase_add_test(tc, a_read_in_its_silent_service_window_is_found);
+	tcase_add_test(tc, a_window_too_long_is_none);
 	tcase_add_test(tc,
 		       a_read_served_before_a_preemption_passes_line_changes);
 	suite_add_tcase(s, tc);
