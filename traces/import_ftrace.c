@@ -1239,6 +1239,9 @@ struct thread {
 	bool wlive, wmarked;
 	uint64_t wslot, wtime;
 	struct oev wmark;
+	/* How long no CPU logged any line after its last exit to userspace
+	 * (0 until the next line came). */
+	uint64_t exit_silence;
 	int64_t peoi;	 /* vector of the kvm_eoi after an apic_write EOI */
 	bool line_pend;	 /* a line change waits for its echo line */
 	struct oev line; /* that change */
@@ -1282,7 +1285,7 @@ struct conv {
 	int pit_worker;	     /* KVM's kvm-pit thread runnable: 1, 0, -1 */
 	uint64_t line_ns;    /* the last line's time */
 	bool line_in_kernel; /* ... a vcpu's line KVM logged in the kernel */
-	const struct thread *line_exit; /* ... an exit to userspace: its
+	struct thread *line_exit; /* ... an exit to userspace: its
 					   thread */
 	uint8_t pic_base[2];
 	uint64_t first_clamp_line, first_unknown_line;
@@ -1616,18 +1619,19 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
  * its completion (or the line that showed QEMU serving it), where the
  * middle that the read takes may not reach: when the read moved to a
  * switch back (events of other threads then lie between the exit and the
- * read), or when the window held no line of any CPU for silence_ns (the
+ * read), or when no CPU logged a line for silence_ns after its exit (the
  * host stopped: QEMU serves a counter read in about 12 us, the median of a
  * capture's 999 HPET counter reads, 99% within 65 us, while one such
- * window lasted 1.6 ms and QEMU had computed the read 7 us in).  With
+ * window lasted 1.6 ms and QEMU had computed the read 7 us in; in another
+ * the silence, 1.57 ms, ended at QEMU's main thread getting a CPU, 35 us
+ * before the completion, and QEMU had computed the read at the exit).  With
  * silence_ns, sim mark qemu-window-V-LEN at the exit gives the tolerance
  * that window: vcpu V's next read was computed within LEN ns from here.
  */
 static void mark_window(struct conv *c, struct thread *t, uint64_t end)
 {
 	uint64_t from = t->wlive ? t->wtime : t->ptime;
-	bool silent = c->line_exit == t && !t->served_by && end >= c->line_ns &&
-		      end - c->line_ns >= c->o->silence_ns;
+	bool silent = !t->served_by && t->exit_silence >= c->o->silence_ns;
 
 	t->wmarked = c->o->silence_ns && !c->irqchip_off &&
 		     (t->wlive || silent) && end >= from;
@@ -2812,6 +2816,19 @@ static bool in_kernel(struct conv *c, const struct fline *fl)
 	       (k == K_PIO || k == K_MMIO || k == K_MSR || k == K_APIC);
 }
 
+/*
+ * The first line after a vcpu's exit to userspace, of any CPU, ends the
+ * silence after that exit: a window that began with the host stopped
+ * (mark_window), whether the completion or another line ends it.
+ */
+static void note_exit_silence(struct conv *c, const struct fline *fl)
+{
+	uint64_t now = vtime(c, fl);
+
+	if (c->line_exit && now > c->line_ns)
+		c->line_exit->exit_silence = now - c->line_ns;
+}
+
 static int convert(void *ctx)
 {
 	struct conv *c = ctx;
@@ -2823,12 +2840,15 @@ static int convert(void *ctx)
 		c->st->lines++;
 		switch (lex(c->in->line, &fl)) {
 		case L_EVENT:
+			note_exit_silence(c, &fl);
 			r = mark_silence(c, &fl) || on_event(c, &fl);
 			c->line_ns = vtime(c, &fl);
 			c->line_in_kernel = in_kernel(c, &fl);
 			c->line_exit = event_kind(fl.event) == K_EXIT
 					       ? conv_thread(c, fl.tid)
 					       : NULL;
+			if (c->line_exit)
+				c->line_exit->exit_silence = 0;
 			break;
 		case L_LOST:
 			c->line_in_kernel = false;

@@ -1341,10 +1341,11 @@ END_TEST
  * With silence_ns, a read QEMU served whose window, from its exit to its
  * completion, the read's place may not reach gets sim mark
  * qemu-window-V-LEN at the exit, before the read and whatever lies
- * between: a window that held no line of any CPU for silence_ns, and one
+ * between: a window whose exit no CPU followed with a line for silence_ns
+ * (whether the completion or another line ended that silence), and one
  * whose read moved to the switch back (a thread not QEMU's preempted it).
- * Not a window holding a line (a wake-up of another task), nor a silent
- * one shorter than silence_ns, nor without the option.
+ * Not a window whose exit a line soon followed (a wake-up of another
+ * task), nor without the option.
  */
 START_TEST(served_reads_mark_their_windows)
 {
@@ -1370,10 +1371,14 @@ START_TEST(served_reads_mark_their_windows)
 	add(&t, 2, 22, "kvm_set_irq: gsi 4 level 1 source 0"); /* QEMU's */
 	add(&t, 3, 23, SWITCH(3, "S", 1));
 	add(&t, 1, 24, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x8");
+	add(&t, 1, 25, HPET_COUNTER_UNSAT);
+	add(&t, 1, 25, MMIO_EXIT);
+	add(&t, 3, 27, "sched_wakeup: comm=foo pid=99 prio=120 target_cpu=000");
+	add(&t, 1, 28, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x9");
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	ck_assert_uint_eq(r.st.windows, 2);
-	ck_assert_uint_eq(r.n, 8);
+	ck_assert_uint_eq(r.st.windows, 3);
+	ck_assert_uint_eq(r.n, 10);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MARK);
 	ck_assert_str_eq(r.ev[1].label, "qemu-window-0-3000000000");
 	ck_assert_uint_eq(r.ev[1].time, 1000000000ULL);
@@ -1388,11 +1393,17 @@ START_TEST(served_reads_mark_their_windows)
 	ck_assert_uint_eq(r.ev[7].op, DM_OP_MMIO_R);
 	ck_assert_uint_eq(r.ev[7].value, 8);
 	ck_assert_uint_eq(r.ev[7].time, 13500000000ULL); /* 23..24 */
+	/* 2 s of silence after the exit, then a wake-up, then the read. */
+	ck_assert_uint_eq(r.ev[8].op, DM_OP_MARK);
+	ck_assert_str_eq(r.ev[8].label, "qemu-window-0-3000000000");
+	ck_assert_uint_eq(r.ev[8].time, 15000000000ULL);
+	ck_assert_uint_eq(r.ev[9].value, 9);
+	ck_assert_uint_eq(r.ev[9].time, 16500000000ULL); /* the middle */
 	o.silence_ns = 0;
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.windows, 0);
-	ck_assert_uint_eq(r.n, 6);
+	ck_assert_uint_eq(r.n, 7);
 }
 END_TEST
 
