@@ -58,12 +58,17 @@ static const struct dm_tol_event *event(const struct dm_tolerance *t,
 #define WINDOW "qemu-window-"
 #define WINDOW_MARK 1 /* a kept mark's addr: a read's window */
 
-/* The length of the silence of the host that a mark ev ends, or 0. */
+/* The length of the silence of the host that a mark ev ends, or 0: none,
+ * or one no trace can hold (longer than the time before its end, or than
+ * a search can span). */
 static uint64_t silence_of(const struct dm_event *ev)
 {
+	uint64_t len;
+
 	if (ev->op != DM_OP_MARK || strncmp(ev->label, SILENT, strlen(SILENT)))
 		return 0;
-	return strtoull(ev->label + strlen(SILENT), NULL, 10);
+	len = strtoull(ev->label + strlen(SILENT), NULL, 10);
+	return len <= ev->time && len <= INT64_MAX / 4 ? len : 0;
 }
 
 /* A mark qemu-window-V-LEN: *cpu = V, *len = LEN. */
@@ -93,7 +98,9 @@ static void keep_event(struct dm_tolerance *t, const struct dm_event *ev,
 
 	t->ring[t->seen++ % DM_TOL_SPAN] = (struct dm_tol_event){
 		.time = ev->time,
-		.addr = window ? WINDOW_MARK : ev->addr,
+		.addr = window		       ? WINDOW_MARK
+			: ev->op == DM_OP_MARK ? 0
+					       : ev->addr,
 		.value = window			? len
 			 : ev->op == DM_OP_MARK ? silence_of(ev)
 						: ev->value,

@@ -54,9 +54,9 @@
  * says that vcpu V's next event, a read QEMU served, was computed within
  * LEN ns from the mark: its service window, a fact of the trace.  When
  * the searches above give nothing, the read is searched anywhere in that
- * window, passing only events that cannot change what it returns (line
- * changes by devices, for a read of the HPET's main counter or the PM
- * timer); it is not moved past any other.
+ * window, passing only events that cannot change what it returns (marks,
+ * and for a read of the HPET's main counter or the PM timer, line changes
+ * by devices and host threads' runs); it is not moved past any other.
  */
 #ifndef DM_TOLERANCE_H
 #define DM_TOLERANCE_H

@@ -45,7 +45,9 @@ struct dm_ftrace_opts {
 	/* Silences of the host of at least this many ns that follow a
 	 * vcpu's line served in the kernel become sim marks
 	 * host-silent-LEN at their far end (docs/importers.md, "The host
-	 * frozen"); 0: none. */
+	 * frozen"), and a read QEMU served whose exit such a silence
+	 * followed, or that moved to a switch back, gets sim mark
+	 * qemu-window-V-LEN at its exit ("A read QEMU served"); 0: none. */
 	uint64_t silence_ns;
 	enum dm_trace_encoding encoding;
 	FILE *log; /* warnings and the summary; NULL: none */

@@ -1531,6 +1531,7 @@ static int fill_read(struct conv *c, struct thread *t, uint64_t slot,
 	const struct oev *mark = a && t->wmarked ? &t->wmark : NULL;
 
 	t->wmarked = false;
+	c->st->windows += mark != NULL;
 	if (t->wlive) {
 		t->wlive = false;
 		if (q_fill(c, t->wslot, mark, NULL))
@@ -1585,6 +1586,7 @@ static int open_access(struct conv *c, struct thread *t, enum pend p,
 	t->pline = c->in->lineno;
 	t->exit_resched = t->settled = t->served_late = false;
 	t->served_by = 0;
+	t->exit_silence = 0; /* its exit's own, when that line comes */
 	return 0;
 }
 
@@ -1641,7 +1643,6 @@ static void mark_window(struct conv *c, struct thread *t, uint64_t end)
 		.time = from, .actor = DM_ACTOR_SIM, .op = DM_OP_MARK};
 	snprintf(t->wmark.label, sizeof(t->wmark.label),
 		 "qemu-window-%d-%" PRIu64, t->vcpu, end - from);
-	c->st->windows++;
 }
 
 /* The slot and time of a read that completes t's open access, or a new
@@ -2832,8 +2833,8 @@ static void note_exit_silence(struct conv *c, const struct fline *fl)
 static int convert(void *ctx)
 {
 	struct conv *c = ctx;
-
 	struct fline fl;
+	uint64_t written;
 	int r;
 
 	while ((r = dm_import_input_next(c->in, c->err)) > 0) {
@@ -2841,9 +2842,15 @@ static int convert(void *ctx)
 		switch (lex(c->in->line, &fl)) {
 		case L_EVENT:
 			note_exit_silence(c, &fl);
-			r = mark_silence(c, &fl) || on_event(c, &fl);
+			r = mark_silence(c, &fl);
+			written = c->st->events;
+			r = r || on_event(c, &fl);
 			c->line_ns = vtime(c, &fl);
-			c->line_in_kernel = in_kernel(c, &fl);
+			/* A line that wrote no event (an MSR the models lack)
+			 * shows the vcpu past its last event: no silence after
+			 * it is that event's. */
+			c->line_in_kernel =
+				in_kernel(c, &fl) && c->st->events > written;
 			c->line_exit = event_kind(fl.event) == K_EXIT
 					       ? conv_thread(c, fl.tid)
 					       : NULL;
@@ -3076,7 +3083,7 @@ static void report_inference(FILE *log, const struct survey *sv,
 	for (unsigned v = 0; v < sv->hdr_vcpus; v++)
 		if (!vcpu_has_thread(sv, v))
 			fprintf(log,
-				"import: cpu%u never ran (thread 0 in the "
+				"import: cpu%u never ran (no thread in the "
 				"capture's vcpu list)\n",
 				v);
 	dm_import_report_chipset(log, &sv->pci);

@@ -1292,8 +1292,9 @@ END_TEST
  * that long begun at a vcpu's line KVM logged in the kernel becomes sim
  * mark host-silent-LEN at its far end, right after that line's event.
  * Not after an exit (QEMU was running, which logs nothing), nor after a
- * switch away (the vcpu halted or was preempted), nor when shorter, nor
- * without the option.
+ * switch away (the vcpu halted or was preempted), nor after a line that
+ * gave no event (an MSR the models lack: the vcpu ran past the event
+ * before it), nor when shorter, nor without the option.
  */
 START_TEST(silences_of_the_host_are_marked)
 {
@@ -1311,10 +1312,12 @@ START_TEST(silences_of_the_host_are_marked)
 	add(&t, 1, 17, MMIO_EXIT);
 	add(&t, 1, 20, "kvm_mmio: mmio read len 4 gpa 0xfed000f0 val 0x5");
 	add(&t, 1, 22, PIT_LSB); /* 2 s after the completion, in the kernel */
+	add(&t, 1, 22, "kvm_msr: msr_write 10 = 0x1");
+	add(&t, 1, 24, PIT_LSB); /* 2 s after a line with no event */
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.silences, 2);
-	ck_assert_uint_eq(r.n, 9);
+	ck_assert_uint_eq(r.n, 10);
 	ck_assert_uint_eq(r.ev[0].addr, 0x43);
 	ck_assert_uint_eq(r.ev[1].op, DM_OP_MARK);
 	ck_assert_str_eq(r.ev[1].label, "host-silent-2000000000");
@@ -1329,11 +1332,13 @@ START_TEST(silences_of_the_host_are_marked)
 	ck_assert_str_eq(r.ev[7].label, "host-silent-2000000000");
 	ck_assert_uint_eq(r.ev[7].time, 12000000000ULL);
 	ck_assert_uint_eq(r.ev[8].time, 12000000000ULL);
+	ck_assert_uint_eq(r.ev[9].op, DM_OP_PIO_W);
+	ck_assert_uint_eq(r.ev[9].time, 14000000000ULL);
 	o.silence_ns = 0;
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.silences, 0);
-	ck_assert_uint_eq(r.n, 6);
+	ck_assert_uint_eq(r.n, 7);
 }
 END_TEST
 

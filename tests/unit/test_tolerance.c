@@ -764,10 +764,11 @@ static struct dm_event silence(uint64_t len)
 /*
  * A PIT latch (counter 0, mode 2, 50000) whose line the host's silence of
  * 735 us followed; KVM latched at applied us after the line.  Its bytes
- * are read 39 and 41 us after the silence.
+ * are read 39 and 41 us after the silence, which a mark of len ends (0:
+ * unmarked).
  */
 static void record_silent_latch(char *path, size_t n, uint64_t applied,
-				bool marked)
+				uint64_t len)
 {
 	const uint64_t t0 = 1000000, line = t0 + 100 * US;
 	struct step st[] = {
@@ -777,10 +778,10 @@ static void record_silent_latch(char *path, size_t n, uint64_t applied,
 		{line, line + applied, pio(true, 0x43, 0x00)},
 		{line + 774 * US, line + 774 * US, pio(false, 0x40, 0)},
 		{line + 776 * US, line + 776 * US, pio(false, 0x40, 0)},
-		{line + 735 * US, line + 735 * US, silence(735 * US)},
+		{line + 735 * US, line + 735 * US, silence(len)},
 	};
 
-	record_steps(st, sizeof(st) / sizeof(st[0]) - !marked, path, n);
+	record_steps(st, sizeof(st) / sizeof(st[0]) - !len, path, n);
 }
 
 /*
@@ -789,24 +790,28 @@ static void record_silent_latch(char *path, size_t n, uint64_t applied,
  * silence's far end: beyond the tolerance from the line, within it from
  * the far end, which the mark gives.  Without the mark, or latched in the
  * middle of the silence (beyond the tolerance from either end), the read
- * diverges.
+ * diverges; so it does when the mark claims a silence longer than the
+ * time before its end (a hostile trace), which is none.
  */
 START_TEST(a_latch_at_the_far_end_of_a_silence_is_found)
 {
 	char path[64];
 	struct dm_replay_stats s;
 
-	record_silent_latch(path, sizeof(path), 737 * US, true);
+	record_silent_latch(path, sizeof(path), 737 * US, 735 * US);
 	assert_tolerated(path, 200 * US, &s);
 	ck_assert_uint_ge(s.tolerated, 1);
 	/* The closest instant of the latched count, a PIT tick is 838 ns. */
 	ck_assert_uint_gt(max_residual, 736 * US);
 	ck_assert_uint_le(max_residual, 737 * US);
 	unlink(path);
-	record_silent_latch(path, sizeof(path), 737 * US, false);
+	record_silent_latch(path, sizeof(path), 737 * US, 0);
 	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
 	unlink(path);
-	record_silent_latch(path, sizeof(path), 400 * US, true);
+	record_silent_latch(path, sizeof(path), 400 * US, 735 * US);
+	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
+	unlink(path);
+	record_silent_latch(path, sizeof(path), 737 * US, UINT64_MAX);
 	ck_assert_int_eq(replay(path, 200 * US, &s), 1);
 	unlink(path);
 }
