@@ -23,7 +23,7 @@ struct dm_import_args {
 	bool hpet_irq_edges;
 	enum dm_trace_encoding encoding;
 	uint64_t tsc_hz;
-	uint64_t silence_ns;
+	uint64_t silence_ns, window_ns;
 	bool quiet;
 };
 
@@ -89,6 +89,11 @@ static int parse_opt(const char *arg, const char *val, const char *usage,
 		a->silence_ns = strtoull(val, &end, 0);
 		if (errno || *end)
 			return usage_error(usage, "bad --mark-silences", val);
+	} else if (ftrace && !strcmp(arg, "--mark-windows")) {
+		errno = 0;
+		a->window_ns = strtoull(val, &end, 0);
+		if (errno || *end)
+			return usage_error(usage, "bad --mark-windows", val);
 	} else if (!strcmp(arg, "--model-gsi")) {
 		if (parse_gsis(val, max_gsi, &a->model_gsis))
 			return usage_error(usage, "bad --model-gsi", val);
@@ -150,7 +155,8 @@ static const char usage_text[] =
 	"usage: dmsim import ftrace IN -o OUT [--tsc-hz HZ]\n"
 	"                    [--model-gsi LIST] [--pit-irq0 model|trace]\n"
 	"                    [--hpet-irq model|trace] [--to text|binary]\n"
-	"                    [--mark-silences NS] [--quiet]\n"
+	"                    [--mark-silences NS] [--mark-windows NS]\n"
+	"                    [--quiet]\n"
 	"       dmsim import qemu ...   (dmsim import qemu --help)\n"
 	"\n"
 	"Converts the text of the Linux kvm tracepoints (tracefs trace or\n"
@@ -179,14 +185,15 @@ static const char usage_text[] =
 	"  --mark-silences NS  a silence of the host of NS or more after a\n"
 	"                    vcpu's line logged in the kernel becomes sim\n"
 	"                    mark host-silent-LEN at its end (the replay's\n"
-	"                    tolerance then tries both ends), and a read QEMU\n"
-	"                    served whose exit NS of silence followed, or\n"
-	"                    that moved to a switch back, sim mark\n"
-	"                    qemu-window-V-LEN at its exit (the tolerance\n"
-	"                    searches the window);\n"
-	"                    default 0: none; for guests whose code between\n"
-	"                    accesses is short, like dmsim's probe, not\n"
-	"                    emulated kernels\n"
+	"                    tolerance then tries both ends); default 0:\n"
+	"                    none; for guests whose code between accesses\n"
+	"                    is short, like dmsim's probe, not emulated\n"
+	"                    kernels\n"
+	"  --mark-windows NS  a read QEMU served whose exit NS of silence\n"
+	"                    followed, or that moved to a switch back, gets\n"
+	"                    sim mark qemu-window-V-LEN at its exit (the\n"
+	"                    tolerance may search that window; default\n"
+	"                    200000, 0: none)\n"
 	"  --quiet           no inference report or summary on stderr\n"
 	"\n"
 	"exit status: 0 done, 2 bad usage or input (the message names the\n"
@@ -245,7 +252,8 @@ static int import_qemu(int argc, char **argv)
 
 int dm_cmd_import(int argc, char **argv)
 {
-	struct dm_import_args a = {.encoding = DM_TRACE_TEXT};
+	struct dm_import_args a = {.encoding = DM_TRACE_TEXT,
+				   .window_ns = DM_IMPORT_WINDOW_NS};
 	struct dm_ftrace_opts o;
 	struct dm_ftrace_stats st;
 	struct dm_error err = {""};
@@ -272,6 +280,7 @@ int dm_cmd_import(int argc, char **argv)
 				    .pit_irq0_edges = a.pit_irq0_edges,
 				    .hpet_irq_edges = a.hpet_irq_edges,
 				    .silence_ns = a.silence_ns,
+				    .window_ns = a.window_ns,
 				    .encoding = a.encoding,
 				    .log = a.quiet ? NULL : stderr};
 	return finish(dm_import_ftrace(a.in, a.out, &o, &st, &err), &err);

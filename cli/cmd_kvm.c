@@ -157,7 +157,9 @@ static const char *const end_names[] = {
 static int capture(int argc, char **argv)
 {
 	struct kvm_args a = {.enc = DM_TRACE_TEXT, .pit_irq0_edges = -1};
-	struct dm_ftrace_opts io = {.cpuinfo = "/proc/cpuinfo", .log = stderr};
+	struct dm_ftrace_opts io = {.cpuinfo = "/proc/cpuinfo",
+				    .window_ns = DM_IMPORT_WINDOW_NS,
+				    .log = stderr};
 	struct dm_capture_stats cs;
 	struct dm_ftrace_stats is;
 	struct dm_error err = {""};

@@ -19,6 +19,10 @@
 #include "sim/error.h"
 #include "traces/trace.h"
 
+/* The default of --mark-windows: the tolerance of live captures; a
+ * shorter window's middle reaches both its ends within it. */
+#define DM_IMPORT_WINDOW_NS 200000
+
 struct dm_ftrace_opts {
 	/* Rate of counter timestamps (the x86-tsc clock); 0 = infer it
 	 * from the capture's header, its clock markers, or cpuinfo. */
@@ -45,10 +49,15 @@ struct dm_ftrace_opts {
 	/* Silences of the host of at least this many ns that follow a
 	 * vcpu's line served in the kernel become sim marks
 	 * host-silent-LEN at their far end (docs/importers.md, "The host
-	 * frozen"), and a read QEMU served whose exit such a silence
-	 * followed, or that moved to a switch back, gets sim mark
-	 * qemu-window-V-LEN at its exit ("A read QEMU served"); 0: none. */
+	 * frozen"); 0: none.  Sound only where the guest's code between
+	 * accesses is short, so off unless asked for. */
 	uint64_t silence_ns;
+	/* A read QEMU served whose exit no CPU followed with a line for at
+	 * least this many ns, or that moved to a switch back, gets sim mark
+	 * qemu-window-V-LEN at its exit: its service window, a fact for any
+	 * guest ("A read QEMU served"); 0: none.  The CLI's default is
+	 * DM_IMPORT_WINDOW_NS. */
+	uint64_t window_ns;
 	enum dm_trace_encoding encoding;
 	FILE *log; /* warnings and the summary; NULL: none */
 };

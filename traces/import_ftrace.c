@@ -1232,7 +1232,7 @@ struct thread {
 	 * not known: a read's window ends at its completion). */
 	bool exit_resched, settled, served_late;
 	uint64_t served_by;
-	/* With silence_ns, a read QEMU served whose window the importer
+	/* With window_ns, a read QEMU served whose window the importer
 	 * cannot place it in: the slot of its exit, held for a sim mark
 	 * qemu-window when the read moved to a switch back (wlive, the exit
 	 * at wtime), and that mark once the read completes (wmarked). */
@@ -1621,21 +1621,21 @@ static int push_write(struct conv *c, struct thread *t, const struct oev *a)
  * its completion (or the line that showed QEMU serving it), where the
  * middle that the read takes may not reach: when the read moved to a
  * switch back (events of other threads then lie between the exit and the
- * read), or when no CPU logged a line for silence_ns after its exit (the
+ * read), or when no CPU logged a line for window_ns after its exit (the
  * host stopped: QEMU serves a counter read in about 12 us, the median of a
  * capture's 999 HPET counter reads, 99% within 65 us, while one such
  * window lasted 1.6 ms and QEMU had computed the read 7 us in; in another
  * the silence, 1.57 ms, ended at QEMU's main thread getting a CPU, 35 us
  * before the completion, and QEMU had computed the read at the exit).  With
- * silence_ns, sim mark qemu-window-V-LEN at the exit gives the tolerance
+ * window_ns, sim mark qemu-window-V-LEN at the exit gives the tolerance
  * that window: vcpu V's next read was computed within LEN ns from here.
  */
 static void mark_window(struct conv *c, struct thread *t, uint64_t end)
 {
 	uint64_t from = t->wlive ? t->wtime : t->ptime;
-	bool silent = !t->served_by && t->exit_silence >= c->o->silence_ns;
+	bool silent = !t->served_by && t->exit_silence >= c->o->window_ns;
 
-	t->wmarked = c->o->silence_ns && !c->irqchip_off &&
+	t->wmarked = c->o->window_ns && !c->irqchip_off &&
 		     (t->wlive || silent) && end >= from;
 	if (!t->wmarked)
 		return;
@@ -2457,7 +2457,7 @@ static int back_on_cpu(struct conv *c, struct thread *t, uint64_t time)
 	bool read = t->pend == P_PIO_READ || t->pend == P_MMIO_READ;
 
 	t->served_late = t->exit_resched = t->settled = false;
-	if (c->o->silence_ns && !c->irqchip_off && read && !t->wlive) {
+	if (c->o->window_ns && !c->irqchip_off && read && !t->wlive) {
 		t->wlive = true; /* its window mark's place (mark_window) */
 		t->wslot = t->slot;
 		t->wtime = t->ptime;

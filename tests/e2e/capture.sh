@@ -69,7 +69,7 @@ echo "raw capture: $pio kvm_pio, $mmio kvm_mmio lines"
 # tolerance: KVM took a latch or a start write at the far end of one
 # (docs/importers.md, "The host frozen").
 "$dmsim" import ftrace "$tmp/probe.txt.raw" -o "$tmp/probe.txt" --quiet \
-	--pit-irq0 trace --mark-silences "$tolerance"
+	--pit-irq0 trace --mark-silences "$tolerance" --mark-windows "$tolerance"
 rc=0
 # The kvm-pit thread's IRQ0 raises are checked against the PIT model's
 # ticks, at most 10 ms late (docs/importers.md, pit_irq0_late_ns); the

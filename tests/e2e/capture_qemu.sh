@@ -110,7 +110,7 @@ grep -q '^import: PM timer block at 0xb000 (PMBASE write)' "$tmp/capture.err" ||
 # LVT0 masked), so KVM's LINT0 quirk does not show (docs/profiles.md).
 # The host's silences that outlast the tolerance are marked (capture.sh).
 "$dmsim" import ftrace "$tmp/probe.txt.raw" -o "$tmp/probe.txt" --quiet \
-	--pit-irq0 trace --model-gsi none --mark-silences "$tolerance"
+	--pit-irq0 trace --model-gsi none --mark-silences "$tolerance" --mark-windows "$tolerance"
 rc=0
 "$dmsim" replay --machine "lapic_lint0_reenabled=off hpet_irq=off rtc_irq=off rtc_pf_trace=on" \
 	--tolerance-ns "$tolerance" --json --show 0 "$tmp/probe.txt" \

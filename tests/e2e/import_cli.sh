@@ -32,5 +32,8 @@ expect_fail "--pit-irq0 takes model or trace, not kvm" qemu in -o x --pit-irq0 k
 expect_fail "needs IN and -o OUT" qemu in
 expect_fail "unknown option --hpet-irq" qemu in -o x --hpet-irq trace
 expect_fail "bad --tsc-hz 0" ftrace in -o x --tsc-hz 0
+expect_fail "bad --mark-windows 2us" ftrace in -o x --mark-windows 2us
+expect_fail "bad --mark-silences -" ftrace in -o x --mark-silences -
+expect_fail "unknown option --mark-windows" qemu in -o x --mark-windows 5
 expect_fail "the formats are ftrace and qemu; not pcap" pcap in -o x
 echo "PASS: dmsim import, both formats, usage and bad options"

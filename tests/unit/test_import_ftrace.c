@@ -1299,7 +1299,8 @@ END_TEST
 START_TEST(silences_of_the_host_are_marked)
 {
 	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
-				   .silence_ns = 1500000000};
+				   .silence_ns = 1500000000,
+				   .window_ns = 1500000000};
 	struct dm_test_text t = {.n = 0};
 	struct result r;
 
@@ -1334,7 +1335,7 @@ START_TEST(silences_of_the_host_are_marked)
 	ck_assert_uint_eq(r.ev[8].time, 12000000000ULL);
 	ck_assert_uint_eq(r.ev[9].op, DM_OP_PIO_W);
 	ck_assert_uint_eq(r.ev[9].time, 14000000000ULL);
-	o.silence_ns = 0;
+	o.silence_ns = o.window_ns = 0;
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.silences, 0);
@@ -1343,10 +1344,10 @@ START_TEST(silences_of_the_host_are_marked)
 END_TEST
 
 /*
- * With silence_ns, a read QEMU served whose window, from its exit to its
+ * With window_ns, a read QEMU served whose window, from its exit to its
  * completion, the read's place may not reach gets sim mark
  * qemu-window-V-LEN at the exit, before the read and whatever lies
- * between: a window whose exit no CPU followed with a line for silence_ns
+ * between: a window whose exit no CPU followed with a line for window_ns
  * (whether the completion or another line ended that silence), and one
  * whose read moved to the switch back (a thread not QEMU's preempted it).
  * Not a window whose exit a line soon followed (a wake-up of another
@@ -1355,7 +1356,7 @@ END_TEST
 START_TEST(served_reads_mark_their_windows)
 {
 	struct dm_ftrace_opts o = {.encoding = DM_TRACE_TEXT,
-				   .silence_ns = 1500000000};
+				   .window_ns = 1500000000};
 	struct dm_test_text t = {.n = 0};
 	struct result r;
 
@@ -1404,7 +1405,7 @@ START_TEST(served_reads_mark_their_windows)
 	ck_assert_uint_eq(r.ev[8].time, 15000000000ULL);
 	ck_assert_uint_eq(r.ev[9].value, 9);
 	ck_assert_uint_eq(r.ev[9].time, 16500000000ULL); /* the middle */
-	o.silence_ns = 0;
+	o.window_ns = 0;
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
 	ck_assert_uint_eq(r.st.windows, 0);
