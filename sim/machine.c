@@ -289,7 +289,7 @@ static void pic_intr(void *opaque, uint64_t now, unsigned pin, int level)
 static int pic_inta(void *opaque, uint64_t now)
 {
 	struct dm_machine *m = opaque;
-	bool irq0 = dm_pic_request(&m->pic, 0) == 0;
+	bool irq0 = m->pit.inta_ack && dm_pic_request(&m->pic, 0) == 0;
 	int v = dm_pic_intack(&m->pic, now);
 
 	if (irq0)

@@ -713,6 +713,26 @@ END_TEST
 	"prev_state=" state " ==> next_comm=" comm " next_pid=" #to           \
 	" next_prio=120"
 
+/* r's dev thread events are exactly n, of thread, at at[k] seconds with
+ * level[k]. */
+static void assert_threads(const struct result *r, uint64_t thread,
+			   const uint64_t *at, const uint64_t *level,
+			   unsigned n)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < r->n; i++) {
+		if (r->ev[i].op != DM_OP_THREAD)
+			continue;
+		ck_assert_uint_lt(k, n);
+		ck_assert_uint_eq(r->ev[i].addr, thread);
+		ck_assert_uint_eq(r->ev[i].time, at[k] * 1000000000ULL);
+		ck_assert_uint_eq(r->ev[i].value, level[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, n);
+}
+
 /* QEMU's main loop thread (the capture's pid) gets dev thread 0 events:
  * 0 when it leaves its CPU, 1 at the switch back, or, when that switch is
  * not in the trace, at its wake-up or else a line of its own.  Not without the
@@ -757,7 +777,6 @@ START_TEST(qemu_main_loop_runs_become_thread_events)
 			      level[] = {0, 1, 0, 1, 0, 1, 0, 1, 0};
 	struct dm_test_text t = {.n = 0};
 	struct result r;
-	unsigned k = 0;
 
 	dm_test_text_add(&t, "%s",
 			 "# dmsim-capture pid=100 clock=mono buffer_kb=8\n");
@@ -765,16 +784,7 @@ START_TEST(qemu_main_loop_runs_become_thread_events)
 		dm_test_text_add(&t, "%s", lines[i]);
 	import_text(t.buf, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	for (unsigned i = 0; i < r.n; i++) {
-		if (r.ev[i].op != DM_OP_THREAD)
-			continue;
-		ck_assert_uint_lt(k, 9);
-		ck_assert_uint_eq(r.ev[i].addr, 0);
-		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
-		ck_assert_uint_eq(r.ev[i].value, level[k]);
-		k++;
-	}
-	ck_assert_uint_eq(k, 9);
+	assert_threads(&r, 0, at, level, 9);
 	ck_assert_uint_eq(r.st.main_loop_runs, 4);
 	ck_assert_uint_eq(r.st.main_loop_unlogged, 1);
 	ck_assert_uint_eq(r.st.main_loop_woken, 1);
@@ -782,8 +792,7 @@ START_TEST(qemu_main_loop_runs_become_thread_events)
 	/* Without the header no thread is known to be the main loop. */
 	import_text(strchr(t.buf, '\n') + 1, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	for (unsigned i = 0; i < r.n; i++)
-		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
+	assert_threads(&r, 0, NULL, NULL, 0);
 }
 END_TEST
 
@@ -812,22 +821,12 @@ START_TEST(pit_worker_wakeups_become_thread_events)
 				   .pit_irq0_edges = true};
 	struct dm_test_text t = {.n = 0};
 	struct result r;
-	unsigned k = 0;
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		dm_test_text_add(&t, "%s", lines[i]);
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	for (unsigned i = 0; i < r.n; i++) {
-		if (r.ev[i].op != DM_OP_THREAD)
-			continue;
-		ck_assert_uint_lt(k, 2);
-		ck_assert_uint_eq(r.ev[i].addr, 1);
-		ck_assert_uint_eq(r.ev[i].time, at[k] * 1000000000ULL);
-		ck_assert_uint_eq(r.ev[i].value, level[k]);
-		k++;
-	}
-	ck_assert_uint_eq(k, 2);
+	assert_threads(&r, 1, at, level, 2);
 	ck_assert_uint_eq(r.st.pit_wakeups, 1);
 	ck_assert_ptr_nonnull(find(&r, DM_OP_IRQ, 2000000000ULL));
 
@@ -839,8 +838,7 @@ START_TEST(pit_worker_wakeups_become_thread_events)
 			dm_test_text_add(&t, "%s", lines[i]);
 	import_text_opts(t.buf, &o, &r);
 	ck_assert_msg(!r.rc, "%s", r.err.msg);
-	for (unsigned i = 0; i < r.n; i++)
-		ck_assert_uint_ne(r.ev[i].op, DM_OP_THREAD);
+	assert_threads(&r, 0, NULL, NULL, 0);
 }
 END_TEST
 

@@ -240,6 +240,21 @@ static void free_outcome(struct outcome *o)
 	free(o->text);
 }
 
+/* The check of path on jobs threads, slices of slice events, gives what
+ * one thread gave (alone). */
+static void assert_threads_agree(const char *path, struct dm_migrate_opts opts,
+				 unsigned jobs, uint64_t slice,
+				 const struct outcome *alone, const char *what)
+{
+	struct outcome many;
+
+	opts.jobs = jobs;
+	opts.slice_events = slice;
+	many = check(path, opts);
+	assert_same(alone, &many, what);
+	free_outcome(&many);
+}
+
 /*
  * Scenarios and imported real captures, cut into slices of a few events
  * so that threads take many each, skip ahead and carry on, with a
@@ -269,15 +284,9 @@ START_TEST(threads_give_the_same_answer_on_every_scenario)
 
 			ck_assert_int_eq(alone.rc, 0);
 			ck_assert_uint_ne(alone.res.state_hash, 0);
-			for (size_t k = 0; k < 3; k++) {
-				struct outcome many;
-
-				opts.jobs = 3;
-				opts.slice_events = slices[k];
-				many = check(path, opts);
-				assert_same(&alone, &many, names[n]);
-				free_outcome(&many);
-			}
+			for (size_t k = 0; k < 3; k++)
+				assert_threads_agree(path, opts, 3, slices[k],
+						     &alone, names[n]);
 			free_outcome(&alone);
 		}
 }
@@ -301,15 +310,9 @@ START_TEST(threads_find_the_first_divergence)
 	ck_assert_uint_eq(alone.res.event, 6);
 	ck_assert_ptr_nonnull(
 		strstr(alone.text, "first divergence at event 6"));
-	for (uint64_t size = 1; size <= 9; size++) {
-		struct outcome many;
-
-		opts.jobs = 2;
-		opts.slice_events = size;
-		many = check(path, opts);
-		assert_same(&alone, &many, "forgotten latch");
-		free_outcome(&many);
-	}
+	for (uint64_t size = 1; size <= 9; size++)
+		assert_threads_agree(path, opts, 2, size, &alone,
+				     "forgotten latch");
 	free_outcome(&alone);
 }
 END_TEST
@@ -318,17 +321,13 @@ START_TEST(threads_report_a_state_that_does_not_restore)
 {
 	struct dm_migrate_opts opts = {.every = 1, .adjust = use_lossy_pit};
 	const char *path = dm_test_trace_path("pit_datasheet.txt");
-	struct outcome alone, many;
+	struct outcome alone;
 
 	build_lossy_pit();
 	alone = check(path, opts);
-	opts.jobs = 4;
-	opts.slice_events = 2;
-	many = check(path, opts);
 	ck_assert_int_eq(alone.rc, 1);
-	assert_same(&alone, &many, "lossy pit");
+	assert_threads_agree(path, opts, 4, 2, &alone, "lossy pit");
 	free_outcome(&alone);
-	free_outcome(&many);
 }
 END_TEST
 
@@ -361,19 +360,15 @@ START_TEST(threads_stop_at_bad_input)
 {
 	struct dm_migrate_opts opts = {.every = 1};
 	char path[] = "/tmp/dmsim-migrate-XXXXXX";
-	struct outcome alone, many;
+	struct outcome alone;
 
 	trace_with_bad_line(path, 20);
 	alone = check(path, opts);
-	opts.jobs = 3;
-	opts.slice_events = 4;
-	many = check(path, opts);
-	unlink(path);
 	ck_assert_int_eq(alone.rc, 2);
 	ck_assert_msg(strstr(alone.err.msg, path), "%s", alone.err.msg);
-	assert_same(&alone, &many, "bad line");
+	assert_threads_agree(path, opts, 3, 4, &alone, "bad line");
+	unlink(path);
 	free_outcome(&alone);
-	free_outcome(&many);
 }
 END_TEST
 

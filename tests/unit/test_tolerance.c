@@ -751,14 +751,20 @@ END_TEST
 
 /* ---- the host frozen: either end of a silence ----------------------- */
 
-/* sim mark host-silent-LEN: the host logged nothing for len ns before. */
-static struct dm_event silence(uint64_t len)
+/* sim mark KIND-LEN, one of the importer's host facts. */
+static struct dm_event host_mark(const char *kind, uint64_t len)
 {
 	struct dm_event ev = {.op = DM_OP_MARK, .actor = DM_ACTOR_SIM};
 
-	snprintf(ev.label, sizeof(ev.label), "host-silent-%llu",
+	snprintf(ev.label, sizeof(ev.label), "%s-%llu", kind,
 		 (unsigned long long)len);
 	return ev;
+}
+
+/* sim mark host-silent-LEN: the host logged nothing for len ns before. */
+static struct dm_event silence(uint64_t len)
+{
+	return host_mark("host-silent", len);
 }
 
 /*
@@ -865,11 +871,7 @@ END_TEST
  * ns from here. */
 static struct dm_event window(uint64_t len)
 {
-	struct dm_event ev = {.op = DM_OP_MARK, .actor = DM_ACTOR_SIM};
-
-	snprintf(ev.label, sizeof(ev.label), "qemu-window-0-%llu",
-		 (unsigned long long)len);
-	return ev;
+	return host_mark("qemu-window-0", len);
 }
 
 /*
